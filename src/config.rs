@@ -1,0 +1,53 @@
+//! Connection settings and limits.
+
+/// The roles of RFC 6455: they differ in masking (clients mask every frame,
+/// servers never do) and in who closes the transport first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The endpoint that accepted the connection; receives masked frames.
+    Server,
+    /// The endpoint that opened the connection; sends masked frames.
+    Client,
+}
+
+/// Limits and behaviour of a [`Connection`](crate::Connection).
+///
+/// Every limit is checked from a frame header, before any memory is reserved
+/// for its payload: a header announcing 2^62 bytes costs nothing.
+///
+/// ```
+/// let mut config = wsproto::Config::default();
+/// config.max_message_len = 1 << 20;
+/// assert_eq!(config.max_frame_len, 16 << 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The largest payload a single received data frame may announce.
+    /// Larger frames close the connection with 1009.
+    ///
+    /// Default 16 MiB, as tungstenite: large enough for every frame of the
+    /// Autobahn suite and for browsers, which rarely send frames over 1 MiB.
+    pub max_frame_len: u64,
+    /// The largest total payload of a received message (all its fragments).
+    /// Larger messages close the connection with 1009. At the message level
+    /// it also bounds the memory a message can take; at the streaming level,
+    /// raise it freely (`u64::MAX` disables it), nothing is buffered.
+    ///
+    /// Default 64 MiB, as tungstenite: four maximal frames.
+    pub max_message_len: u64,
+    /// Whether a received ping queues a pong with the same payload
+    /// automatically. Default `true`; turn it off to answer (or not) with
+    /// [`Connection::send_pong`](crate::Connection::send_pong) yourself.
+    pub auto_pong: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_len: 16 << 20,
+            max_message_len: 64 << 20,
+            auto_pong: true,
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! The connection state machine: glues the receiver and the sender and owns
+//! the closing handshake.
+//!
+//! ```text
+//!                      send close                     peer's close received
+//!   ┌──────┐  ───────────────────────▶ Closing(Local) ─────────────────────┐
+//!   │ Open │                                                               ▼
+//!   └──────┘  ───────────────────────▶ Closing(Remote) ──(echo written)──▶ Closed
+//!       │      peer's close received                                       ▲
+//!       │      (echo queued)                                               │
+//!       └── protocol error: close queued ──(close written)─────────────────┤
+//!       └── end of stream ─────────────────────────────────────────────────┘
+//! ```
+//!
+//! Every state can reach `Closed` by end of stream. A protocol error is
+//! reported as `Closing(Local)` until its close frame has been written.
+
+use std::collections::VecDeque;
+
+use crate::close::{CloseCode, CloseFrame};
+use crate::config::{Config, Role};
+use crate::entropy::{EntropySource, OsEntropy};
+use crate::error::{ProtocolError, SendError};
+use crate::event::{Event, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};
+use crate::frame::OpCode;
+use crate::recv::{Control, Receiver, Step};
+use crate::send::{Entropy, Sender};
+use core::fmt;
+
+/// Which endpoint started the closing handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Initiator {
+    /// This endpoint (the application called [`Connection::close`], or a
+    /// protocol error made the connection fail).
+    Local,
+    /// The peer sent the first close frame.
+    Remote,
+}
+
+/// Where a connection is in its life (see the diagram in `docs/design.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// One close frame has been sent or received, not both. With
+    /// `Local`, incoming messages are still delivered while the peer's close
+    /// is awaited; with `Remote`, the echo is queued and waits to be written.
+    Closing(Initiator),
+    /// Nothing more will be sent or received: close the transport. A server
+    /// closes it at once; a client should first wait (with a timeout) for the
+    /// server to close it, as RFC 6455 section 7.1.1 asks.
+    Closed,
+}
+
+/// A WebSocket connection after the opening handshake, as a sans-IO state
+/// machine.
+///
+/// Methods fall in three groups:
+///
+/// - **Receive**: [`recv`](Self::recv) + [`poll_event`](Self::poll_event)
+///   (whole messages), or [`recv_in_place`](Self::recv_in_place) (payload
+///   streamed as it arrives, unmasked in the caller's buffer); and
+///   [`recv_eof`](Self::recv_eof) when the transport ends. Use one level per
+///   connection: each keeps its own partial message.
+/// - **Send**: [`send_text`](Self::send_text),
+///   [`send_binary`](Self::send_binary), [`send_fragment`](Self::send_fragment),
+///   [`send_ping`](Self::send_ping), [`send_pong`](Self::send_pong),
+///   [`close`](Self::close). They only queue bytes.
+/// - **Transmit**: [`poll_transmit`](Self::poll_transmit), or
+///   [`pending_transmit`](Self::pending_transmit) +
+///   [`advance_transmit`](Self::advance_transmit) for partial writes without
+///   a copy; then [`state`](Self::state) says when to close the transport.
+///
+/// After every receive or send call, write out what is pending. Nothing here
+/// performs I/O, reads a clock or panics on any input.
+pub struct Connection {
+    role: Role,
+    config: Config,
+    receiver: Receiver,
+    sender: Sender,
+    /// The message being reassembled at the message level.
+    message: Vec<u8>,
+    events: VecDeque<Event>,
+    close_sent: bool,
+    close_received: bool,
+    eof: bool,
+    /// The sticky error that ended the connection.
+    error: Option<ProtocolError>,
+}
+
+impl Connection {
+    /// A connection in `role` whose opening handshake is done (by this crate
+    /// or by the transport). Clients draw masking keys from the operating
+    /// system's generator.
+    pub fn new(role: Role, config: Config) -> Self {
+        Self::build(role, config, Entropy::Os(OsEntropy::new()))
+    }
+
+    /// Like [`new`](Self::new), with masking keys from `entropy` (for
+    /// deterministic tests, or platforms without an OS generator).
+    pub fn with_entropy(role: Role, config: Config, entropy: Box<dyn EntropySource>) -> Self {
+        Self::build(role, config, Entropy::Custom(entropy))
+    }
+
+    fn build(role: Role, config: Config, entropy: Entropy) -> Self {
+        Connection {
+            role,
+            receiver: Receiver::new(role, &config),
+            sender: Sender::new(role, entropy),
+            config,
+            message: Vec::new(),
+            events: VecDeque::new(),
+            close_sent: false,
+            close_received: false,
+            eof: false,
+            error: None,
+        }
+    }
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration the connection was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the connection is in its life; [`State::Closed`] means the
+    /// transport should be closed.
+    pub fn state(&self) -> State {
+        let finished = self.eof || self.error.is_some() || (self.close_sent && self.close_received);
+        if finished && (self.eof || self.sender.is_idle()) {
+            State::Closed
+        } else if self.close_received && self.error.is_none() {
+            State::Closing(Initiator::Remote)
+        } else if self.close_sent {
+            State::Closing(Initiator::Local)
+        } else {
+            State::Open
+        }
+    }
+
+    // ----- receive, message level -----
+
+    /// Feeds bytes read from the transport, in chunks of any size. Whole
+    /// messages and control frames become events for
+    /// [`poll_event`](Self::poll_event); replies (pong, close echo, the close
+    /// frame of a protocol error) are queued for transmit.
+    ///
+    /// All of `input` is consumed. Bytes after the peer's close frame, or
+    /// after the connection failed, are ignored (RFC 6455 section 5.5.1).
+    pub fn recv(&mut self, mut input: &[u8]) {
+        while !input.is_empty() && self.receiving() {
+            let (used, step) = match self.receiver.step(input) {
+                Ok(found) => found,
+                Err(error) => return self.fail(error),
+            };
+            match step {
+                Step::NeedMore => {}
+                Step::Data(piece) => {
+                    let start = self.message.len();
+                    self.message.extend_from_slice(&input[piece.range.clone()]);
+                    if let Err(error) = self
+                        .receiver
+                        .accept_data(&mut self.message[start..], &piece)
+                    {
+                        return self.fail(error);
+                    }
+                    if piece.fin {
+                        let data = core::mem::take(&mut self.message);
+                        let event = match piece.kind {
+                            MessageKind::Binary => Event::Binary(data),
+                            MessageKind::Text => match String::from_utf8(data) {
+                                Ok(text) => Event::Text(text),
+                                Err(_) => return self.fail(ProtocolError::InvalidUtf8),
+                            },
+                        };
+                        self.events.push_back(event);
+                    }
+                }
+                Step::Control(control) => {
+                    self.handle_control(&control);
+                    self.events.push_back(control.into_event());
+                }
+            }
+            input = &input[used..];
+        }
+    }
+
+    /// The next message-level event, in the order the peer sent them.
+    ///
+    /// `Ok(None)` means more input is needed. Once the connection has failed,
+    /// the events decoded before the failure come first, then the
+    /// [`ProtocolError`] is returned on this and every later call.
+    pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+        match self.events.pop_front() {
+            Some(event) => Ok(Some(event)),
+            None => self.error.map_or(Ok(None), Err),
+        }
+    }
+
+    // ----- receive, streaming level -----
+
+    /// Decodes from `input` until one event is found or `input` is used up,
+    /// unmasking data payload in place; returns how many bytes were consumed
+    /// and the event, if any. Call again with `&mut input[consumed..]` until
+    /// it returns `None`; then read more. Memory use does not depend on
+    /// message size: a 10 GB message passes through in pieces.
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, Role, StreamEvent};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// // A masked text frame "Hello" (RFC 6455 section 5.7).
+    /// let mut buf = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// let mut received = Vec::new();
+    /// let mut at = 0;
+    /// loop {
+    ///     let (used, event) = server.recv_in_place(&mut buf[at..])?;
+    ///     at += used;
+    ///     match event {
+    ///         Some(StreamEvent::Data { payload, .. }) => received.extend_from_slice(payload),
+    ///         Some(_) => {}
+    ///         None => break,
+    ///     }
+    /// }
+    /// assert_eq!(received, b"Hello");
+    /// # Ok::<(), wsproto::ProtocolError>(())
+    /// ```
+    pub fn recv_in_place<'b>(
+        &mut self,
+        input: &'b mut [u8],
+    ) -> Result<(usize, Option<StreamEvent<'b>>), ProtocolError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        if !self.receiving() {
+            return Ok((input.len(), None));
+        }
+        let (used, step) = match self.receiver.step(input) {
+            Ok(found) => found,
+            Err(error) => {
+                self.fail(error);
+                return Err(error);
+            }
+        };
+        let event = match step {
+            Step::NeedMore => None,
+            Step::Control(control) => {
+                self.handle_control(&control);
+                Some(control.into_stream_event())
+            }
+            Step::Data(piece) => {
+                let payload = &mut input[piece.range.clone()];
+                if let Err(error) = self.receiver.accept_data(payload, &piece) {
+                    self.fail(error);
+                    return Err(error);
+                }
+                Some(StreamEvent::Data {
+                    kind: piece.kind,
+                    payload,
+                    fin: piece.fin,
+                })
+            }
+        };
+        Ok((used, event))
+    }
+
+    /// Tells the connection the transport has ended (a read returned 0).
+    /// Without a close frame received first this is an abnormal closure: the
+    /// receive calls then return [`ProtocolError::UnexpectedEof`] (close code
+    /// 1006, which is never sent).
+    pub fn recv_eof(&mut self) {
+        self.eof = true;
+        if !self.close_received && self.error.is_none() {
+            self.error = Some(ProtocolError::UnexpectedEof);
+            self.message = Vec::new();
+        }
+    }
+
+    fn receiving(&self) -> bool {
+        !self.close_received && !self.eof && self.error.is_none()
+    }
+
+    /// Answers a control frame: a pong for a ping, the echo for a close.
+    ///
+    /// A client that cannot draw a masking key cannot answer: the pong is
+    /// skipped, and after a close the transport is closed without the echo.
+    fn handle_control(&mut self, control: &Control) {
+        match control {
+            Control::Ping(payload) => {
+                if self.config.auto_pong && !self.close_sent {
+                    let _ = self.sender.control(OpCode::Pong, payload);
+                }
+            }
+            Control::Pong(_) => {}
+            Control::Close(frame) => {
+                self.close_received = true;
+                self.message = Vec::new();
+                if !self.close_sent {
+                    self.close_sent = true;
+                    // Echo the code only (RFC 6455 section 5.5.1).
+                    let echo = CloseFrame::new(frame.code(), "").unwrap_or(*frame);
+                    let _ = self.sender.close(&echo);
+                }
+            }
+        }
+    }
+
+    /// Fails the connection (RFC 6455 section 7.1.7): the error becomes
+    /// sticky and, unless a close was already sent, a close frame with the
+    /// error's code is queued.
+    fn fail(&mut self, error: ProtocolError) {
+        self.error = Some(error);
+        self.message = Vec::new();
+        if !self.close_sent {
+            self.close_sent = true;
+            if let Some(frame) = CloseFrame::new(error.close_code(), error.close_reason()) {
+                // If no masking key can be drawn the close cannot be sent;
+                // the transport is closed without it.
+                let _ = self.sender.close(&frame);
+            }
+        }
+    }
+
+    // ----- send -----
+
+    /// Queues a text message as a single frame.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.check_open()?;
+        self.sender.message(MessageKind::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message as a single frame.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        self.sender.message(MessageKind::Binary, data)
+    }
+
+    /// Queues one fragment of a message of `kind`: the first call starts the
+    /// message, the call with `fin = true` ends it. Pings, pongs and a close
+    /// may be sent between fragments; other messages may not.
+    ///
+    /// Text fragments may split a character, but together they must be
+    /// valid UTF-8, else [`SendError::InvalidUtf8`] and nothing is queued.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        self.check_open()?;
+        self.sender.fragment(kind, payload, fin)
+    }
+
+    /// Queues a ping (payload at most 125 bytes).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues a pong (payload at most 125 bytes): an unsolicited heartbeat,
+    /// or the answer to a ping when [`Config::auto_pong`] is off.
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        Ok(self.sender.control(opcode, payload)?)
+    }
+
+    /// Starts the closing handshake: queues a close frame with `code` and
+    /// `reason` (at most 123 bytes). No data frame can be sent afterwards;
+    /// incoming messages are still delivered until the peer's close arrives.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_open()?;
+        if !code.is_sendable() {
+            return Err(SendError::UnsendableCloseCode(code));
+        }
+        let frame =
+            CloseFrame::new(code, reason).ok_or(SendError::CloseReasonTooLong(reason.len()))?;
+        self.sender.close(&frame)?;
+        self.close_sent = true;
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<(), SendError> {
+        if self.close_sent || self.eof || self.error.is_some() {
+            Err(SendError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    // ----- transmit -----
+
+    /// Appends every byte waiting for the transport to `out` and returns how
+    /// many there were. When `out` is empty this moves a buffer instead of
+    /// copying.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        self.sender.drain_into(out)
+    }
+
+    /// The bytes waiting for the transport, for writing without a copy;
+    /// report what was written with [`advance_transmit`](Self::advance_transmit).
+    pub fn pending_transmit(&self) -> &[u8] {
+        self.sender.pending()
+    }
+
+    /// Marks the first `n` pending bytes as written (clamped to what is
+    /// pending).
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.sender.advance(n);
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state())
+            .field("pending_transmit", &self.sender.pending().len())
+            .field("queued_events", &self.events.len())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}

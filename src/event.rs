@@ -1,0 +1,105 @@
+//! What the connection reports to the application.
+
+use crate::close::CloseFrame;
+use core::fmt;
+use core::ops::Deref;
+
+/// The two kinds of data message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// UTF-8 text (opcode 0x1).
+    Text,
+    /// Arbitrary bytes (opcode 0x2).
+    Binary,
+}
+
+/// The largest payload of a control frame (ping, pong, close).
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// A ping or pong payload, at most 125 bytes, stored inline (no allocation).
+/// Dereferences to `[u8]`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ControlPayload {
+    len: u8,
+    bytes: [u8; MAX_CONTROL_PAYLOAD],
+}
+
+impl ControlPayload {
+    /// A payload holding `data`, or `None` if it is over 125 bytes.
+    pub fn new(data: &[u8]) -> Option<Self> {
+        (data.len() <= MAX_CONTROL_PAYLOAD).then(|| Self::truncated(data))
+    }
+
+    /// A payload holding the first 125 bytes of `data` at most.
+    pub(crate) fn truncated(data: &[u8]) -> Self {
+        let len = data.len().min(MAX_CONTROL_PAYLOAD);
+        let mut payload = ControlPayload {
+            len: len as u8,
+            bytes: [0; MAX_CONTROL_PAYLOAD],
+        };
+        payload.bytes[..len].copy_from_slice(&data[..len]);
+        payload
+    }
+
+    /// The payload bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl Deref for ControlPayload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl fmt::Debug for ControlPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ControlPayload({:?})", self.as_bytes())
+    }
+}
+
+/// A message-level event: whole messages, reassembled from their fragments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A complete text message (validated UTF-8).
+    Text(String),
+    /// A complete binary message.
+    Binary(Vec<u8>),
+    /// A ping; unless [`Config::auto_pong`](crate::Config::auto_pong) is off,
+    /// the pong is already queued.
+    Ping(ControlPayload),
+    /// A pong.
+    Pong(ControlPayload),
+    /// The peer's close frame. If the peer started the closing handshake, the
+    /// echo is already queued; no further events follow.
+    Close(CloseFrame),
+}
+
+/// A streaming-level event: payload handed out as it arrives, unmasked in
+/// place in the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamEvent<'a> {
+    /// A piece of a data message's payload.
+    ///
+    /// For text, the pieces are validated incrementally (the whole message is
+    /// valid UTF-8 once `fin` is seen), but one piece may end inside a
+    /// character: join the bytes, not `&str`s.
+    Data {
+        /// Text or binary, the same for every piece of a message.
+        kind: MessageKind,
+        /// The unmasked bytes, borrowed from the buffer passed in.
+        payload: &'a [u8],
+        /// Whether this is the last piece of the message.
+        fin: bool,
+    },
+    /// A ping (see [`Event::Ping`]).
+    Ping(ControlPayload),
+    /// A pong.
+    Pong(ControlPayload),
+    /// The peer's close frame (see [`Event::Close`]).
+    Close(CloseFrame),
+}

@@ -1,0 +1,341 @@
+//! Inbound frames: header parsing across chunk boundaries, the rules of
+//! fragmentation and control frames, limits, unmasking and UTF-8.
+//!
+//! The decoder never copies data payload. It reports where payload bytes sit
+//! in the caller's input ([`Step::Data`]); the message level copies them into
+//! its reassembly buffer, the streaming level leaves them in place; both then
+//! call [`Receiver::accept_data`] to unmask and validate them.
+
+use crate::close::CloseFrame;
+use crate::config::{Config, Role};
+use crate::error::ProtocolError;
+use crate::event::{ControlPayload, Event, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ParsedHeader, apply_mask};
+use crate::utf8::Utf8Validator;
+use core::ops::Range;
+
+/// What one decoding step found.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// All input was consumed; more bytes are needed.
+    NeedMore,
+    /// Payload bytes of a data message. Pass them, unmasked or not, to
+    /// [`Receiver::accept_data`] with this `DataPiece`.
+    Data(DataPiece),
+    /// A complete, validated control frame.
+    Control(Control),
+}
+
+/// Where payload bytes lie and how to unmask them.
+#[derive(Debug)]
+pub(crate) struct DataPiece {
+    /// The bytes' position in the input given to [`Receiver::step`].
+    pub(crate) range: Range<usize>,
+    pub(crate) kind: MessageKind,
+    /// Whether these are the last bytes of the message.
+    pub(crate) fin: bool,
+    mask: Option<[u8; 4]>,
+    /// Position of the first byte within its frame's payload.
+    offset: u64,
+}
+
+/// A complete control frame.
+#[derive(Debug)]
+pub(crate) enum Control {
+    Ping(ControlPayload),
+    Pong(ControlPayload),
+    Close(CloseFrame),
+}
+
+impl Control {
+    pub(crate) fn into_event(self) -> Event {
+        match self {
+            Control::Ping(payload) => Event::Ping(payload),
+            Control::Pong(payload) => Event::Pong(payload),
+            Control::Close(frame) => Event::Close(frame),
+        }
+    }
+
+    pub(crate) fn into_stream_event(self) -> StreamEvent<'static> {
+        match self {
+            Control::Ping(payload) => StreamEvent::Ping(payload),
+            Control::Pong(payload) => StreamEvent::Pong(payload),
+            Control::Close(frame) => StreamEvent::Close(frame),
+        }
+    }
+}
+
+/// The frame whose payload is being read.
+#[derive(Debug)]
+struct Frame {
+    opcode: OpCode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    len: u64,
+    done: u64,
+}
+
+/// The data message in progress (between its first and final frame).
+#[derive(Debug)]
+struct Message {
+    kind: MessageKind,
+    len: u64,
+    utf8: Utf8Validator,
+}
+
+/// The inbound half of a connection.
+#[derive(Debug)]
+pub(crate) struct Receiver {
+    role: Role,
+    max_frame_len: u64,
+    max_message_len: u64,
+    /// RSV bits a negotiated extension defines (permessage-deflate will set
+    /// RSV1 here); any other set bit fails the connection with 1002.
+    extension_rsv: u8,
+    header: [u8; MAX_HEADER_LEN],
+    header_len: usize,
+    frame: Option<Frame>,
+    message: Option<Message>,
+    control: [u8; MAX_CONTROL_PAYLOAD],
+}
+
+impl Receiver {
+    pub(crate) fn new(role: Role, config: &Config) -> Self {
+        Receiver {
+            role,
+            max_frame_len: config.max_frame_len,
+            max_message_len: config.max_message_len,
+            extension_rsv: 0,
+            header: [0; MAX_HEADER_LEN],
+            header_len: 0,
+            frame: None,
+            message: None,
+            control: [0; MAX_CONTROL_PAYLOAD],
+        }
+    }
+
+    /// Decodes from `input` until something is found or the input is used
+    /// up; returns how many bytes were consumed and what was found.
+    pub(crate) fn step(&mut self, input: &[u8]) -> Result<(usize, Step), ProtocolError> {
+        let mut pos = 0;
+        loop {
+            let Some(frame) = &mut self.frame else {
+                let Some(used) = self.read_header(&input[pos..])? else {
+                    return Ok((input.len(), Step::NeedMore));
+                };
+                pos += used;
+                if let Some(step) = self.empty_frame_step(pos)? {
+                    return Ok((pos, step));
+                }
+                continue;
+            };
+            let available = (input.len() - pos) as u64;
+            if available == 0 {
+                return Ok((pos, Step::NeedMore));
+            }
+            // Bounded by the input length, so the cast cannot truncate.
+            let take = (frame.len - frame.done).min(available) as usize;
+            let range = pos..pos + take;
+            let offset = frame.done;
+            frame.done += take as u64;
+            pos += take;
+            let frame_done = frame.done == frame.len;
+            if frame.opcode.is_control() {
+                // Control payloads are at most 125 bytes: keep them here so
+                // they can be validated whole, whatever the chunking.
+                let at = offset as usize;
+                let dest = &mut self.control[at..at + take];
+                dest.copy_from_slice(&input[range]);
+                if let Some(key) = frame.mask {
+                    apply_mask(dest, key, offset);
+                }
+                if frame_done {
+                    return Ok((pos, Step::Control(self.finish_control()?)));
+                }
+                continue;
+            }
+            let (fin, mask) = (frame_done && frame.fin, frame.mask);
+            if frame_done {
+                self.frame = None;
+            }
+            let piece = DataPiece {
+                range,
+                kind: self.message_kind(),
+                fin,
+                mask,
+                offset,
+            };
+            return Ok((pos, Step::Data(piece)));
+        }
+    }
+
+    /// Unmasks the bytes of `piece` (taken from the input, in place or
+    /// copied) and validates them; completes the message on its last piece.
+    pub(crate) fn accept_data(
+        &mut self,
+        bytes: &mut [u8],
+        piece: &DataPiece,
+    ) -> Result<(), ProtocolError> {
+        if let Some(key) = piece.mask {
+            apply_mask(bytes, key, piece.offset);
+        }
+        if piece.kind == MessageKind::Text {
+            if let Some(message) = &mut self.message {
+                let utf8 = &mut message.utf8;
+                utf8.feed(bytes).map_err(|_| ProtocolError::InvalidUtf8)?;
+                if piece.fin {
+                    utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
+            }
+        }
+        if piece.fin {
+            self.message = None;
+        }
+        Ok(())
+    }
+
+    fn message_kind(&self) -> MessageKind {
+        self.message
+            .as_ref()
+            .map_or(MessageKind::Binary, |message| message.kind)
+    }
+
+    /// Reads header bytes; returns how many were used once the header is
+    /// complete (and checked), or `None` if all input went into a partial
+    /// header.
+    fn read_header(&mut self, input: &[u8]) -> Result<Option<usize>, ProtocolError> {
+        if self.header_len == 0 {
+            // Fast path: the whole header is in the caller's input.
+            match FrameHeader::parse(input)? {
+                ParsedHeader::Complete { header, len } => {
+                    self.begin_frame(header)?;
+                    return Ok(Some(len));
+                }
+                ParsedHeader::Incomplete { .. } => {
+                    // Shorter than the header, so shorter than 14 bytes.
+                    self.header[..input.len()].copy_from_slice(input);
+                    self.header_len = input.len();
+                    return Ok(None);
+                }
+            }
+        }
+        let mut used = 0;
+        loop {
+            match FrameHeader::parse(&self.header[..self.header_len])? {
+                ParsedHeader::Complete { header, .. } => {
+                    self.header_len = 0;
+                    self.begin_frame(header)?;
+                    return Ok(Some(used));
+                }
+                ParsedHeader::Incomplete { needed } => {
+                    let take = (needed - self.header_len).min(input.len() - used);
+                    if take == 0 {
+                        return Ok(None);
+                    }
+                    self.header[self.header_len..self.header_len + take]
+                        .copy_from_slice(&input[used..used + take]);
+                    self.header_len += take;
+                    used += take;
+                }
+            }
+        }
+    }
+
+    /// Applies the rules that depend on role, extensions, the message in
+    /// progress and the limits; then starts reading the payload.
+    fn begin_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
+        if header.rsv & !self.extension_rsv != 0 {
+            return Err(ProtocolError::ReservedBits(header.rsv));
+        }
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if !header.opcode.is_control() {
+            self.begin_data_frame(&header)?;
+        }
+        self.frame = Some(Frame {
+            opcode: header.opcode,
+            fin: header.fin,
+            mask: header.mask,
+            len: header.payload_len,
+            done: 0,
+        });
+        Ok(())
+    }
+
+    fn begin_data_frame(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        let len = header.payload_len;
+        if len > self.max_frame_len {
+            return Err(ProtocolError::FrameTooLong {
+                len,
+                max: self.max_frame_len,
+            });
+        }
+        let kind = match header.opcode {
+            OpCode::Text => Some(MessageKind::Text),
+            OpCode::Binary => Some(MessageKind::Binary),
+            _ => None,
+        };
+        let message = match (kind, &mut self.message) {
+            (Some(_), Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (None, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (None, Some(message)) => message,
+            (Some(kind), message @ None) => message.insert(Message {
+                kind,
+                len: 0,
+                utf8: Utf8Validator::default(),
+            }),
+        };
+        let total = message.len.saturating_add(len);
+        if total > self.max_message_len {
+            return Err(ProtocolError::MessageTooLong {
+                len: total,
+                max: self.max_message_len,
+            });
+        }
+        message.len = total;
+        Ok(())
+    }
+
+    /// A frame whose header announced no payload is complete at once.
+    fn empty_frame_step(&mut self, pos: usize) -> Result<Option<Step>, ProtocolError> {
+        let Some(frame) = &self.frame else {
+            return Ok(None);
+        };
+        if frame.len != 0 {
+            return Ok(None);
+        }
+        if frame.opcode.is_control() {
+            return self.finish_control().map(|c| Some(Step::Control(c)));
+        }
+        let fin = frame.fin;
+        self.frame = None;
+        // An empty middle fragment says nothing; an empty final one ends
+        // the message (and may be all of it).
+        Ok(fin.then(|| {
+            Step::Data(DataPiece {
+                range: pos..pos,
+                kind: self.message_kind(),
+                fin: true,
+                mask: None,
+                offset: 0,
+            })
+        }))
+    }
+
+    fn finish_control(&mut self) -> Result<Control, ProtocolError> {
+        let Some(frame) = self.frame.take() else {
+            return Err(ProtocolError::UnexpectedContinuation);
+        };
+        // A control frame's length was checked to be at most 125.
+        let payload = &self.control[..frame.len as usize];
+        let control = match frame.opcode {
+            OpCode::Close => Control::Close(CloseFrame::parse_payload(payload)?),
+            OpCode::Ping => Control::Ping(ControlPayload::truncated(payload)),
+            _ => Control::Pong(ControlPayload::truncated(payload)),
+        };
+        Ok(control)
+    }
+}

@@ -1,0 +1,171 @@
+//! Outbound frames: encoding, client masking, the fragmented message being
+//! sent, and the bytes waiting for the transport.
+//!
+//! Frames are written whole into the outbox, so an automatic pong or close
+//! queued while the application streams a fragmented message always lands
+//! between two frames, never inside one.
+
+use crate::close::CloseFrame;
+use crate::config::Role;
+use crate::entropy::{EntropyError, EntropySource, OsEntropy};
+use crate::error::SendError;
+use crate::event::MessageKind;
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
+use crate::utf8::Utf8Validator;
+
+/// Where masking keys come from.
+pub(crate) enum Entropy {
+    Os(OsEntropy),
+    Custom(Box<dyn EntropySource>),
+}
+
+impl Entropy {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError> {
+        match self {
+            Entropy::Os(source) => source.fill(dest),
+            Entropy::Custom(source) => source.fill(dest),
+        }
+    }
+}
+
+/// The outbound half of a connection.
+pub(crate) struct Sender {
+    role: Role,
+    entropy: Entropy,
+    /// Encoded frames; `outbox[written..]` still has to reach the transport.
+    outbox: Vec<u8>,
+    written: usize,
+    /// The fragmented message being sent, with its UTF-8 state for text.
+    fragmented: Option<(MessageKind, Utf8Validator)>,
+}
+
+impl Sender {
+    pub(crate) fn new(role: Role, entropy: Entropy) -> Self {
+        Sender {
+            role,
+            entropy,
+            outbox: Vec::new(),
+            written: 0,
+            fragmented: None,
+        }
+    }
+
+    /// Queues a whole data message.
+    pub(crate) fn message(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
+        if self.fragmented.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        Ok(self.frame(true, data_opcode(kind), payload)?)
+    }
+
+    /// Queues one fragment of a message, starting the message if none is in
+    /// progress. Text fragments are checked to form UTF-8 together.
+    pub(crate) fn fragment(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        let (opcode, mut utf8) = match self.fragmented {
+            None => (data_opcode(kind), Utf8Validator::default()),
+            Some((current, utf8)) if current == kind => (OpCode::Continuation, utf8),
+            Some(_) => return Err(SendError::MessageInProgress),
+        };
+        if kind == MessageKind::Text {
+            utf8.feed(payload).map_err(|_| SendError::InvalidUtf8)?;
+            if fin {
+                utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
+            }
+        }
+        self.frame(fin, opcode, payload)?;
+        self.fragmented = (!fin).then_some((kind, utf8));
+        Ok(())
+    }
+
+    /// Queues a ping or pong (payload length checked by the caller).
+    pub(crate) fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), EntropyError> {
+        self.frame(true, opcode, payload)
+    }
+
+    /// Queues a close frame.
+    pub(crate) fn close(&mut self, frame: &CloseFrame) -> Result<(), EntropyError> {
+        let mut payload = [0u8; 125];
+        let len = frame.encode_payload(&mut payload);
+        self.frame(true, OpCode::Close, &payload[..len])
+    }
+
+    fn frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) -> Result<(), EntropyError> {
+        let mask = match self.role {
+            Role::Server => None,
+            Role::Client => {
+                let mut key = [0u8; 4];
+                self.entropy.fill(&mut key)?;
+                Some(key)
+            }
+        };
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        let mut encoded = [0u8; MAX_HEADER_LEN];
+        let header_len = header.encode(&mut encoded);
+        self.compact();
+        self.outbox.reserve(header_len + payload.len());
+        self.outbox.extend_from_slice(&encoded[..header_len]);
+        let start = self.outbox.len();
+        self.outbox.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut self.outbox[start..], key, 0);
+        }
+        Ok(())
+    }
+
+    /// Drops written bytes from the front once they are half the outbox, so
+    /// compaction stays amortised O(1) per byte.
+    fn compact(&mut self) {
+        if self.written > 0 && self.written >= self.outbox.len() / 2 {
+            self.outbox.drain(..self.written);
+            self.written = 0;
+        }
+    }
+
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.outbox[self.written..]
+    }
+
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.written = (self.written + n).min(self.outbox.len());
+        if self.written == self.outbox.len() {
+            self.outbox.clear();
+            self.written = 0;
+        }
+    }
+
+    /// Moves every pending byte to the end of `out`.
+    pub(crate) fn drain_into(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = self.pending().len();
+        if out.is_empty() && self.written == 0 {
+            // Hand over our buffer instead of copying it.
+            core::mem::swap(out, &mut self.outbox);
+        } else {
+            out.extend_from_slice(self.pending());
+            self.outbox.clear();
+        }
+        self.written = 0;
+        n
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.pending().is_empty()
+    }
+}
+
+fn data_opcode(kind: MessageKind) -> OpCode {
+    match kind {
+        MessageKind::Text => OpCode::Text,
+        MessageKind::Binary => OpCode::Binary,
+    }
+}
