@@ -81,9 +81,15 @@ pub struct Connection {
     /// The message being reassembled at the message level.
     message: Vec<u8>,
     events: VecDeque<Event>,
-    close_sent: bool,
+    /// The decoder has read the peer's close frame and reads no further.
+    close_decoded: bool,
+    /// The application has been given the peer's close frame.
     close_received: bool,
+    close_sent: bool,
     eof: bool,
+    /// An error found by the message-level decoder, reported (and acted on)
+    /// once the events decoded before it have been polled.
+    pending_error: Option<ProtocolError>,
     /// The sticky error that ended the connection.
     error: Option<ProtocolError>,
 }
@@ -110,9 +116,11 @@ impl Connection {
             config,
             message: Vec::new(),
             events: VecDeque::new(),
-            close_sent: false,
+            close_decoded: false,
             close_received: false,
+            close_sent: false,
             eof: false,
+            pending_error: None,
             error: None,
         }
     }
@@ -151,11 +159,16 @@ impl Connection {
     ///
     /// All of `input` is consumed. Bytes after the peer's close frame, or
     /// after the connection failed, are ignored (RFC 6455 section 5.5.1).
+    ///
+    /// Replies happen in order as events are polled: the pong when its ping
+    /// is polled, the close echo when the close is polled, the failure's
+    /// close frame when the error is polled. So the application can still
+    /// answer the messages that arrived before a close or an error.
     pub fn recv(&mut self, mut input: &[u8]) {
         while !input.is_empty() && self.receiving() {
             let (used, step) = match self.receiver.step(input) {
                 Ok(found) => found,
-                Err(error) => return self.fail(error),
+                Err(error) => return self.stop_receiving(error),
             };
             match step {
                 Step::NeedMore => {}
@@ -166,7 +179,7 @@ impl Connection {
                         .receiver
                         .accept_data(&mut self.message[start..], &piece)
                     {
-                        return self.fail(error);
+                        return self.stop_receiving(error);
                     }
                     if piece.fin {
                         let data = core::mem::take(&mut self.message);
@@ -174,14 +187,14 @@ impl Connection {
                             MessageKind::Binary => Event::Binary(data),
                             MessageKind::Text => match String::from_utf8(data) {
                                 Ok(text) => Event::Text(text),
-                                Err(_) => return self.fail(ProtocolError::InvalidUtf8),
+                                Err(_) => return self.stop_receiving(ProtocolError::InvalidUtf8),
                             },
                         };
                         self.events.push_back(event);
                     }
                 }
                 Step::Control(control) => {
-                    self.handle_control(&control);
+                    self.close_decoded |= matches!(control, Control::Close(_));
                     self.events.push_back(control.into_event());
                 }
             }
@@ -195,10 +208,25 @@ impl Connection {
     /// the events decoded before the failure come first, then the
     /// [`ProtocolError`] is returned on this and every later call.
     pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
-        match self.events.pop_front() {
-            Some(event) => Ok(Some(event)),
-            None => self.error.map_or(Ok(None), Err),
+        if let Some(event) = self.events.pop_front() {
+            match &event {
+                Event::Ping(payload) => self.answer_ping(payload),
+                Event::Close(frame) => self.answer_close(frame),
+                _ => {}
+            }
+            return Ok(Some(event));
         }
+        if let Some(error) = self.pending_error.take() {
+            self.fail(error);
+        }
+        self.error.map_or(Ok(None), Err)
+    }
+
+    /// Stops the message-level decoder at `error`; the error is reported
+    /// after the events decoded before it.
+    fn stop_receiving(&mut self, error: ProtocolError) {
+        self.pending_error = Some(error);
+        self.message = Vec::new();
     }
 
     // ----- receive, streaming level -----
@@ -233,6 +261,9 @@ impl Connection {
         &mut self,
         input: &'b mut [u8],
     ) -> Result<(usize, Option<StreamEvent<'b>>), ProtocolError> {
+        if let Some(error) = self.pending_error.take() {
+            self.fail(error);
+        }
         if let Some(error) = self.error {
             return Err(error);
         }
@@ -249,7 +280,14 @@ impl Connection {
         let event = match step {
             Step::NeedMore => None,
             Step::Control(control) => {
-                self.handle_control(&control);
+                match &control {
+                    Control::Ping(payload) => self.answer_ping(payload),
+                    Control::Pong(_) => {}
+                    Control::Close(frame) => {
+                        self.close_decoded = true;
+                        self.answer_close(frame);
+                    }
+                }
                 Some(control.into_stream_event())
             }
             Step::Data(piece) => {
@@ -273,39 +311,34 @@ impl Connection {
     /// receive calls then return [`ProtocolError::UnexpectedEof`] (close code
     /// 1006, which is never sent).
     pub fn recv_eof(&mut self) {
-        self.eof = true;
-        if !self.close_received && self.error.is_none() {
-            self.error = Some(ProtocolError::UnexpectedEof);
-            self.message = Vec::new();
+        if self.receiving() {
+            self.stop_receiving(ProtocolError::UnexpectedEof);
         }
+        self.eof = true;
     }
 
     fn receiving(&self) -> bool {
-        !self.close_received && !self.eof && self.error.is_none()
+        !self.close_decoded && !self.eof && self.pending_error.is_none() && self.error.is_none()
     }
 
-    /// Answers a control frame: a pong for a ping, the echo for a close.
-    ///
-    /// A client that cannot draw a masking key cannot answer: the pong is
-    /// skipped, and after a close the transport is closed without the echo.
-    fn handle_control(&mut self, control: &Control) {
-        match control {
-            Control::Ping(payload) => {
-                if self.config.auto_pong && !self.close_sent {
-                    let _ = self.sender.control(OpCode::Pong, payload);
-                }
-            }
-            Control::Pong(_) => {}
-            Control::Close(frame) => {
-                self.close_received = true;
-                self.message = Vec::new();
-                if !self.close_sent {
-                    self.close_sent = true;
-                    // Echo the code only (RFC 6455 section 5.5.1).
-                    let echo = CloseFrame::new(frame.code(), "").unwrap_or(*frame);
-                    let _ = self.sender.close(&echo);
-                }
-            }
+    /// Queues the automatic pong. A client that cannot draw a masking key
+    /// cannot send it; the ping is still reported.
+    fn answer_ping(&mut self, payload: &[u8]) {
+        if self.config.auto_pong && !self.close_sent && self.error.is_none() {
+            let _ = self.sender.control(OpCode::Pong, payload);
+        }
+    }
+
+    /// Records the peer's close and queues the echo of its code (RFC 6455
+    /// section 5.5.1), unless we sent a close first. Without a masking key
+    /// the echo cannot be sent and the transport is closed without it.
+    fn answer_close(&mut self, frame: &CloseFrame) {
+        self.close_received = true;
+        self.message = Vec::new();
+        if !self.close_sent {
+            self.close_sent = true;
+            let echo = CloseFrame::new(frame.code(), "").unwrap_or(*frame);
+            let _ = self.sender.close(&echo);
         }
     }
 
@@ -315,7 +348,8 @@ impl Connection {
     fn fail(&mut self, error: ProtocolError) {
         self.error = Some(error);
         self.message = Vec::new();
-        if !self.close_sent {
+        // 1006 (end of stream) is never sent.
+        if !self.close_sent && error.close_code().is_sendable() {
             self.close_sent = true;
             if let Some(frame) = CloseFrame::new(error.close_code(), error.close_reason()) {
                 // If no masking key can be drawn the close cannot be sent;

@@ -1,5 +1,113 @@
-//! placeholder
+//! # wsproto
+//!
+//! The WebSocket protocol ([RFC 6455]) as a sans-IO state machine: bytes in,
+//! events and bytes out. Nothing here touches a socket, a clock, a thread or
+//! global state, so any runtime can drive it: blocking `std::net`, tokio,
+//! mio, or a connection handed over from an existing HTTP server.
+//!
+//! A [`Connection`] starts after the opening handshake, in a [`Role`]:
+//!
+//! - **Receive**: feed bytes with [`Connection::recv`] (chunks of any size,
+//!   split anywhere) and drain [`Connection::poll_event`] for whole messages;
+//!   or stream payload as it arrives, unmasked in your own buffer, with
+//!   [`Connection::recv_in_place`]. Tell it about end of stream with
+//!   [`Connection::recv_eof`].
+//! - **Send**: [`Connection::send_text`], [`send_binary`](Connection::send_binary),
+//!   [`send_fragment`](Connection::send_fragment), [`send_ping`](Connection::send_ping),
+//!   [`close`](Connection::close) queue frames.
+//! - **Transmit**: after every call, write out [`Connection::poll_transmit`]
+//!   (or [`pending_transmit`](Connection::pending_transmit) +
+//!   [`advance_transmit`](Connection::advance_transmit)). Pongs and the close
+//!   echo are queued for you. When [`Connection::state`] is
+//!   [`State::Closed`], close the transport.
+//!
+//! Peer misbehaviour is a [`ProtocolError`] that knows its close code; the
+//! close frame is already queued when you see it, and it is sticky. Caller
+//! misuse is a [`SendError`]. Limits live in [`Config`] and are checked from
+//! frame headers before any memory is reserved.
+//!
+//! ## A drive loop
+//!
+//! A blocking echo loop over any `Read + Write` transport, run here against
+//! an in-memory client:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use wsproto::{CloseCode, Config, Connection, Event, ProtocolError, Role, State};
+//!
+//! /// Echoes every message until the connection closes; returns the peer's
+//! /// close code, or the protocol error that ended the connection.
+//! fn echo<T: Read + Write>(conn: &mut Connection, io: &mut T) -> std::io::Result<Result<CloseCode, ProtocolError>> {
+//!     let mut buf = vec![0u8; 16 * 1024];
+//!     let mut out = Vec::new();
+//!     let mut peer_close = None;
+//!     loop {
+//!         let n = io.read(&mut buf)?;
+//!         if n == 0 {
+//!             conn.recv_eof();
+//!         } else {
+//!             conn.recv(&buf[..n]);
+//!         }
+//!         loop {
+//!             match conn.poll_event() {
+//!                 Ok(Some(Event::Text(text))) => conn.send_text(&text).map_err(std::io::Error::other)?,
+//!                 Ok(Some(Event::Binary(data))) => conn.send_binary(&data).map_err(std::io::Error::other)?,
+//!                 Ok(Some(Event::Close(frame))) => peer_close = Some(frame.code()),
+//!                 Ok(Some(_ping_or_pong)) => {} // pongs are queued automatically
+//!                 Ok(None) => break,
+//!                 Err(error) => {
+//!                     // The close frame for `error` is already queued: flush it, then stop.
+//!                     conn.poll_transmit(&mut out);
+//!                     io.write_all(&out)?;
+//!                     return Ok(Err(error));
+//!                 }
+//!             }
+//!         }
+//!         out.clear();
+//!         conn.poll_transmit(&mut out);
+//!         io.write_all(&out)?;
+//!         if conn.state() == State::Closed {
+//!             return Ok(peer_close.ok_or(ProtocolError::UnexpectedEof));
+//!         }
+//!     }
+//! }
+//!
+//! // An in-memory transport: reads come from `input`, writes go to `output`.
+//! struct Pipe { input: std::io::Cursor<Vec<u8>>, output: Vec<u8> }
+//! impl Read for Pipe {
+//!     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> { self.input.read(buf) }
+//! }
+//! impl Write for Pipe {
+//!     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> { self.output.write(buf) }
+//!     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+//! }
+//!
+//! // The client side: two messages, then the closing handshake.
+//! let mut client = Connection::new(Role::Client, Config::default());
+//! client.send_text("hello")?;
+//! client.send_binary(&[1, 2, 3])?;
+//! client.close(CloseCode::NORMAL, "done")?;
+//! let mut wire = Vec::new();
+//! client.poll_transmit(&mut wire);
+//!
+//! let mut server = Connection::new(Role::Server, Config::default());
+//! let mut pipe = Pipe { input: std::io::Cursor::new(wire), output: Vec::new() };
+//! assert_eq!(echo(&mut server, &mut pipe)?, Ok(CloseCode::NORMAL));
+//!
+//! // The client reads the echoes and the close reply.
+//! client.recv(&pipe.output);
+//! assert_eq!(client.poll_event()?, Some(Event::Text("hello".into())));
+//! assert_eq!(client.poll_event()?, Some(Event::Binary(vec![1, 2, 3])));
+//! assert!(matches!(client.poll_event()?, Some(Event::Close(frame)) if frame.code() == CloseCode::NORMAL));
+//! assert_eq!(client.state(), State::Closed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
+
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod close;
 mod config;
 mod connection;
