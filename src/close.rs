@@ -201,7 +201,10 @@ mod tests {
 
     #[test]
     fn parse_rejects_bad_payloads() {
-        assert_eq!(CloseFrame::parse_payload(&[3]), Err(ClosePayloadError::OneByte));
+        assert_eq!(
+            CloseFrame::parse_payload(&[3]),
+            Err(ClosePayloadError::OneByte)
+        );
         assert_eq!(
             CloseFrame::parse_payload(&[0x03, 0xed]),
             Err(ClosePayloadError::InvalidCode(1005))

@@ -265,7 +265,10 @@ mod tests {
         ];
         for e in all {
             assert!(e.close_reason().len() <= crate::MAX_CLOSE_REASON_LEN);
-            assert!(e.to_string().ends_with(&format!("(close code {})", e.close_code())));
+            assert!(
+                e.to_string()
+                    .ends_with(&format!("(close code {})", e.close_code()))
+            );
         }
     }
 }

@@ -119,6 +119,11 @@ mod recv;
 mod send;
 mod utf8;
 
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON_LEN};
 pub use config::{Config, Role};
 pub use connection::{Connection, Initiator, State};

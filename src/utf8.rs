@@ -97,7 +97,11 @@ mod tests {
         for bytes in samples {
             let expected = core::str::from_utf8(bytes).is_ok();
             for cut in 0..=bytes.len() {
-                assert_eq!(validate_split(bytes, cut).is_ok(), expected, "{bytes:x?} at {cut}");
+                assert_eq!(
+                    validate_split(bytes, cut).is_ok(),
+                    expected,
+                    "{bytes:x?} at {cut}"
+                );
             }
         }
     }
