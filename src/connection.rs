@@ -86,6 +86,8 @@ pub struct Connection {
     /// The application has been given the peer's close frame.
     close_received: bool,
     close_sent: bool,
+    /// Who sent the first close frame (a failure counts as local).
+    close_initiator: Option<Initiator>,
     eof: bool,
     /// An error found by the message-level decoder, reported (and acted on)
     /// once the events decoded before it have been polled.
@@ -119,6 +121,7 @@ impl Connection {
             close_decoded: false,
             close_received: false,
             close_sent: false,
+            close_initiator: None,
             eof: false,
             pending_error: None,
             error: None,
@@ -141,12 +144,8 @@ impl Connection {
         let finished = self.eof || self.error.is_some() || (self.close_sent && self.close_received);
         if finished && (self.eof || self.sender.is_idle()) {
             State::Closed
-        } else if self.close_received && self.error.is_none() {
-            State::Closing(Initiator::Remote)
-        } else if self.close_sent {
-            State::Closing(Initiator::Local)
         } else {
-            State::Open
+            self.close_initiator.map_or(State::Open, State::Closing)
         }
     }
 
@@ -334,6 +333,7 @@ impl Connection {
     /// the echo cannot be sent and the transport is closed without it.
     fn answer_close(&mut self, frame: &CloseFrame) {
         self.close_received = true;
+        self.close_initiator.get_or_insert(Initiator::Remote);
         self.message = Vec::new();
         if !self.close_sent {
             self.close_sent = true;
@@ -351,6 +351,7 @@ impl Connection {
         // 1006 (end of stream) is never sent.
         if !self.close_sent && error.close_code().is_sendable() {
             self.close_sent = true;
+            self.close_initiator = Some(Initiator::Local);
             if let Some(frame) = CloseFrame::new(error.close_code(), error.close_reason()) {
                 // If no masking key can be drawn the close cannot be sent;
                 // the transport is closed without it.
@@ -420,6 +421,7 @@ impl Connection {
             CloseFrame::new(code, reason).ok_or(SendError::CloseReasonTooLong(reason.len()))?;
         self.sender.close(&frame)?;
         self.close_sent = true;
+        self.close_initiator = Some(Initiator::Local);
         Ok(())
     }
 

@@ -235,3 +235,33 @@ fn end_of_stream_mid_message_is_an_abnormal_closure() {
     assert!(server.pending_transmit().is_empty());
     assert_eq!(server.state(), State::Closed);
 }
+
+#[test]
+fn the_initiator_stays_local_when_both_closes_cross() {
+    let mut client = Connection::new(Role::Client, Config::default());
+    let mut server = Connection::new(Role::Server, Config::default());
+    client.close(CloseCode::NORMAL, "").unwrap();
+    server.close(CloseCode::GOING_AWAY, "").unwrap();
+    // Each receives the other's close before its own has been written.
+    let mut to_server = Vec::new();
+    to_server.extend_from_slice(client.pending_transmit());
+    let mut to_client = Vec::new();
+    to_client.extend_from_slice(server.pending_transmit());
+    server.recv(&to_server);
+    client.recv(&to_client);
+    assert!(
+        matches!(server.poll_event(), Ok(Some(Event::Close(f))) if f.code() == CloseCode::NORMAL)
+    );
+    assert!(
+        matches!(client.poll_event(), Ok(Some(Event::Close(f))) if f.code() == CloseCode::GOING_AWAY)
+    );
+    // Neither echoes: each had already sent its close.
+    assert_eq!(server.pending_transmit(), &to_client[..]);
+    assert_eq!(server.state(), State::Closing(Initiator::Local));
+    let len = server.pending_transmit().len();
+    server.advance_transmit(len);
+    assert_eq!(server.state(), State::Closed);
+    let len = client.pending_transmit().len();
+    client.advance_transmit(len);
+    assert_eq!(client.state(), State::Closed);
+}
