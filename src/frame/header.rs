@@ -70,8 +70,8 @@ impl FrameHeader {
     ///
     /// Fails as early as the bytes allow: a reserved opcode or an unfinished
     /// control frame is refused from the first byte, an oversized control
-    /// frame from the second. Non-minimal length encodings are accepted
-    /// (RFC 6455 binds senders only).
+    /// frame once its length is known. Non-minimal length encodings are
+    /// accepted (RFC 6455 binds senders only).
     pub fn parse(buf: &[u8]) -> Result<ParsedHeader, HeaderError> {
         let Some(&first) = buf.first() else {
             return Ok(ParsedHeader::Incomplete { needed: 2 });
@@ -87,16 +87,14 @@ impl FrameHeader {
         };
         let masked = second & 0x80 != 0;
         let len7 = second & 0x7f;
-        if opcode.is_control() && len7 > 125 {
-            return Err(HeaderError::ControlFrameTooLong);
-        }
         let len_bytes = match len7 {
             126 => 2,
             127 => 8,
             _ => 0,
         };
         let needed = 2 + len_bytes + if masked { 4 } else { 0 };
-        if buf.len() < needed {
+        // The length is checked as soon as it is known, before the mask.
+        if buf.len() < 2 + len_bytes {
             return Ok(ParsedHeader::Incomplete { needed });
         }
         let payload_len = match len7 {
@@ -112,6 +110,14 @@ impl FrameHeader {
             }
             short => u64::from(short),
         };
+        // The decoded length counts, not the encoding: a 16-bit length of 5
+        // is a non-minimal but valid encoding (RFC 6455 binds senders only).
+        if opcode.is_control() && payload_len > 125 {
+            return Err(HeaderError::ControlFrameTooLong);
+        }
+        if buf.len() < needed {
+            return Ok(ParsedHeader::Incomplete { needed });
+        }
         let mask = masked.then(|| {
             let at = 2 + len_bytes;
             [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]
@@ -218,9 +224,14 @@ mod tests {
             Err(HeaderError::FragmentedControlFrame)
         );
         assert_eq!(
-            FrameHeader::parse(&[0x89, 126]),
+            FrameHeader::parse(&[0x89, 126, 0, 126]),
             Err(HeaderError::ControlFrameTooLong)
         );
+        // A non-minimal encoding of a short control payload is fine.
+        assert!(matches!(
+            FrameHeader::parse(&[0x89, 126, 0, 125]),
+            Ok(ParsedHeader::Complete { .. })
+        ));
         assert_eq!(
             FrameHeader::parse(&[0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0]),
             Err(HeaderError::LengthOverflow)
