@@ -158,6 +158,9 @@ impl Connection {
     ///
     /// All of `input` is consumed. Bytes after the peer's close frame, or
     /// after the connection failed, are ignored (RFC 6455 section 5.5.1).
+    /// Events wait in a queue until polled: at most one 128-byte event per
+    /// two input bytes, so feed reads of bounded size (say 16-64 KiB) and
+    /// poll after each. The streaming level has no queue.
     ///
     /// Replies happen in order as events are polled: the pong when its ping
     /// is polled, the close echo when the close is polled, the failure's
