@@ -153,8 +153,7 @@ impl Connection {
 
     /// Feeds bytes read from the transport, in chunks of any size. Whole
     /// messages and control frames become events for
-    /// [`poll_event`](Self::poll_event); replies (pong, close echo, the close
-    /// frame of a protocol error) are queued for transmit.
+    /// [`poll_event`](Self::poll_event).
     ///
     /// All of `input` is consumed. Bytes after the peer's close frame, or
     /// after the connection failed, are ignored (RFC 6455 section 5.5.1).

@@ -150,7 +150,9 @@ impl Receiver {
                     apply_mask(dest, key, offset);
                 }
                 if frame_done {
-                    return Ok((pos, Step::Control(self.finish_control()?)));
+                    let (opcode, len) = (frame.opcode, frame.len);
+                    self.frame = None;
+                    return Ok((pos, Step::Control(self.control_frame(opcode, len)?)));
                 }
                 continue;
             }
@@ -307,11 +309,13 @@ impl Receiver {
         if frame.len != 0 {
             return Ok(None);
         }
-        if frame.opcode.is_control() {
-            return self.finish_control().map(|c| Some(Step::Control(c)));
-        }
-        let fin = frame.fin;
+        let (opcode, fin) = (frame.opcode, frame.fin);
         self.frame = None;
+        if opcode.is_control() {
+            return self
+                .control_frame(opcode, 0)
+                .map(|c| Some(Step::Control(c)));
+        }
         // An empty middle fragment says nothing; an empty final one ends
         // the message (and may be all of it).
         Ok(fin.then(|| {
@@ -325,13 +329,11 @@ impl Receiver {
         }))
     }
 
-    fn finish_control(&mut self) -> Result<Control, ProtocolError> {
-        let Some(frame) = self.frame.take() else {
-            return Err(ProtocolError::UnexpectedContinuation);
-        };
-        // A control frame's length was checked to be at most 125.
-        let payload = &self.control[..frame.len as usize];
-        let control = match frame.opcode {
+    /// Validates a complete control frame whose payload is in `self.control`.
+    fn control_frame(&self, opcode: OpCode, len: u64) -> Result<Control, ProtocolError> {
+        // The header parser capped control payloads at 125 bytes.
+        let payload = &self.control[..(len as usize).min(MAX_CONTROL_PAYLOAD)];
+        let control = match opcode {
             OpCode::Close => Control::Close(CloseFrame::parse_payload(payload)?),
             OpCode::Ping => Control::Ping(ControlPayload::truncated(payload)),
             _ => Control::Pong(ControlPayload::truncated(payload)),
