@@ -105,6 +105,15 @@ impl CloseFrame {
         Some(frame)
     }
 
+    /// A close frame with `code` and no reason.
+    pub(crate) fn code_only(code: CloseCode) -> Self {
+        CloseFrame {
+            code,
+            reason_len: 0,
+            reason: [0; MAX_CLOSE_REASON_LEN],
+        }
+    }
+
     /// The close code (1005 if the frame carried none).
     pub fn code(&self) -> CloseCode {
         self.code
@@ -138,11 +147,7 @@ impl CloseFrame {
     /// of RFC 6455 section 5.5.1 and 7.4.
     pub(crate) fn parse_payload(payload: &[u8]) -> Result<Self, ClosePayloadError> {
         match payload {
-            [] => Ok(CloseFrame {
-                code: CloseCode::NO_STATUS_RECEIVED,
-                reason_len: 0,
-                reason: [0; MAX_CLOSE_REASON_LEN],
-            }),
+            [] => Ok(CloseFrame::code_only(CloseCode::NO_STATUS_RECEIVED)),
             [_] => Err(ClosePayloadError::OneByte),
             [hi, lo, reason @ ..] => {
                 let code = CloseCode(u16::from_be_bytes([*hi, *lo]));

@@ -339,8 +339,7 @@ impl Connection {
         self.message = Vec::new();
         if !self.close_sent {
             self.close_sent = true;
-            let echo = CloseFrame::new(frame.code(), "").unwrap_or(*frame);
-            let _ = self.sender.close(&echo);
+            let _ = self.sender.close(&CloseFrame::code_only(frame.code()));
         }
     }
 
@@ -354,11 +353,12 @@ impl Connection {
         if !self.close_sent && error.close_code().is_sendable() {
             self.close_sent = true;
             self.close_initiator = Some(Initiator::Local);
-            if let Some(frame) = CloseFrame::new(error.close_code(), error.close_reason()) {
-                // If no masking key can be drawn the close cannot be sent;
-                // the transport is closed without it.
-                let _ = self.sender.close(&frame);
-            }
+            let code = error.close_code();
+            let frame =
+                CloseFrame::new(code, error.close_reason()).unwrap_or(CloseFrame::code_only(code));
+            // If no masking key can be drawn the close cannot be sent; the
+            // transport is closed without it.
+            let _ = self.sender.close(&frame);
         }
     }
 

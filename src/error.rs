@@ -255,20 +255,59 @@ impl From<SendError> for Error {
 mod tests {
     use super::*;
 
-    #[test]
-    fn close_reasons_fit_in_a_close_frame() {
-        let all = [
-            ProtocolError::UnmaskedFrame,
-            ProtocolError::MessageTooLong { len: 1, max: 0 },
-            ProtocolError::InvalidCloseReason,
-            ProtocolError::ExpectedContinuation,
+    /// Every variant once, with its close code. The match has no wildcard,
+    /// so a new variant does not compile until it is listed here.
+    fn every_error() -> Vec<(ProtocolError, u16)> {
+        use ProtocolError::*;
+        let all = vec![
+            (UnmaskedFrame, 1002),
+            (MaskedFrame, 1002),
+            (ReservedBits(0b100), 1002),
+            (ReservedOpcode(3), 1002),
+            (ControlFrameTooLong, 1002),
+            (FragmentedControlFrame, 1002),
+            (UnexpectedContinuation, 1002),
+            (ExpectedContinuation, 1002),
+            (LengthOverflow, 1002),
+            (InvalidUtf8, 1007),
+            (ClosePayloadTooShort, 1002),
+            (InvalidCloseCode(1005), 1002),
+            (InvalidCloseReason, 1007),
+            (FrameTooLong { len: 2, max: 1 }, 1009),
+            (MessageTooLong { len: 2, max: 1 }, 1009),
+            (UnexpectedEof, 1006),
         ];
-        for e in all {
-            assert!(e.close_reason().len() <= crate::MAX_CLOSE_REASON_LEN);
-            assert!(
-                e.to_string()
-                    .ends_with(&format!("(close code {})", e.close_code()))
-            );
+        for (error, _) in &all {
+            match error {
+                UnmaskedFrame
+                | MaskedFrame
+                | ReservedBits(_)
+                | ReservedOpcode(_)
+                | ControlFrameTooLong
+                | FragmentedControlFrame
+                | UnexpectedContinuation
+                | ExpectedContinuation
+                | LengthOverflow
+                | InvalidUtf8
+                | ClosePayloadTooShort
+                | InvalidCloseCode(_)
+                | InvalidCloseReason
+                | FrameTooLong { .. }
+                | MessageTooLong { .. }
+                | UnexpectedEof => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_error_has_its_close_code_and_a_reason_that_fits() {
+        for (error, code) in every_error() {
+            assert_eq!(error.close_code(), CloseCode(code), "{error:?}");
+            // Only 1006 is local-only; every other code goes on the wire.
+            assert_eq!(error.close_code().is_sendable(), code != 1006, "{error:?}");
+            assert!(error.close_reason().len() <= crate::MAX_CLOSE_REASON_LEN);
+            assert!(error.to_string().ends_with(&format!("(close code {code})")));
         }
     }
 }
