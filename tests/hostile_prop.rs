@@ -1,134 +1,18 @@
 //! Property tests on arbitrary bytes: any input, split anywhere, gives the
-//! same events and the same error as in one piece, at both levels; the
-//! streaming level never claims more bytes than it was given; an error is
-//! sticky and its close frame (with the error's code) is queued.
+//! same events, error, transmitted bytes and state as in one piece, at both
+//! levels (`common::run_both` also checks that the streaming level never
+//! consumes more than it was given and that an error is sticky); a failure's
+//! close frame, the last frame sent, carries the error's close code.
 
+mod common;
+
+use common::{cut_at, run_both, sent_close_code};
 use proptest::prelude::*;
-use wsproto::{
-    Config, Connection, EntropyError, EntropySource, Event, MessageKind, ProtocolError, Role,
-    StreamEvent,
-};
-
-type Outcome = (Vec<Event>, Option<ProtocolError>, Vec<u8>);
+use wsproto::{Config, Role};
 
 fn config() -> Config {
-    let mut config = Config::default();
     // Small limits so random lengths hit them often.
-    config.max_frame_len = 300;
-    config.max_message_len = 600;
-    config
-}
-
-/// The same masks on every run, so the bytes a client sends compare equal.
-struct SameMasks(u8);
-
-impl EntropySource for SameMasks {
-    fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError> {
-        for byte in dest {
-            self.0 = self.0.wrapping_add(37);
-            *byte = self.0;
-        }
-        Ok(())
-    }
-}
-
-fn connection(role: Role) -> Connection {
-    Connection::with_entropy(role, config(), Box::new(SameMasks(0)))
-}
-
-fn message_level(role: Role, pieces: &[&[u8]]) -> Outcome {
-    let mut conn = connection(role);
-    let mut events = Vec::new();
-    let mut error = None;
-    for piece in pieces {
-        conn.recv(piece);
-        loop {
-            match conn.poll_event() {
-                Ok(Some(event)) => events.push(event),
-                Ok(None) => break,
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        }
-    }
-    if let Some(e) = error {
-        // Sticky: the same error again, and no data can be sent.
-        assert_eq!(conn.poll_event(), Err(e));
-        assert!(conn.send_text("x").is_err());
-    }
-    let mut sent = Vec::new();
-    conn.poll_transmit(&mut sent);
-    (events, error, sent)
-}
-
-fn stream_level(role: Role, pieces: &[&[u8]]) -> Outcome {
-    let mut conn = connection(role);
-    let mut events = Vec::new();
-    let mut error = None;
-    let mut message = Vec::new();
-    'feed: for piece in pieces {
-        let mut buf = piece.to_vec();
-        let len = buf.len();
-        let mut at = 0;
-        loop {
-            match conn.recv_in_place(&mut buf[at..]) {
-                Ok((used, event)) => {
-                    assert!(used <= len - at, "consumed more than given");
-                    at += used;
-                    match event {
-                        None => break,
-                        Some(StreamEvent::Data { kind, payload, fin }) => {
-                            message.extend_from_slice(payload);
-                            if fin {
-                                let data = std::mem::take(&mut message);
-                                events.push(match kind {
-                                    MessageKind::Text => {
-                                        Event::Text(String::from_utf8(data).expect("validated"))
-                                    }
-                                    MessageKind::Binary => Event::Binary(data),
-                                });
-                            }
-                        }
-                        Some(StreamEvent::Ping(p)) => events.push(Event::Ping(p)),
-                        Some(StreamEvent::Pong(p)) => events.push(Event::Pong(p)),
-                        Some(StreamEvent::Close(f)) => events.push(Event::Close(f)),
-                        Some(other) => panic!("unknown event {other:?}"),
-                    }
-                }
-                Err(e) => {
-                    error = Some(e);
-                    assert_eq!(conn.recv_in_place(&mut [0x81, 0x00]), Err(e));
-                    break 'feed;
-                }
-            }
-        }
-    }
-    let mut sent = Vec::new();
-    conn.poll_transmit(&mut sent);
-    (events, error, sent)
-}
-
-/// The close code of the last frame in `sent`, if it is a close frame with
-/// a code. Servers send unmasked frames, so the bytes can be read directly.
-fn last_close_code(sent: &[u8]) -> Option<u16> {
-    let mut at = 0;
-    let mut code = None;
-    while at + 2 <= sent.len() {
-        let len = usize::from(sent[at + 1] & 0x7f);
-        let (header, len) = match len {
-            126 => (
-                4,
-                usize::from(u16::from_be_bytes([sent[at + 2], sent[at + 3]])),
-            ),
-            _ => (2, len),
-        };
-        code = (sent[at] == 0x88 && len >= 2)
-            .then(|| u16::from_be_bytes([sent[at + header], sent[at + header + 1]]));
-        at += header + len;
-    }
-    code
+    common::limits(300, 600)
 }
 
 /// One frame, mostly valid for a peer of `masked` role: sometimes a
@@ -208,29 +92,13 @@ proptest! {
     #[test]
     fn any_input_split_anywhere_gives_the_same_outcome(
         (server, bytes) in any::<bool>().prop_flat_map(|server| (Just(server), hostile_bytes(server))),
-        mut cuts in proptest::collection::vec(0usize..2000, 0..30),
+        cuts in proptest::collection::vec(any::<usize>(), 0..30),
     ) {
         let role = if server { Role::Server } else { Role::Client };
-        cuts.sort_unstable();
-        let mut pieces = Vec::new();
-        let mut start = 0;
-        for cut in cuts {
-            let cut = cut.min(bytes.len());
-            if cut > start {
-                pieces.push(&bytes[start..cut]);
-                start = cut;
-            }
-        }
-        pieces.push(&bytes[start..]);
-
-        let whole = message_level(role, &[&bytes]);
-        prop_assert_eq!(&message_level(role, &pieces), &whole);
-        let streamed = stream_level(role, &pieces);
-        prop_assert_eq!(&streamed.0, &whole.0);
-        prop_assert_eq!(&streamed.1, &whole.1);
-        prop_assert_eq!(&streamed.2, &whole.2);
-        if let (Some(error), Role::Server) = (whole.1, role) {
-            prop_assert_eq!(last_close_code(&whole.2), Some(error.close_code().0));
+        let whole = run_both(role, config(), &[&bytes]);
+        prop_assert_eq!(&run_both(role, config(), &cut_at(&bytes, &cuts)), &whole);
+        if let Some(Err(error)) = whole.events.last() {
+            prop_assert_eq!(sent_close_code(&whole.sent), Some(error.close_code().0));
         }
     }
 }

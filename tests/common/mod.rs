@@ -8,7 +8,7 @@
 
 use wsproto::{
     CloseCode, CloseFrame, Config, Connection, ControlPayload, EntropyError, EntropySource, Event,
-    MessageKind, ProtocolError, Role, State, StreamEvent,
+    MessageKind, ProtocolError, Role, SendError, State, StreamEvent,
 };
 
 pub const OP_CONTINUATION: u8 = 0x0;
@@ -242,6 +242,8 @@ pub fn run_messages(role: Role, config: Config, chunks: &[&[u8]]) -> Run {
                 Ok(None) => break,
                 Err(error) => {
                     events.push(Err(error));
+                    assert_sticky(&mut conn, error);
+                    assert_eq!(conn.poll_event(), Err(error), "the error is sticky");
                     break 'chunks;
                 }
             }
@@ -288,19 +290,28 @@ pub fn run_stream(role: Role, config: Config, chunks: &[&[u8]]) -> StreamRun {
     let mut message: Option<(MessageKind, Vec<u8>)> = None;
     'chunks: for chunk in chunks {
         let mut buf = chunk.to_vec();
+        let len = buf.len();
         let mut at = 0;
         loop {
             let (used, event) = match conn.recv_in_place(&mut buf[at..]) {
                 Ok(found) => found,
                 Err(error) => {
                     events.push(Err(error));
+                    assert_sticky(&mut conn, error);
+                    let mut more = [0x81, 0x00];
+                    assert_eq!(
+                        conn.recv_in_place(&mut more),
+                        Err(error),
+                        "the error is sticky"
+                    );
                     break 'chunks;
                 }
             };
+            assert!(used <= len - at, "consumed more than it was given");
             at += used;
             let piece = match event {
                 None => {
-                    assert_eq!(at, buf.len(), "None returned before the input was used");
+                    assert_eq!(at, len, "None returned before the input was used");
                     break;
                 }
                 Some(StreamEvent::Data { kind, payload, fin }) => Piece::Data {
@@ -345,6 +356,15 @@ pub fn run_stream(role: Role, config: Config, chunks: &[&[u8]]) -> StreamRun {
             state: conn.state(),
         },
     }
+}
+
+/// After a connection failed, no data frame can be queued.
+fn assert_sticky(conn: &mut Connection, error: ProtocolError) {
+    assert_eq!(
+        conn.send_text("late"),
+        Err(SendError::Closed),
+        "after {error:?}"
+    );
 }
 
 /// [`run_messages`] for a server with the default config, one chunk.
@@ -404,6 +424,23 @@ pub fn split_at(bytes: &[u8], at: usize) -> Vec<&[u8]> {
 /// `bytes` cut into chunks of `n` bytes (the last may be shorter).
 pub fn chunks_of(bytes: &[u8], n: usize) -> Vec<&[u8]> {
     bytes.chunks(n).collect()
+}
+
+/// `bytes` cut at each of `cuts` (taken modulo `bytes.len() + 1`, sorted,
+/// repeats ignored): for property tests that draw arbitrary cut points.
+pub fn cut_at<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for cut in cuts {
+        if cut > start {
+            chunks.push(&bytes[start..cut]);
+            start = cut;
+        }
+    }
+    chunks.push(&bytes[start..]);
+    chunks
 }
 
 // ----- transmitted frames -----
