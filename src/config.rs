@@ -40,6 +40,21 @@ pub struct Config {
     /// automatically. Default `true`; turn it off to answer (or not) with
     /// [`Connection::send_pong`](crate::Connection::send_pong) yourself.
     pub auto_pong: bool,
+    /// The largest opening-handshake head (request or response line plus
+    /// header fields) a [`ServerHandshake`](crate::handshake::ServerHandshake)
+    /// or [`ClientHandshake`](crate::handshake::ClientHandshake) will hold.
+    /// A longer head is refused with 431 as soon as the limit is reached.
+    ///
+    /// Default 16 KiB: browsers send under 2 KiB, and 16 KiB is below the
+    /// 64 KiB `max_buf_size` hyper uses for whole heads while leaving room
+    /// for large cookies.
+    pub max_handshake_len: usize,
+    /// The most header fields a handshake head may have; more is refused
+    /// with 431.
+    ///
+    /// Default 64: a browser sends about 15, and 64 is the count tungstenite
+    /// and many HTTP servers allow (hyper: 100).
+    pub max_headers: usize,
 }
 
 impl Default for Config {
@@ -48,6 +63,8 @@ impl Default for Config {
             max_frame_len: 16 << 20,
             max_message_len: 64 << 20,
             auto_pong: true,
+            max_handshake_len: 16 << 10,
+            max_headers: 64,
         }
     }
 }

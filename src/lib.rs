@@ -115,6 +115,7 @@ mod entropy;
 mod error;
 mod event;
 pub mod frame;
+pub mod handshake;
 mod recv;
 mod send;
 mod utf8;

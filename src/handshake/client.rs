@@ -1,0 +1,443 @@
+//! The client side of the opening handshake (RFC 6455 section 4.1): write
+//! the upgrade request, then check the server's response.
+
+use super::error::{BuildError, ResponseError, ResponseErrorKind};
+use super::extension::{self, Extension};
+use super::head::{HeadProgress, HeadReader};
+use super::headers::{Headers, is_token, list_elements, single_str};
+use super::response::{Response, push_header};
+use super::url::WsUrl;
+use super::{accept_key, encode_key};
+use crate::{Config, Connection, EntropySource, OsEntropy, Role};
+use core::fmt;
+
+/// What a client asks for: the URL, subprotocols and extensions it offers,
+/// `Origin`, and extra header fields (cookies, authorization).
+///
+/// ```
+/// use wsproto::handshake::ClientRequest;
+///
+/// let request = ClientRequest::new("ws://127.0.0.1:9001/chat?room=1")?
+///     .protocol("chat.v1")
+///     .origin("http://127.0.0.1:9001")
+///     .header("Cookie", "session=abc");
+/// // Where the driver connects (over TLS when `is_tls`):
+/// assert_eq!((request.host(), request.port(), request.is_tls()), ("127.0.0.1", 9001, false));
+/// # Ok::<(), wsproto::handshake::BuildError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientRequest {
+    url: WsUrl,
+    protocols: Vec<String>,
+    extensions: Vec<Extension>,
+    origin: Option<String>,
+    headers: Headers,
+}
+
+/// Headers the client request writes itself.
+const REQUEST_OWNED: [&str; 10] = [
+    "Host",
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+    "Origin",
+    "Content-Length",
+    "Transfer-Encoding",
+];
+
+impl ClientRequest {
+    /// A request for a `ws://` or `wss://` URL (`wss` is the same bytes
+    /// over TLS, which the driver supplies).
+    pub fn new(url: &str) -> Result<Self, BuildError> {
+        Ok(ClientRequest {
+            url: WsUrl::parse(url).map_err(BuildError::InvalidUrl)?,
+            protocols: Vec::new(),
+            extensions: Vec::new(),
+            origin: None,
+            headers: Headers::new(),
+        })
+    }
+
+    /// Offers a subprotocol; call again for more, most preferred first.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocols.push(protocol.into());
+        self
+    }
+
+    /// Offers an extension with its parameters.
+    ///
+    /// An extension changes how frames are encoded; offer only one your
+    /// driver applies (this crate implements none yet).
+    pub fn extension(mut self, extension: Extension) -> Self {
+        self.extensions.push(extension);
+        self
+    }
+
+    /// Sets `Origin`, as a browser would.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Adds a header field (checked by [`ClientHandshake::new`]).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// The host to connect to (an IPv6 address without brackets).
+    pub fn host(&self) -> &str {
+        &self.url.host
+    }
+
+    /// The port to connect to (80 or 443 unless the URL says otherwise).
+    pub fn port(&self) -> u16 {
+        self.url.port
+    }
+
+    /// Whether the URL is `wss://`: the driver must speak TLS.
+    pub fn is_tls(&self) -> bool {
+        self.url.tls
+    }
+
+    /// The path and query sent in the request line.
+    pub fn resource(&self) -> &str {
+        &self.url.resource
+    }
+
+    /// The request head for `key`, checking every application value.
+    fn to_bytes(&self, key: &str) -> Result<Vec<u8>, BuildError> {
+        let mut headers = Headers::new();
+        headers.append("Host", self.url.host_header.as_str());
+        headers.append("Upgrade", "websocket");
+        headers.append("Connection", "Upgrade");
+        headers.append("Sec-WebSocket-Key", key);
+        headers.append("Sec-WebSocket-Version", "13");
+        if let Some(origin) = &self.origin {
+            check_value("Origin", origin.as_bytes())?;
+            headers.append("Origin", origin.as_str());
+        }
+        if let Some(bad) = self.protocols.iter().find(|p| !is_token(p.as_bytes())) {
+            return Err(BuildError::InvalidProtocol(bad.clone()));
+        }
+        if !self.protocols.is_empty() {
+            headers.append("Sec-WebSocket-Protocol", self.protocols.join(", "));
+        }
+        if !self.extensions.is_empty() {
+            let list: Vec<String> = self.extensions.iter().map(ToString::to_string).collect();
+            headers.append("Sec-WebSocket-Extensions", list.join(", "));
+        }
+        for (name, value) in self.headers.iter() {
+            push_header(&mut headers, name, value, &REQUEST_OWNED)?;
+        }
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"GET ");
+        out.extend_from_slice(self.url.resource.as_bytes());
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in headers.iter() {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        Ok(out)
+    }
+}
+
+fn check_value(name: &str, value: &[u8]) -> Result<(), BuildError> {
+    push_header(&mut Headers::new(), name, value, &[])
+}
+
+/// A client's handshake in progress: write [`request_bytes`](Self::request_bytes),
+/// then feed the response to [`recv`](Self::recv) until it gives
+/// [`Upgraded`].
+///
+/// ```
+/// use wsproto::handshake::{Accept, ClientHandshake, ClientRequest, ServerHandshake};
+/// use wsproto::Config;
+///
+/// let request = ClientRequest::new("ws://example.com/chat")?.protocol("chat.v1");
+/// let mut client = ClientHandshake::new(&request, Config::default())?;
+///
+/// // A server on the other end (normally across a socket):
+/// let mut server = ServerHandshake::new(&Config::default());
+/// let offer = server.recv(client.request_bytes())?.expect("whole request");
+/// let response = offer.accept(&Accept::new().protocol("chat.v1"))?;
+///
+/// let upgraded = client.recv(&response.to_bytes())?.expect("whole response");
+/// assert_eq!(upgraded.protocol(), Some("chat.v1"));
+/// let mut connection = upgraded.into_connection();
+/// connection.send_text("hello")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ClientHandshake {
+    request: Vec<u8>,
+    expected_accept: [u8; 28],
+    protocols: Vec<String>,
+    extension_names: Vec<String>,
+    reader: HeadReader,
+    max_headers: usize,
+    config: Config,
+    /// Moves into the connection when the handshake completes.
+    entropy: Option<Box<dyn EntropySource>>,
+    failed: Option<ResponseError>,
+}
+
+impl fmt::Debug for ClientHandshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientHandshake")
+            .field("request", &String::from_utf8_lossy(&self.request))
+            .field("complete", &self.entropy.is_none())
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientHandshake {
+    /// Starts a handshake with a key from the operating system's generator.
+    /// `config` limits the response head and configures the connection.
+    pub fn new(request: &ClientRequest, config: Config) -> Result<Self, BuildError> {
+        Self::with_entropy(request, config, Box::new(OsEntropy::new()))
+    }
+
+    /// Starts a handshake with a key from `entropy`, which then moves into
+    /// the connection to make its masks.
+    pub fn with_entropy(
+        request: &ClientRequest,
+        config: Config,
+        mut entropy: Box<dyn EntropySource>,
+    ) -> Result<Self, BuildError> {
+        let mut nonce = [0u8; 16];
+        entropy.fill(&mut nonce)?;
+        let key = encode_key(&nonce);
+        // Base64 is ASCII.
+        let key = core::str::from_utf8(&key).unwrap_or_default();
+        Ok(ClientHandshake {
+            request: request.to_bytes(key)?,
+            expected_accept: accept_key(key.as_bytes()),
+            protocols: request.protocols.clone(),
+            extension_names: request
+                .extensions
+                .iter()
+                .map(|e| e.name().to_owned())
+                .collect(),
+            reader: HeadReader::new(config.max_handshake_len),
+            max_headers: config.max_headers,
+            config,
+            entropy: Some(entropy),
+            failed: None,
+        })
+    }
+
+    /// The request to write to the transport, whole.
+    pub fn request_bytes(&self) -> &[u8] {
+        &self.request
+    }
+
+    /// Feeds bytes of the server's response. `Ok(None)` while the head is
+    /// incomplete (every byte was taken); [`Upgraded`] when the server
+    /// accepted; a [`ResponseError`] (keeping the received status and
+    /// headers) for any other answer.
+    pub fn recv(&mut self, input: &[u8]) -> Result<Option<Upgraded>, ResponseError> {
+        self.check_usable()?;
+        let (result, after_head) = match self.reader.push(input) {
+            HeadProgress::Partial => return Ok(None),
+            HeadProgress::TooLarge => {
+                let error = ResponseError::new(ResponseErrorKind::HeadTooLarge, None);
+                (Err(error), &[][..])
+            }
+            HeadProgress::Complete { consumed } => {
+                let after_head = &input[consumed..];
+                (self.check_head(after_head), after_head)
+            }
+        };
+        self.finish(result, after_head).map(Some)
+    }
+
+    /// The sticky error, or `AlreadyComplete` once the connection left.
+    pub(crate) fn check_usable(&self) -> Result<(), ResponseError> {
+        match (&self.failed, &self.entropy) {
+            (Some(error), _) => Err(error.clone()),
+            (None, None) => Err(ResponseError::new(ResponseErrorKind::AlreadyComplete, None)),
+            (None, Some(_)) => Ok(()),
+        }
+    }
+
+    /// Records a failure, or hands the entropy to the new connection.
+    pub(crate) fn finish(
+        &mut self,
+        result: Result<Checked, ResponseError>,
+        leftover: &[u8],
+    ) -> Result<Upgraded, ResponseError> {
+        let checked = result.inspect_err(|error| self.failed = Some(error.clone()))?;
+        let entropy = self
+            .entropy
+            .take()
+            .unwrap_or_else(|| Box::new(OsEntropy::new()));
+        Ok(Upgraded {
+            response: checked.response,
+            protocol: checked.protocol,
+            extensions: checked.extensions,
+            leftover: leftover.to_vec(),
+            connection: Connection::with_entropy(Role::Client, self.config.clone(), entropy),
+        })
+    }
+
+    /// Parses the complete response head, then checks it.
+    fn check_head(&self, after_head: &[u8]) -> Result<Checked, ResponseError> {
+        let mut fields = vec![httparse::EMPTY_HEADER; self.max_headers];
+        let mut parsed = httparse::Response::new(&mut fields);
+        let malformed = || ResponseError::new(ResponseErrorKind::Malformed, None);
+        match parsed.parse(self.reader.head()) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(ResponseError::new(ResponseErrorKind::TooManyHeaders, None));
+            }
+            Ok(httparse::Status::Partial) | Err(_) => return Err(malformed()),
+        }
+        let (Some(minor), Some(status)) = (parsed.version, parsed.code) else {
+            return Err(malformed());
+        };
+        let headers: Headers = parsed.headers.iter().map(|f| (f.name, f.value)).collect();
+        self.check_parts(minor == 1, status, headers, after_head)
+    }
+
+    /// Checks a response's parts: 101 over HTTP/1.1, `Upgrade`,
+    /// `Connection`, the accept key, and only offered choices.
+    pub(crate) fn check_parts(
+        &self,
+        http11: bool,
+        status: u16,
+        headers: Headers,
+        after_head: &[u8],
+    ) -> Result<Checked, ResponseError> {
+        use ResponseErrorKind as Kind;
+        if status != 101 {
+            let response = Response::refusal(status, headers, after_head.to_vec());
+            return Err(ResponseError::new(Kind::NotSwitching, Some(response)));
+        }
+        let kind = if !http11 {
+            Some(Kind::HttpVersion)
+        } else if !headers.has_token("Upgrade", "websocket") {
+            Some(Kind::NotWebSocket)
+        } else if !headers.has_token("Connection", "upgrade") {
+            Some(Kind::MissingConnectionUpgrade)
+        } else if single_str(&headers, "Sec-WebSocket-Accept").map(str::as_bytes)
+            != Some(&self.expected_accept[..])
+        {
+            Some(Kind::InvalidAccept)
+        } else {
+            None
+        };
+        let response = Response::tunnel(status, headers);
+        let fail = |kind| Err(ResponseError::new(kind, Some(response.clone())));
+        if let Some(kind) = kind {
+            return fail(kind);
+        }
+        let Ok(protocol) = self.chosen_protocol(response.headers()) else {
+            return fail(Kind::ProtocolNotOffered);
+        };
+        let Ok(extensions) = self.chosen_extensions(response.headers()) else {
+            return fail(Kind::ExtensionNotOffered);
+        };
+        Ok(Checked {
+            response,
+            protocol,
+            extensions,
+        })
+    }
+
+    /// At most one subprotocol, and one the client offered.
+    fn chosen_protocol(&self, headers: &Headers) -> Result<Option<String>, ()> {
+        let mut chosen = headers
+            .get_all("Sec-WebSocket-Protocol")
+            .flat_map(list_elements);
+        match (chosen.next(), chosen.next()) {
+            (None, _) => Ok(None),
+            (Some(name), None) => self
+                .protocols
+                .iter()
+                .find(|offered| offered.as_bytes() == name)
+                .map(|offered| Some(offered.clone()))
+                .ok_or(()),
+            (Some(_), Some(_)) => Err(()),
+        }
+    }
+
+    /// Well-formed extensions, each offered, none twice.
+    fn chosen_extensions(&self, headers: &Headers) -> Result<Vec<Extension>, ()> {
+        let mut extensions: Vec<Extension> = Vec::new();
+        for value in headers.get_all("Sec-WebSocket-Extensions") {
+            extension::parse_into(value, &mut extensions).map_err(|_| ())?;
+        }
+        for (i, accepted) in extensions.iter().enumerate() {
+            let same_name = |name: &str| name.eq_ignore_ascii_case(accepted.name());
+            let offered = self.extension_names.iter().any(|name| same_name(name));
+            let repeated = extensions[..i].iter().any(|e| same_name(e.name()));
+            if !offered || repeated {
+                return Err(());
+            }
+        }
+        Ok(extensions)
+    }
+}
+
+/// A response that passed every check.
+pub(crate) struct Checked {
+    response: Response,
+    protocol: Option<String>,
+    extensions: Vec<Extension>,
+}
+
+/// A completed client handshake: what the server chose, and the connection.
+#[derive(Debug)]
+pub struct Upgraded {
+    response: Response,
+    protocol: Option<String>,
+    extensions: Vec<Extension>,
+    leftover: Vec<u8>,
+    connection: Connection,
+}
+
+impl Upgraded {
+    /// The server's 101 response (for its headers, such as `Set-Cookie`).
+    pub fn response(&self) -> &Response {
+        &self.response
+    }
+
+    /// The subprotocol the server chose, one of those offered.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The extensions the server accepted, with its parameters.
+    pub fn extensions(&self) -> &[Extension] {
+        &self.extensions
+    }
+
+    /// Bytes that arrived after the head in the same input: the server's
+    /// first frames. [`into_connection`](Self::into_connection) feeds them
+    /// to the connection.
+    pub fn leftover(&self) -> &[u8] {
+        &self.leftover
+    }
+
+    /// Takes the leftover bytes out, for a driver that receives at the
+    /// streaming level and feeds them itself.
+    pub fn take_leftover(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.leftover)
+    }
+
+    /// The client's [`Connection`], with the leftover bytes already fed.
+    pub fn into_connection(self) -> Connection {
+        let mut connection = self.connection;
+        if !self.leftover.is_empty() {
+            connection.recv(&self.leftover);
+        }
+        connection
+    }
+}

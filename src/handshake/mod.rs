@@ -1,0 +1,108 @@
+//! The opening handshake (RFC 6455 section 4): the HTTP exchange that turns
+//! a connection into a WebSocket, for both roles, plus the handover from an
+//! HTTP server that already parsed the request and RFC 8441 (WebSocket over
+//! an HTTP/2 stream).
+//!
+//! - **Server**: [`ServerHandshake`] reads the request from bytes in any
+//!   chunks and gives a validated [`Request`]; the application looks at it
+//!   and either [`accept`](Request::accept)s (a `101` [`Response`]) or
+//!   refuses with a [`Response`] of its own. Invalid requests are a
+//!   [`RequestError`] carrying the 400 / 426 / 431 to answer.
+//! - **Client**: [`ClientRequest`] describes the URL, subprotocols and
+//!   headers; [`ClientHandshake`] writes the request and checks the
+//!   response, giving [`Upgraded`] (the connection) or a [`ResponseError`]
+//!   that keeps the received status and headers.
+//! - **Handover**: [`Request::from_parts`] validates a request another
+//!   server parsed, [`Request::from_extended_connect`] an HTTP/2 one; with
+//!   the `http` feature, `http::Request` and `http::Response` convert
+//!   directly.
+//!
+//! Bytes that arrive after the head (a client may send its first frames at
+//! once) are carried to the [`Connection`](crate::Connection), never lost.
+
+mod client;
+mod error;
+mod extension;
+mod head;
+mod headers;
+#[cfg(feature = "http")]
+mod http_types;
+mod response;
+mod server;
+mod url;
+
+pub use client::{ClientHandshake, ClientRequest, Upgraded};
+pub use error::{BuildError, RequestError, ResponseError, ResponseErrorKind, UrlError};
+pub use extension::{Extension, InvalidExtension};
+pub use headers::Headers;
+pub use response::Response;
+pub use server::{Accept, HttpVersion, Request, ServerHandshake};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha1::{Digest as _, Sha1};
+
+/// The GUID of RFC 6455 section 1.3, appended to the key before hashing.
+const WEBSOCKET_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key`: the base64
+/// of the SHA-1 of the key followed by the RFC's GUID.
+///
+/// ```
+/// let accept = wsproto::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+/// assert_eq!(&accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &[u8]) -> [u8; 28] {
+    let digest = Sha1::new()
+        .chain_update(key)
+        .chain_update(WEBSOCKET_GUID)
+        .finalize();
+    let mut accept = [0u8; 28];
+    // 20 bytes always encode to exactly 28 base64 characters.
+    let written = BASE64.encode_slice(digest, &mut accept).unwrap_or(0);
+    debug_assert_eq!(written, 28);
+    accept
+}
+
+/// Whether `key` is the base64 of exactly 16 bytes, as section 4.1 requires
+/// (24 characters with canonical padding).
+pub(crate) fn is_valid_key(key: &str) -> bool {
+    let mut decoded = [0u8; 18];
+    key.len() == 24 && BASE64.decode_slice(key, &mut decoded) == Ok(16)
+}
+
+/// The `Sec-WebSocket-Key` for 16 random bytes.
+pub(crate) fn encode_key(nonce: &[u8; 16]) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    // 16 bytes always encode to exactly 24 base64 characters.
+    let written = BASE64.encode_slice(nonce, &mut key).unwrap_or(0);
+    debug_assert_eq!(written, 24);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_sample_key() {
+        assert_eq!(
+            &accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn key_must_be_sixteen_bytes_of_canonical_base64() {
+        assert!(is_valid_key("dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!is_valid_key("dGhlIHNhbXBsZSBub25jZQ")); // unpadded
+        assert!(!is_valid_key("dGhlIHNhbXBsZSBub25jZR==")); // non-zero trailing bits
+        assert!(!is_valid_key("dGhlIHNhbXBsZSBub25jZQ==AAAA")); // 19 bytes
+        assert!(!is_valid_key("dGhlIHNhbXBsZSBub25j")); // 15 bytes
+        assert!(!is_valid_key("dGhlIHNhbXBsZSBub25jZ!=="));
+        assert_eq!(
+            &encode_key(b"the sample nonce"),
+            b"dGhlIHNhbXBsZSBub25jZQ=="
+        );
+    }
+}

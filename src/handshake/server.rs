@@ -1,0 +1,460 @@
+//! The server side of the opening handshake (RFC 6455 section 4.2): read
+//! and validate the upgrade request, then accept it (101) or refuse it.
+
+use super::error::{BuildError, RequestError};
+use super::extension::{self, Extension};
+use super::head::{HeadProgress, HeadReader};
+use super::headers::{Headers, is_token, list_elements, single_str};
+use super::response::{Response, push_header};
+use super::{accept_key, is_valid_key};
+use crate::{Config, Connection, Role};
+
+/// Reads an upgrade request from bytes in chunks of any size.
+///
+/// Feed it with [`recv`](Self::recv) until it returns the [`Request`];
+/// look at the request (path, `Origin`, cookies, offered subprotocols),
+/// then [`accept`](Request::accept) it and start the connection with
+/// [`into_connection`](Request::into_connection), or refuse it with a
+/// [`Response`] of your own. A malformed request is a [`RequestError`]
+/// whose [`response`](RequestError::response) is the 400, 426 or 431 to
+/// write back.
+///
+/// ```
+/// use wsproto::handshake::{Accept, ServerHandshake};
+/// use wsproto::{Config, Event};
+///
+/// let config = Config::default();
+/// let mut handshake = ServerHandshake::new(&config);
+/// let input = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat.v2, chat.v1\r\n\r\n";
+///
+/// // Bytes may come in pieces; `None` means "need more".
+/// assert!(handshake.recv(&input[..20])?.is_none());
+/// let request = handshake.recv(&input[20..])?.expect("the head is complete");
+/// assert_eq!(request.path(), "/chat");
+///
+/// if request.protocols().any(|p| p == "chat.v1") {
+///     let response = request.accept(&Accept::new().protocol("chat.v1"))?;
+///     assert!(response.to_bytes().starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+///     let mut connection = request.into_connection(config);
+///     // ... write `response`, then drive `connection`.
+///     assert_eq!(connection.poll_event()?, None);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ServerHandshake {
+    reader: HeadReader,
+    max_headers: usize,
+    state: Progress,
+}
+
+#[derive(Debug)]
+enum Progress {
+    Reading,
+    Complete,
+    Failed(RequestError),
+}
+
+impl ServerHandshake {
+    /// A handshake that enforces `config`'s
+    /// [`max_handshake_len`](Config::max_handshake_len) and
+    /// [`max_headers`](Config::max_headers).
+    pub fn new(config: &Config) -> Self {
+        ServerHandshake {
+            reader: HeadReader::new(config.max_handshake_len),
+            max_headers: config.max_headers,
+            state: Progress::Reading,
+        }
+    }
+
+    /// Feeds bytes read from the transport. Returns `Ok(None)` while the
+    /// head is incomplete (every byte was taken), and the request once it
+    /// is complete; bytes after the head travel in the request (see
+    /// [`Request::leftover`]) and reach the connection, never lost.
+    ///
+    /// Never holds more than `max_handshake_len` bytes: a head that does not
+    /// end within the limit fails with 431 as soon as the limit is reached.
+    pub fn recv(&mut self, input: &[u8]) -> Result<Option<Request>, RequestError> {
+        match self.state {
+            Progress::Reading => {}
+            Progress::Complete => return Err(RequestError::AlreadyComplete),
+            Progress::Failed(error) => return Err(error),
+        }
+        let result = match self.reader.push(input) {
+            HeadProgress::Partial => return Ok(None),
+            HeadProgress::TooLarge => Err(RequestError::HeadTooLarge {
+                max: self.reader.max_len(),
+            }),
+            HeadProgress::Complete { consumed } => parse_head(self.reader.head(), self.max_headers)
+                .map(|mut request| {
+                    request.leftover = input[consumed..].to_vec();
+                    request
+                }),
+        };
+        self.state = match &result {
+            Ok(_) => Progress::Complete,
+            Err(error) => Progress::Failed(*error),
+        };
+        result.map(Some)
+    }
+}
+
+/// Parses and validates a complete request head.
+fn parse_head(head: &[u8], max_headers: usize) -> Result<Request, RequestError> {
+    let mut fields = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut parsed = httparse::Request::new(&mut fields);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(RequestError::Malformed),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(RequestError::TooManyHeaders { max: max_headers });
+        }
+        Err(_) => return Err(RequestError::Malformed),
+    }
+    let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
+    else {
+        return Err(RequestError::Malformed);
+    };
+    let headers: Headers = parsed
+        .headers
+        .iter()
+        .map(|field| (field.name, field.value))
+        .collect();
+    let version = if minor == 0 {
+        HttpVersion::Http10
+    } else {
+        HttpVersion::Http11
+    };
+    Request::from_parts(method, target, version, headers)
+}
+
+/// The HTTP version a request arrived in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HttpVersion {
+    /// HTTP/1.0: refused, WebSocket needs 1.1.
+    Http10,
+    /// HTTP/1.1: the `Upgrade` handshake of RFC 6455.
+    Http11,
+    /// HTTP/2: the extended `CONNECT` of RFC 8441.
+    Http2,
+}
+
+/// A validated upgrade request, for the application to decide on.
+///
+/// Everything the request carried is here: method, path and query, `Host`,
+/// `Origin`, every header (cookies, authorization), the subprotocols and
+/// extensions offered in order. Nothing is decided for you: refuse with any
+/// [`Response`] (403 for a foreign `Origin`, 401, 404), or
+/// [`accept`](Self::accept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    method: String,
+    target: String,
+    version: HttpVersion,
+    host: String,
+    headers: Headers,
+    /// `None` over HTTP/2, where RFC 8441 has no key.
+    key: Option<String>,
+    protocols: Vec<String>,
+    extensions: Vec<Extension>,
+    leftover: Vec<u8>,
+}
+
+impl Request {
+    /// Validates an HTTP/1.1 upgrade request that another HTTP server has
+    /// already parsed (the handover case: hyper, axum, your own parser).
+    /// `target` is the request target (`/chat?room=1`).
+    ///
+    /// Bytes that server read past the head are yours to pass on: feed them
+    /// to the connection with [`Connection::recv`] right after
+    /// [`into_connection`](Self::into_connection).
+    pub fn from_parts(
+        method: &str,
+        target: &str,
+        version: HttpVersion,
+        headers: Headers,
+    ) -> Result<Request, RequestError> {
+        if method != "GET" {
+            return Err(RequestError::WrongMethod);
+        }
+        if version != HttpVersion::Http11 {
+            return Err(RequestError::HttpVersion);
+        }
+        let host = single_str(&headers, "Host")
+            .ok_or(RequestError::InvalidHost)?
+            .to_owned();
+        if !headers.has_token("Upgrade", "websocket") {
+            return Err(RequestError::NotWebSocket);
+        }
+        if !headers.has_token("Connection", "upgrade") {
+            return Err(RequestError::MissingConnectionUpgrade);
+        }
+        check_version(&headers)?;
+        let key = single_str(&headers, "Sec-WebSocket-Key")
+            .filter(|key| is_valid_key(key))
+            .ok_or(RequestError::InvalidKey)?
+            .to_owned();
+        Request::validated(method, target, version, host, Some(key), headers)
+    }
+
+    /// Validates an RFC 8441 extended `CONNECT` request: WebSocket over an
+    /// HTTP/2 stream. Pass the `:method`, `:protocol`, `:authority` and
+    /// `:path` pseudo-headers and the regular fields. There is no key and
+    /// no accept: [`accept`](Self::accept) gives a 200, and the same
+    /// [`Connection`] then runs over the stream's data.
+    pub fn from_extended_connect(
+        method: &str,
+        protocol: &str,
+        authority: &str,
+        path: &str,
+        headers: Headers,
+    ) -> Result<Request, RequestError> {
+        if method != "CONNECT" {
+            return Err(RequestError::WrongMethod);
+        }
+        if !protocol.eq_ignore_ascii_case("websocket") {
+            return Err(RequestError::NotWebSocket);
+        }
+        if authority.is_empty() {
+            return Err(RequestError::InvalidHost);
+        }
+        check_version(&headers)?;
+        Request::validated(
+            method,
+            path,
+            HttpVersion::Http2,
+            authority.to_owned(),
+            None,
+            headers,
+        )
+    }
+
+    /// The checks both versions share: subprotocol and extension offers.
+    fn validated(
+        method: &str,
+        target: &str,
+        version: HttpVersion,
+        host: String,
+        key: Option<String>,
+        headers: Headers,
+    ) -> Result<Request, RequestError> {
+        let mut protocols = Vec::new();
+        for element in headers
+            .get_all("Sec-WebSocket-Protocol")
+            .flat_map(list_elements)
+        {
+            if !is_token(element) {
+                return Err(RequestError::InvalidProtocols);
+            }
+            protocols.push(String::from_utf8_lossy(element).into_owned());
+        }
+        let mut extensions = Vec::new();
+        for value in headers.get_all("Sec-WebSocket-Extensions") {
+            extension::parse_into(value, &mut extensions)
+                .map_err(|_| RequestError::InvalidExtensions)?;
+        }
+        Ok(Request {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            version,
+            host,
+            key,
+            protocols,
+            extensions,
+            headers,
+            leftover: Vec::new(),
+        })
+    }
+
+    /// The method: `GET`, or `CONNECT` over HTTP/2.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The HTTP version the request came in.
+    pub fn version(&self) -> HttpVersion {
+        self.version
+    }
+
+    /// The request target as sent: path and query (`/chat?room=1`).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The path: the target up to `?` (`/chat`), still percent-encoded.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or_default()
+    }
+
+    /// The query after `?` (`room=1`), if any, still percent-encoded.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, query)| query)
+    }
+
+    /// The `Host` header (`:authority` over HTTP/2).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The `Origin` header a browser sends; compare it with the origins you
+    /// serve to stop other sites' pages from connecting with your users'
+    /// cookies.
+    pub fn origin(&self) -> Option<&str> {
+        self.headers.get_str("Origin")
+    }
+
+    /// Every header field, in order.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The subprotocols offered, in the client's order of preference.
+    pub fn protocols(&self) -> impl Iterator<Item = &str> {
+        self.protocols.iter().map(String::as_str)
+    }
+
+    /// The extensions offered with their parameters, in order.
+    pub fn extensions(&self) -> &[Extension] {
+        &self.extensions
+    }
+
+    /// The `Sec-WebSocket-Key`; `None` over HTTP/2.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// Bytes that arrived after the head in the same input: the client's
+    /// first frames. [`into_connection`](Self::into_connection) feeds them
+    /// to the connection.
+    pub fn leftover(&self) -> &[u8] {
+        &self.leftover
+    }
+
+    /// Takes the leftover bytes out, for a driver that receives at the
+    /// streaming level ([`Connection::recv_in_place`]) and feeds them itself.
+    pub fn take_leftover(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.leftover)
+    }
+
+    /// The response that accepts the upgrade: `101 Switching Protocols`
+    /// with `Sec-WebSocket-Accept` over HTTP/1.1, `200` over HTTP/2, plus
+    /// the chosen subprotocol, extensions and extra headers of `accept`.
+    ///
+    /// Fails, producing nothing, if the subprotocol or an extension was not
+    /// offered, or a header is invalid or one the handshake writes itself.
+    pub fn accept(&self, accept: &Accept) -> Result<Response, BuildError> {
+        let mut headers = Headers::new();
+        if let Some(key) = &self.key {
+            headers.append("Upgrade", "websocket");
+            headers.append("Connection", "Upgrade");
+            headers.append(
+                "Sec-WebSocket-Accept",
+                accept_key(key.as_bytes()).as_slice(),
+            );
+        }
+        if let Some(protocol) = &accept.protocol {
+            if !self.protocols.iter().any(|offered| offered == protocol) {
+                return Err(BuildError::ProtocolNotOffered(protocol.clone()));
+            }
+            headers.append("Sec-WebSocket-Protocol", protocol.as_str());
+        }
+        if !accept.extensions.is_empty() {
+            for chosen in &accept.extensions {
+                let offered = self
+                    .extensions
+                    .iter()
+                    .any(|offer| offer.name().eq_ignore_ascii_case(chosen.name()));
+                if !offered {
+                    return Err(BuildError::ExtensionNotOffered(chosen.name().to_owned()));
+                }
+            }
+            let value: Vec<String> = accept.extensions.iter().map(ToString::to_string).collect();
+            headers.append("Sec-WebSocket-Extensions", value.join(", "));
+        }
+        for (name, value) in accept.headers.iter() {
+            push_header(&mut headers, name, value, &ACCEPT_OWNED)?;
+        }
+        let status = if self.key.is_some() { 101 } else { 200 };
+        Ok(Response::tunnel(status, headers))
+    }
+
+    /// The server's [`Connection`] for this request, with the
+    /// [leftover](Self::leftover) bytes already fed to it (so the client's
+    /// first messages are waiting in [`Connection::poll_event`]).
+    pub fn into_connection(self, config: Config) -> Connection {
+        let mut connection = Connection::new(Role::Server, config);
+        if !self.leftover.is_empty() {
+            connection.recv(&self.leftover);
+        }
+        connection
+    }
+}
+
+/// Headers an accepting response writes itself.
+const ACCEPT_OWNED: [&str; 8] = [
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+    "Sec-WebSocket-Version",
+    "Content-Length",
+    "Transfer-Encoding",
+];
+
+/// What the application adds to an accepting response: at most one
+/// subprotocol (one the client offered), extensions (ones the client
+/// offered), and extra header fields such as `Set-Cookie`.
+///
+/// ```
+/// use wsproto::handshake::{Accept, Extension};
+///
+/// let accept = Accept::new()
+///     .protocol("chat.v1")
+///     .header("Set-Cookie", "session=abc; HttpOnly");
+/// # let _ = accept;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Accept {
+    protocol: Option<String>,
+    extensions: Vec<Extension>,
+    headers: Headers,
+}
+
+impl Accept {
+    /// Accept with no subprotocol, no extension and no extra header.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Chooses the subprotocol; it must be one the client offered.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocol = Some(protocol.into());
+        self
+    }
+
+    /// Accepts an extension (with the parameters of the answer); its name
+    /// must be one the client offered.
+    pub fn extension(mut self, extension: Extension) -> Self {
+        self.extensions.push(extension);
+        self
+    }
+
+    /// Adds a header field to the 101 response, such as `Set-Cookie`.
+    /// Checked by [`Request::accept`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+}
+
+/// `Sec-WebSocket-Version` must be present once and be `13`.
+fn check_version(headers: &Headers) -> Result<(), RequestError> {
+    match single_str(headers, "Sec-WebSocket-Version") {
+        Some("13") => Ok(()),
+        _ => Err(RequestError::UnsupportedVersion),
+    }
+}
