@@ -5,7 +5,16 @@
 //! global state, so any runtime can drive it: blocking `std::net`, tokio,
 //! mio, or a connection handed over from an existing HTTP server.
 //!
-//! A [`Connection`] starts after the opening handshake, in a [`Role`]:
+//! The [`handshake`] module does the opening handshake in both roles: a
+//! server reads the upgrade request with
+//! [`ServerHandshake`](handshake::ServerHandshake) and accepts or refuses it;
+//! a client writes its request and checks the answer with
+//! [`ClientHandshake`](handshake::ClientHandshake); a server that already
+//! parsed the request (hyper, axum, HTTP/2) validates it from its parts.
+//! Either way you get a [`Connection`], with any bytes that followed the
+//! handshake already fed to it.
+//!
+//! A [`Connection`] runs after the opening handshake, in a [`Role`]:
 //!
 //! - **Receive**: feed bytes with [`Connection::recv`] (chunks of any size,
 //!   split anywhere) and drain [`Connection::poll_event`] for whole messages;

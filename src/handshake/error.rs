@@ -12,6 +12,19 @@ use core::fmt;
 ///
 /// Errors are sticky: a [`ServerHandshake`](super::ServerHandshake) that
 /// failed returns the same error for any later input.
+///
+/// ```
+/// use wsproto::handshake::{RequestError, ServerHandshake};
+///
+/// let mut handshake = ServerHandshake::new(&wsproto::Config::default());
+/// let error = handshake
+///     .recv(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+///         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n")
+///     .unwrap_err();
+/// assert_eq!(error, RequestError::UnsupportedVersion);
+/// let response = error.response().to_bytes();
+/// assert!(response.starts_with(b"HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RequestError {

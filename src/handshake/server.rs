@@ -171,6 +171,36 @@ impl Request {
     /// Bytes that server read past the head are yours to pass on: feed them
     /// to the connection with [`Connection::recv`] right after
     /// [`into_connection`](Self::into_connection).
+    ///
+    /// ```
+    /// use wsproto::handshake::{Accept, Headers, HttpVersion, Request};
+    /// use wsproto::{Config, Connection, Role};
+    ///
+    /// // What your HTTP server parsed, and the bytes it read past the head.
+    /// let headers: Headers = [
+    ///     ("host", "example.com"),
+    ///     ("upgrade", "websocket"),
+    ///     ("connection", "keep-alive, Upgrade"),
+    ///     ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ///     ("sec-websocket-version", "13"),
+    /// ]
+    /// .into_iter()
+    /// .collect();
+    /// let already_read: &[u8] = &[];
+    ///
+    /// let request = Request::from_parts("GET", "/chat", HttpVersion::Http11, headers)?;
+    /// let response = request.accept(&Accept::new())?;
+    /// assert_eq!(response.status(), 101);
+    /// assert_eq!(
+    ///     response.headers().get_str("Sec-WebSocket-Accept"),
+    ///     Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+    /// );
+    /// // Your server writes `response` (as parts, or `response.to_bytes()`),
+    /// // then gives the socket to the connection:
+    /// let mut connection = request.into_connection(Config::default());
+    /// connection.recv(already_read);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_parts(
         method: &str,
         target: &str,
@@ -410,12 +440,26 @@ const ACCEPT_OWNED: [&str; 8] = [
 /// offered), and extra header fields such as `Set-Cookie`.
 ///
 /// ```
-/// use wsproto::handshake::{Accept, Extension};
+/// use wsproto::handshake::{Accept, Extension, ServerHandshake};
+///
+/// let mut handshake = ServerHandshake::new(&wsproto::Config::default());
+/// let request = handshake
+///     .recv(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+///         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+///         Sec-WebSocket-Protocol: chat.v1\r\nSec-WebSocket-Extensions: x-trace\r\n\r\n")?
+///     .expect("complete");
 ///
 /// let accept = Accept::new()
 ///     .protocol("chat.v1")
+///     .extension(Extension::new("x-trace").expect("a token"))
 ///     .header("Set-Cookie", "session=abc; HttpOnly");
-/// # let _ = accept;
+/// let response = request.accept(&accept)?;
+/// assert_eq!(response.headers().get_str("sec-websocket-protocol"), Some("chat.v1"));
+/// assert_eq!(response.headers().get_str("set-cookie"), Some("session=abc; HttpOnly"));
+///
+/// // Only what the client offered can be chosen.
+/// assert!(request.accept(&Accept::new().protocol("chat.v2")).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Accept {
