@@ -3,7 +3,7 @@
 
 use super::error::{BuildError, ResponseError, ResponseErrorKind};
 use super::extension::{self, Extension};
-use super::head::{HeadProgress, HeadReader};
+use super::head::{HeadProgress, HeadReader, field_slots};
 use super::headers::{Headers, is_token, list_elements, single_str};
 use super::response::{Response, push_header};
 use super::url::WsUrl;
@@ -289,7 +289,7 @@ impl ClientHandshake {
 
     /// Parses the complete response head, then checks it.
     fn check_head(&self, after_head: &[u8]) -> Result<Checked, ResponseError> {
-        let mut fields = vec![httparse::EMPTY_HEADER; self.max_headers];
+        let mut fields = field_slots(self.reader.head(), self.max_headers);
         let mut parsed = httparse::Response::new(&mut fields);
         let malformed = || ResponseError::new(ResponseErrorKind::Malformed, None);
         match parsed.parse(self.reader.head()) {

@@ -67,6 +67,13 @@ impl HeadReader {
     }
 }
 
+/// Room for the header fields of `head`: at most `max_headers`, and never
+/// more than the head could hold (a field line takes at least 3 bytes), so
+/// a huge configured limit does not turn into a huge allocation.
+pub(crate) fn field_slots(head: &[u8], max_headers: usize) -> Vec<httparse::Header<'static>> {
+    vec![httparse::EMPTY_HEADER; max_headers.min(head.len() / 3 + 1)]
+}
+
 /// The offset just past the blank line that ends a head (`\n\n` or
 /// `\n\r\n`, so both CRLF and bare-LF heads end), searching from `from`.
 fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
@@ -124,6 +131,12 @@ mod tests {
             reader.push(b"GET / HTTP/1.1\nHost: a\n\nrest"),
             HeadProgress::Complete { consumed: 24 }
         );
+    }
+
+    #[test]
+    fn field_slots_are_bounded_by_the_head() {
+        assert_eq!(field_slots(HEAD, usize::MAX).len(), HEAD.len() / 3 + 1);
+        assert_eq!(field_slots(HEAD, 2).len(), 2);
     }
 
     #[test]

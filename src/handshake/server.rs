@@ -3,7 +3,7 @@
 
 use super::error::{BuildError, RequestError};
 use super::extension::{self, Extension};
-use super::head::{HeadProgress, HeadReader};
+use super::head::{HeadProgress, HeadReader, field_slots};
 use super::headers::{Headers, is_token, list_elements, single_str};
 use super::response::{Response, push_header};
 use super::{accept_key, is_valid_key};
@@ -103,7 +103,7 @@ impl ServerHandshake {
 
 /// Parses and validates a complete request head.
 fn parse_head(head: &[u8], max_headers: usize) -> Result<Request, RequestError> {
-    let mut fields = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut fields = field_slots(head, max_headers);
     let mut parsed = httparse::Request::new(&mut fields);
     match parsed.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
