@@ -1,11 +1,13 @@
 //! Quick throughput figures for the core, std only: `cargo bench`.
 //!
 //! Decodes masked binary frames in server role, fed in 64 KiB reads, at both
-//! receive levels; encodes in both roles. The performance issue replaces this
+//! receive levels; encodes in both roles; parses and accepts upgrade
+//! requests, whole and one byte at a time (which must stay linear). The performance issue replaces this
 //! with criterion groups against tungstenite and fastwebsockets.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use wsproto::handshake::{Accept, ServerHandshake};
 use wsproto::{Config, Connection, Event, Role, StreamEvent};
 
 const READ: usize = 64 * 1024;
@@ -94,5 +96,38 @@ fn main() {
             });
             report(&format!("encode {role:?}"), size, count, per_sec);
         }
+    }
+    handshakes(&config);
+}
+
+/// A browser-like upgrade request padded with a cookie to `len` bytes.
+fn upgrade_request(len: usize) -> Vec<u8> {
+    let head = "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+        Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\nOrigin: https://example.com\r\n\
+        Sec-WebSocket-Protocol: chat.v2, chat.v1\r\n\
+        Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+        User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0\r\n";
+    let cookie = len.saturating_sub(head.len() + "Cookie: \r\n\r\n".len());
+    format!("{head}Cookie: {}\r\n\r\n", "c".repeat(cookie)).into_bytes()
+}
+
+fn handshakes(config: &Config) {
+    for (len, step) in [(512, 512), (512, 1), (16 << 10, 16 << 10), (16 << 10, 1)] {
+        let request = upgrade_request(len);
+        let per_sec = rate(|| {
+            let mut handshake = ServerHandshake::new(config);
+            for chunk in request.chunks(step) {
+                if let Ok(Some(request)) = handshake.recv(chunk) {
+                    black_box(request.accept(&Accept::new().protocol("chat.v1")).ok());
+                }
+            }
+        });
+        let name = if step == 1 {
+            "handshake, 1-byte reads"
+        } else {
+            "handshake, one read"
+        };
+        report(name, request.len(), 1, per_sec);
     }
 }
