@@ -244,18 +244,32 @@ impl ClientHandshake {
     /// headers) for any other answer.
     pub fn recv(&mut self, input: &[u8]) -> Result<Option<Upgraded>, ResponseError> {
         self.check_usable()?;
-        let (result, after_head) = match self.reader.push(input) {
-            HeadProgress::Partial => return Ok(None),
-            HeadProgress::TooLarge => {
-                let error = ResponseError::new(ResponseErrorKind::HeadTooLarge, None);
-                (Err(error), &[][..])
-            }
-            HeadProgress::Complete { consumed } => {
-                let after_head = &input[consumed..];
-                (self.check_head(after_head), after_head)
-            }
-        };
-        self.finish(result, after_head).map(Some)
+        let mut input = input;
+        loop {
+            let (result, after_head) = match self.reader.push(input) {
+                HeadProgress::Partial => return Ok(None),
+                HeadProgress::TooLarge => {
+                    let error = ResponseError::new(ResponseErrorKind::HeadTooLarge, None);
+                    (Err(error), &[][..])
+                }
+                HeadProgress::Complete { consumed } => {
+                    let after_head = &input[consumed..];
+                    match self.check_head(after_head) {
+                        // An interim response (100 Continue, 103 Early
+                        // Hints): RFC 9110 section 15.2 says to read on to
+                        // the final one.
+                        Ok(None) => {
+                            self.reader.reset();
+                            input = after_head;
+                            continue;
+                        }
+                        Ok(Some(checked)) => (Ok(checked), after_head),
+                        Err(error) => (Err(error), after_head),
+                    }
+                }
+            };
+            return self.finish(result, after_head).map(Some);
+        }
     }
 
     /// The sticky error, or `AlreadyComplete` once the connection left.
@@ -287,8 +301,9 @@ impl ClientHandshake {
         })
     }
 
-    /// Parses the complete response head, then checks it.
-    fn check_head(&self, after_head: &[u8]) -> Result<Checked, ResponseError> {
+    /// Parses the complete response head, then checks it; `None` for an
+    /// interim 1xx response other than 101.
+    fn check_head(&self, after_head: &[u8]) -> Result<Option<Checked>, ResponseError> {
         let mut fields = field_slots(self.reader.head(), self.max_headers);
         let mut parsed = httparse::Response::new(&mut fields);
         let malformed = || ResponseError::new(ResponseErrorKind::Malformed, None);
@@ -302,8 +317,12 @@ impl ClientHandshake {
         let (Some(minor), Some(status)) = (parsed.version, parsed.code) else {
             return Err(malformed());
         };
+        if (100..200).contains(&status) && status != 101 {
+            return Ok(None);
+        }
         let headers: Headers = parsed.headers.iter().map(|f| (f.name, f.value)).collect();
         self.check_parts(minor == 1, status, headers, after_head)
+            .map(Some)
     }
 
     /// Checks a response's parts: 101 over HTTP/1.1, `Upgrade`,
@@ -317,7 +336,7 @@ impl ClientHandshake {
     ) -> Result<Checked, ResponseError> {
         use ResponseErrorKind as Kind;
         if status != 101 {
-            let response = Response::refusal(status, headers, after_head.to_vec());
+            let response = Response::received(status, headers, after_head.to_vec());
             return Err(ResponseError::new(Kind::NotSwitching, Some(response)));
         }
         let kind = if !http11 {
@@ -333,6 +352,7 @@ impl ClientHandshake {
         } else {
             None
         };
+        // A 101 is written verbatim either way; `tunnel` keeps it equal to the one sent.
         let response = Response::tunnel(status, headers);
         let fail = |kind| Err(ResponseError::new(kind, Some(response.clone())));
         if let Some(kind) = kind {

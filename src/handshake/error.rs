@@ -244,7 +244,8 @@ pub enum BuildError {
     InvalidProtocol(String),
     /// The server chose a subprotocol the client did not offer.
     ProtocolNotOffered(String),
-    /// An extension that does not follow RFC 6455 section 9.1.
+    /// An extension that does not follow RFC 6455 section 9.1, or that a
+    /// server accepts twice.
     InvalidExtension(String),
     /// The server accepted an extension the client did not offer.
     ExtensionNotOffered(String),

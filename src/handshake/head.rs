@@ -56,6 +56,12 @@ impl HeadReader {
         }
     }
 
+    /// Forgets the head, to read another one (after an interim response).
+    pub(crate) fn reset(&mut self) {
+        self.buf.clear();
+        self.scanned = 0;
+    }
+
     /// The limit this reader enforces.
     pub(crate) fn max_len(&self) -> usize {
         self.max_len

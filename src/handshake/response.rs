@@ -42,6 +42,8 @@ enum Framing {
     Tunnel,
     /// A refusal: `Content-Length`, then the transport closes.
     Refusal,
+    /// Received by a client: every field as it came, written back verbatim.
+    Received,
 }
 
 /// Headers a refusal writes itself; the application may not set them.
@@ -75,14 +77,24 @@ impl Response {
         }
     }
 
-    /// A refusal with its parts (also how a client keeps a received
-    /// response; its `body` is whatever followed the head in the input).
+    /// A refusal with its parts.
     pub(crate) fn refusal(status: u16, headers: Headers, body: Vec<u8>) -> Self {
         Response {
             status,
             headers,
             body,
             framing: Framing::Refusal,
+        }
+    }
+
+    /// A response as a client received it; `body` is whatever followed the
+    /// head in the same input.
+    pub(crate) fn received(status: u16, headers: Headers, body: Vec<u8>) -> Self {
+        Response {
+            status,
+            headers,
+            body,
+            framing: Framing::Received,
         }
     }
 
@@ -112,8 +124,10 @@ impl Response {
         reason_phrase(self.status)
     }
 
-    /// The header fields, without those the response writes itself
-    /// (`Content-Length` and `Connection` on a refusal).
+    /// The header fields. A response built here leaves out those it writes
+    /// itself (`Content-Length` and `Connection` on a refusal); a response a
+    /// client received keeps every field as it came, and is written back
+    /// verbatim.
     pub fn headers(&self) -> &Headers {
         &self.headers
     }

@@ -213,9 +213,14 @@ impl Request {
         if version != HttpVersion::Http11 {
             return Err(RequestError::HttpVersion);
         }
-        let host = single_str(&headers, "Host")
-            .ok_or(RequestError::InvalidHost)?
-            .to_owned();
+        let host = single_str(&headers, "Host").ok_or(RequestError::InvalidHost)?;
+        // RFC 9112 section 3.2.2: with an absolute-form target, the
+        // target's authority overrides `Host` (which must still be sent).
+        let host = match split_absolute_form(target) {
+            Some((authority, _)) if !authority.is_empty() => authority,
+            _ => host,
+        }
+        .to_owned();
         if !headers.has_token("Upgrade", "websocket") {
             return Err(RequestError::NotWebSocket);
         }
@@ -309,19 +314,33 @@ impl Request {
         self.version
     }
 
-    /// The request target as sent: path and query (`/chat?room=1`).
+    /// The request target as sent: usually path and query
+    /// (`/chat?room=1`), possibly the absolute form
+    /// (`http://example.com/chat?room=1`).
     pub fn target(&self) -> &str {
         &self.target
     }
 
-    /// The path: the target up to `?` (`/chat`), still percent-encoded.
+    /// The target's path and query, whichever form it came in.
+    fn resource(&self) -> &str {
+        match split_absolute_form(&self.target) {
+            Some((_, resource)) => resource,
+            None => &self.target,
+        }
+    }
+
+    /// The path (`/chat`), still percent-encoded; `/` when an absolute-form
+    /// target has none.
     pub fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or_default()
+        match self.resource().split('?').next() {
+            Some("") | None => "/",
+            Some(path) => path,
+        }
     }
 
     /// The query after `?` (`room=1`), if any, still percent-encoded.
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, query)| query)
+        self.resource().split_once('?').map(|(_, query)| query)
     }
 
     /// The `Host` header (`:authority` over HTTP/2).
@@ -392,13 +411,14 @@ impl Request {
             headers.append("Sec-WebSocket-Protocol", protocol.as_str());
         }
         if !accept.extensions.is_empty() {
-            for chosen in &accept.extensions {
-                let offered = self
-                    .extensions
-                    .iter()
-                    .any(|offer| offer.name().eq_ignore_ascii_case(chosen.name()));
-                if !offered {
+            for (i, chosen) in accept.extensions.iter().enumerate() {
+                let same_name =
+                    |other: &Extension| other.name().eq_ignore_ascii_case(chosen.name());
+                if !self.extensions.iter().any(same_name) {
                     return Err(BuildError::ExtensionNotOffered(chosen.name().to_owned()));
+                }
+                if accept.extensions[..i].iter().any(same_name) {
+                    return Err(BuildError::InvalidExtension(chosen.name().to_owned()));
                 }
             }
             let value: Vec<String> = accept.extensions.iter().map(ToString::to_string).collect();
@@ -493,6 +513,17 @@ impl Accept {
         self.headers.append(name, value);
         self
     }
+}
+
+/// An absolute-form target (`http://host/path?query`) split into its
+/// authority and its path and query; `None` for the usual origin form.
+fn split_absolute_form(target: &str) -> Option<(&str, &str)> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let (_scheme, rest) = target.split_once("://")?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    Some(rest.split_at(end))
 }
 
 /// `Sec-WebSocket-Version` must be present once and be `13`.
