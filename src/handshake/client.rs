@@ -4,7 +4,7 @@
 use super::error::{BuildError, ResponseError, ResponseErrorKind};
 use super::extension::{self, Extension};
 use super::head::{HeadProgress, HeadReader, field_slots};
-use super::headers::{Headers, is_token, list_elements, single_str};
+use super::headers::{Headers, is_token, list_elements, single_str, write_fields};
 use super::response::{Response, push_header};
 use super::url::WsUrl;
 use super::{accept_key, encode_key};
@@ -108,8 +108,9 @@ impl ClientRequest {
         &self.url.resource
     }
 
-    /// The request head for `key`, checking every application value.
-    fn to_bytes(&self, key: &str) -> Result<Vec<u8>, BuildError> {
+    /// The request's header fields for `key`, checking every application
+    /// value.
+    fn fields(&self, key: &str) -> Result<Headers, BuildError> {
         let mut headers = Headers::new();
         headers.append("Host", self.url.host_header.as_str());
         headers.append("Upgrade", "websocket");
@@ -133,18 +134,7 @@ impl ClientRequest {
         for (name, value) in self.headers.iter() {
             push_header(&mut headers, name, value, &REQUEST_OWNED)?;
         }
-        let mut out = Vec::with_capacity(256);
-        out.extend_from_slice(b"GET ");
-        out.extend_from_slice(self.url.resource.as_bytes());
-        out.extend_from_slice(b" HTTP/1.1\r\n");
-        for (name, value) in headers.iter() {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        Ok(out)
+        Ok(headers)
     }
 }
 
@@ -175,7 +165,10 @@ fn check_value(name: &str, value: &[u8]) -> Result<(), BuildError> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ClientHandshake {
+    /// The request head as written, and as fields for `http` conversions.
     request: Vec<u8>,
+    resource: String,
+    fields: Headers,
     expected_accept: [u8; 28],
     protocols: Vec<String>,
     extension_names: Vec<String>,
@@ -216,8 +209,16 @@ impl ClientHandshake {
         let key = encode_key(&nonce);
         // Base64 is ASCII.
         let key = core::str::from_utf8(&key).unwrap_or_default();
+        let fields = request.fields(key)?;
+        let mut head = Vec::with_capacity(256);
+        head.extend_from_slice(b"GET ");
+        head.extend_from_slice(request.url.resource.as_bytes());
+        head.extend_from_slice(b" HTTP/1.1\r\n");
+        write_fields(&mut head, fields.iter());
         Ok(ClientHandshake {
-            request: request.to_bytes(key)?,
+            request: head,
+            resource: request.url.resource.clone(),
+            fields,
             expected_accept: accept_key(key.as_bytes()),
             protocols: request.protocols.clone(),
             extension_names: request
@@ -236,6 +237,13 @@ impl ClientHandshake {
     /// The request to write to the transport, whole.
     pub fn request_bytes(&self) -> &[u8] {
         &self.request
+    }
+
+    /// The request target (path and query) and header fields, for
+    /// conversions into other request types.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn request_parts(&self) -> (&str, &Headers) {
+        (&self.resource, &self.fields)
     }
 
     /// Feeds bytes of the server's response. `Ok(None)` while the head is

@@ -130,6 +130,20 @@ pub(crate) fn single_str<'h>(headers: &'h Headers, name: &str) -> Option<&'h str
     (!value.is_empty()).then_some(value)
 }
 
+/// Writes header fields, then the blank line that ends a head.
+pub(crate) fn write_fields<'a>(
+    out: &mut Vec<u8>,
+    fields: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) {
+    for (name, value) in fields {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 /// `value` without leading and trailing spaces and tabs.
 pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
     let start = value

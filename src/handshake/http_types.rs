@@ -15,6 +15,19 @@ fn headers_of(map: &http::HeaderMap) -> Headers {
         .collect()
 }
 
+/// Appends our fields to an `http` map. Every field was checked when it was
+/// built or parsed, so both conversions succeed.
+fn append_fields(map: &mut http::HeaderMap, fields: &Headers) {
+    for (name, value) in fields.iter() {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_bytes(value),
+        ) {
+            map.append(name, value);
+        }
+    }
+}
+
 impl Request {
     /// Validates an HTTP/1.1 upgrade request that an `http`-based server
     /// (hyper, axum) parsed. Then [`accept`](Self::accept) it, answer with
@@ -96,16 +109,7 @@ impl Response {
         let mut response = http::Response::new(());
         *response.status_mut() = http::StatusCode::from_u16(self.status())
             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        for (name, value) in self.headers().iter() {
-            // Every field was checked when the response was built or
-            // parsed, so both conversions succeed.
-            if let (Ok(name), Ok(value)) = (
-                http::HeaderName::from_bytes(name.as_bytes()),
-                http::HeaderValue::from_bytes(value),
-            ) {
-                response.headers_mut().append(name, value);
-            }
-        }
+        append_fields(response.headers_mut(), self.headers());
         response
     }
 }
@@ -114,25 +118,15 @@ impl ClientHandshake {
     /// The upgrade request as an `http::Request`, for a client that sends
     /// it through an `http`-based stack (such as hyper's upgrade support).
     pub fn to_http_request(&self) -> http::Request<()> {
-        let lines = self.request_bytes().iter().filter(|&&b| b == b'\n').count();
-        let mut fields = vec![httparse::EMPTY_HEADER; lines];
-        let mut parsed = httparse::Request::new(&mut fields);
+        let (resource, fields) = self.request_parts();
         let mut request = http::Request::new(());
         *request.version_mut() = http::Version::HTTP_11;
-        // Our own request always parses; the fallbacks are never taken.
-        if parsed.parse(self.request_bytes()).is_ok() {
-            if let Ok(uri) = parsed.path.unwrap_or("/").parse() {
-                *request.uri_mut() = uri;
-            }
-            for field in parsed.headers.iter() {
-                if let (Ok(name), Ok(value)) = (
-                    http::HeaderName::from_bytes(field.name.as_bytes()),
-                    http::HeaderValue::from_bytes(field.value),
-                ) {
-                    request.headers_mut().append(name, value);
-                }
-            }
+        // The resource and fields were checked when the request was built
+        // (URL grammar, tokens, no control characters), so they convert.
+        if let Ok(uri) = resource.parse() {
+            *request.uri_mut() = uri;
         }
+        append_fields(request.headers_mut(), fields);
         request
     }
 

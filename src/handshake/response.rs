@@ -2,7 +2,7 @@
 //! rejection) and the head a client received.
 
 use super::error::BuildError;
-use super::headers::{Headers, is_field_value, is_token};
+use super::headers::{Headers, is_field_value, is_token, write_fields};
 
 /// An HTTP response: status, header fields and body.
 ///
@@ -145,18 +145,12 @@ impl Response {
         out.push(b' ');
         out.extend_from_slice(self.reason().as_bytes());
         out.extend_from_slice(b"\r\n");
-        for (name, value) in self.headers.iter() {
-            write_field(out, name, value);
-        }
+        let mut framing = Headers::new();
         if self.framing == Framing::Refusal {
-            write_field(
-                out,
-                "Content-Length",
-                self.body.len().to_string().as_bytes(),
-            );
-            write_field(out, "Connection", b"close");
+            framing.append("Content-Length", self.body.len().to_string());
+            framing.append("Connection", "close");
         }
-        out.extend_from_slice(b"\r\n");
+        write_fields(out, self.headers.iter().chain(framing.iter()));
         out.extend_from_slice(&self.body);
     }
 
@@ -166,13 +160,6 @@ impl Response {
         self.write_to(&mut out);
         out
     }
-}
-
-fn write_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
 }
 
 /// Checks an application-supplied field and appends it.
