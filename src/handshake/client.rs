@@ -128,8 +128,10 @@ impl ClientRequest {
             headers.append("Sec-WebSocket-Protocol", self.protocols.join(", "));
         }
         if !self.extensions.is_empty() {
-            let list: Vec<String> = self.extensions.iter().map(ToString::to_string).collect();
-            headers.append("Sec-WebSocket-Extensions", list.join(", "));
+            headers.append(
+                "Sec-WebSocket-Extensions",
+                extension::list_value(&self.extensions),
+            );
         }
         for (name, value) in self.headers.iter() {
             push_header(&mut headers, name, value, &REQUEST_OWNED)?;
@@ -171,21 +173,32 @@ pub struct ClientHandshake {
     fields: Headers,
     expected_accept: [u8; 28],
     protocols: Vec<String>,
-    extension_names: Vec<String>,
+    offered_extensions: Vec<Extension>,
     reader: HeadReader,
     max_headers: usize,
     config: Config,
-    /// Moves into the connection when the handshake completes.
-    entropy: Option<Box<dyn EntropySource>>,
-    failed: Option<ResponseError>,
+    progress: Progress,
+}
+
+enum Progress {
+    /// Holds the entropy source, which moves into the connection.
+    Reading(Box<dyn EntropySource>),
+    Complete,
+    Failed(ResponseError),
 }
 
 impl fmt::Debug for ClientHandshake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientHandshake")
             .field("request", &String::from_utf8_lossy(&self.request))
-            .field("complete", &self.entropy.is_none())
-            .field("failed", &self.failed)
+            .field(
+                "progress",
+                &match &self.progress {
+                    Progress::Reading(_) => "reading",
+                    Progress::Complete => "complete",
+                    Progress::Failed(_) => "failed",
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -207,9 +220,7 @@ impl ClientHandshake {
         let mut nonce = [0u8; 16];
         entropy.fill(&mut nonce)?;
         let key = encode_key(&nonce);
-        // Base64 is ASCII.
-        let key = core::str::from_utf8(&key).unwrap_or_default();
-        let fields = request.fields(key)?;
+        let fields = request.fields(&key)?;
         let mut head = Vec::with_capacity(256);
         head.extend_from_slice(b"GET ");
         head.extend_from_slice(request.url.resource.as_bytes());
@@ -221,16 +232,11 @@ impl ClientHandshake {
             fields,
             expected_accept: accept_key(key.as_bytes()),
             protocols: request.protocols.clone(),
-            extension_names: request
-                .extensions
-                .iter()
-                .map(|e| e.name().to_owned())
-                .collect(),
+            offered_extensions: request.extensions.clone(),
             reader: HeadReader::new(config.max_handshake_len),
             max_headers: config.max_headers,
             config,
-            entropy: Some(entropy),
-            failed: None,
+            progress: Progress::Reading(entropy),
         })
     }
 
@@ -282,24 +288,28 @@ impl ClientHandshake {
 
     /// The sticky error, or `AlreadyComplete` once the connection left.
     pub(crate) fn check_usable(&self) -> Result<(), ResponseError> {
-        match (&self.failed, &self.entropy) {
-            (Some(error), _) => Err(error.clone()),
-            (None, None) => Err(ResponseError::new(ResponseErrorKind::AlreadyComplete, None)),
-            (None, Some(_)) => Ok(()),
+        match &self.progress {
+            Progress::Reading(_) => Ok(()),
+            Progress::Complete => Err(ResponseError::new(ResponseErrorKind::AlreadyComplete, None)),
+            Progress::Failed(error) => Err(error.clone()),
         }
     }
 
     /// Records a failure, or hands the entropy to the new connection.
+    /// Called only while reading (after `check_usable`).
     pub(crate) fn finish(
         &mut self,
         result: Result<Checked, ResponseError>,
         leftover: &[u8],
     ) -> Result<Upgraded, ResponseError> {
-        let checked = result.inspect_err(|error| self.failed = Some(error.clone()))?;
-        let entropy = self
-            .entropy
-            .take()
-            .unwrap_or_else(|| Box::new(OsEntropy::new()));
+        let next = match &result {
+            Ok(_) => Progress::Complete,
+            Err(error) => Progress::Failed(error.clone()),
+        };
+        let Progress::Reading(entropy) = core::mem::replace(&mut self.progress, next) else {
+            return Err(ResponseError::new(ResponseErrorKind::AlreadyComplete, None));
+        };
+        let checked = result?;
         Ok(Upgraded {
             response: checked.response,
             protocol: checked.protocol,
@@ -402,14 +412,7 @@ impl ClientHandshake {
         for value in headers.get_all("Sec-WebSocket-Extensions") {
             extension::parse_into(value, &mut extensions).map_err(|_| ())?;
         }
-        for (i, accepted) in extensions.iter().enumerate() {
-            let same_name = |name: &str| name.eq_ignore_ascii_case(accepted.name());
-            let offered = self.extension_names.iter().any(|name| same_name(name));
-            let repeated = extensions[..i].iter().any(|e| same_name(e.name()));
-            if !offered || repeated {
-                return Err(());
-            }
-        }
+        extension::check_choices(&extensions, &self.offered_extensions).map_err(|_| ())?;
         Ok(extensions)
     }
 }

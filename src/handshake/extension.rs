@@ -98,6 +98,39 @@ impl fmt::Display for Extension {
     }
 }
 
+/// Why an answer's extensions do not fit the offer.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum BadChoice<'a> {
+    /// This extension was not offered.
+    NotOffered(&'a str),
+    /// This extension is accepted twice.
+    Repeated(&'a str),
+}
+
+/// Checks that every accepted extension was offered (by name, any case) and
+/// appears once: one rule for a server's answer and a client's check of it.
+pub(crate) fn check_choices<'a>(
+    chosen: &'a [Extension],
+    offered: &[Extension],
+) -> Result<(), BadChoice<'a>> {
+    for (i, extension) in chosen.iter().enumerate() {
+        let same_name = |other: &Extension| other.name.eq_ignore_ascii_case(&extension.name);
+        if !offered.iter().any(same_name) {
+            return Err(BadChoice::NotOffered(&extension.name));
+        }
+        if chosen[..i].iter().any(same_name) {
+            return Err(BadChoice::Repeated(&extension.name));
+        }
+    }
+    Ok(())
+}
+
+/// A `Sec-WebSocket-Extensions` value listing `extensions`.
+pub(crate) fn list_value(extensions: &[Extension]) -> String {
+    let list: Vec<String> = extensions.iter().map(ToString::to_string).collect();
+    list.join(", ")
+}
+
 /// Appends the extensions of one header value to `out`.
 pub(crate) fn parse_into(value: &[u8], out: &mut Vec<Extension>) -> Result<(), InvalidExtension> {
     let mut cursor = Cursor {

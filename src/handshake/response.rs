@@ -145,12 +145,15 @@ impl Response {
         out.push(b' ');
         out.extend_from_slice(self.reason().as_bytes());
         out.extend_from_slice(b"\r\n");
-        let mut framing = Headers::new();
-        if self.framing == Framing::Refusal {
-            framing.append("Content-Length", self.body.len().to_string());
-            framing.append("Connection", "close");
-        }
-        write_fields(out, self.headers.iter().chain(framing.iter()));
+        let length = self.body.len().to_string();
+        let framing: &[(&str, &[u8])] = match self.framing {
+            Framing::Refusal => &[
+                ("Content-Length", length.as_bytes()),
+                ("Connection", b"close"),
+            ],
+            Framing::Tunnel | Framing::Received => &[],
+        };
+        write_fields(out, self.headers.iter().chain(framing.iter().copied()));
         out.extend_from_slice(&self.body);
     }
 

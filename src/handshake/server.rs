@@ -2,7 +2,7 @@
 //! and validate the upgrade request, then accept it (101) or refuse it.
 
 use super::error::{BuildError, RequestError};
-use super::extension::{self, Extension};
+use super::extension::{self, BadChoice, Extension};
 use super::head::{HeadProgress, HeadReader, field_slots};
 use super::headers::{Headers, is_token, list_elements, single_str};
 use super::response::{Response, push_header};
@@ -411,18 +411,16 @@ impl Request {
             headers.append("Sec-WebSocket-Protocol", protocol.as_str());
         }
         if !accept.extensions.is_empty() {
-            for (i, chosen) in accept.extensions.iter().enumerate() {
-                let same_name =
-                    |other: &Extension| other.name().eq_ignore_ascii_case(chosen.name());
-                if !self.extensions.iter().any(same_name) {
-                    return Err(BuildError::ExtensionNotOffered(chosen.name().to_owned()));
-                }
-                if accept.extensions[..i].iter().any(same_name) {
-                    return Err(BuildError::InvalidExtension(chosen.name().to_owned()));
-                }
-            }
-            let value: Vec<String> = accept.extensions.iter().map(ToString::to_string).collect();
-            headers.append("Sec-WebSocket-Extensions", value.join(", "));
+            extension::check_choices(&accept.extensions, &self.extensions).map_err(
+                |bad| match bad {
+                    BadChoice::NotOffered(name) => BuildError::ExtensionNotOffered(name.into()),
+                    BadChoice::Repeated(name) => BuildError::InvalidExtension(name.into()),
+                },
+            )?;
+            headers.append(
+                "Sec-WebSocket-Extensions",
+                extension::list_value(&accept.extensions),
+            );
         }
         for (name, value) in accept.headers.iter() {
             push_header(&mut headers, name, value, &ACCEPT_OWNED)?;
