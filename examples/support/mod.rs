@@ -1,0 +1,106 @@
+//! What the echo servers share: the echo itself, the accepting answer and
+//! the log line. Only the I/O differs between runtimes; that is the point of
+//! a sans-IO core.
+
+use std::time::Duration;
+use std::{fmt, io};
+
+use wsproto::handshake::{Accept, Request, RequestError, Response};
+use wsproto::{CloseCode, Connection, Event, ProtocolError, SendError};
+
+/// Bytes read from the transport at a time. Each read is fed and answered
+/// before the next, which bounds what one read can make us queue.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// Where the echo servers listen when no address is given.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:9001";
+
+/// How long a peer may take to send its upgrade request.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a closed connection waits for the peer to close its side, so
+/// that the close frame is read before the socket goes (closing a socket
+/// with unread input sends a reset, which can destroy the close frame).
+pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The answer to a valid upgrade request: any path is accepted, no
+/// subprotocol or extension is chosen.
+pub fn accept(request: &Request) -> Response {
+    // An empty `Accept` names nothing that could be invalid; a 500 keeps the
+    // server honest should that ever change.
+    request
+        .accept(&Accept::new())
+        .unwrap_or_else(|_| RequestError::AlreadyComplete.response())
+}
+
+/// Answers the events waiting in `conn`: text and binary messages go back
+/// unchanged; pings are answered by the connection itself (auto pong), and
+/// so is the peer's close (the echo of its code is queued).
+///
+/// Returns how the connection ended once it has: the peer's close, or a
+/// protocol error whose close frame is now queued. `None` while it is open.
+pub fn echo_events(conn: &mut Connection) -> Option<Outcome> {
+    loop {
+        let sent = match conn.poll_event() {
+            Ok(Some(Event::Text(text))) => conn.send_text(&text),
+            Ok(Some(Event::Binary(data))) => conn.send_binary(&data),
+            Ok(Some(Event::Close(frame))) => {
+                let code = (!frame.is_empty()).then(|| frame.code());
+                return Some(Outcome::Closed(code));
+            }
+            Ok(Some(_ping_or_pong)) => Ok(()),
+            Ok(None) => return None,
+            Err(error) => return Some(Outcome::Failed(error)),
+        };
+        if let Err(error) = sent {
+            return Some(Outcome::SendFailed(error));
+        }
+    }
+}
+
+/// How a connection ended: the tail of its one log line.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The peer closed, with this code (echoed back) or none.
+    Closed(Option<CloseCode>),
+    /// The peer broke the protocol; we closed with the error's code.
+    Failed(ProtocolError),
+    /// The upgrade request was refused with the error's HTTP status.
+    Refused(RequestError),
+    /// An echo could not be queued (a server never masks, so this only
+    /// happens if the connection was already closing).
+    SendFailed(SendError),
+    /// The peer sent nothing usable in time.
+    TimedOut,
+    /// The transport failed.
+    Io(io::Error),
+}
+
+impl From<io::Error> for Outcome {
+    fn from(error: io::Error) -> Self {
+        if matches!(error.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
+            Outcome::TimedOut
+        } else {
+            Outcome::Io(error)
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Closed(Some(code)) => write!(f, "closed by peer with {code}, echoed"),
+            Outcome::Closed(None) => f.write_str("closed by peer without a code"),
+            Outcome::Failed(ProtocolError::UnexpectedEof) => {
+                f.write_str("disconnected without a close frame (1006)")
+            }
+            Outcome::Failed(error) => {
+                write!(f, "protocol error: {error}; closed with {}", error.close_code())
+            }
+            Outcome::Refused(error) => write!(f, "refused with {}: {error}", error.status()),
+            Outcome::SendFailed(error) => write!(f, "echo failed: {error}"),
+            Outcome::TimedOut => f.write_str("timed out"),
+            Outcome::Io(error) => write!(f, "I/O error: {error}"),
+        }
+    }
+}
