@@ -43,10 +43,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tls" => {
-                let path = args.next().ok_or("--tls needs a file to write the certificate to")?;
+                let path = args
+                    .next()
+                    .ok_or("--tls needs a file to write the certificate to")?;
                 let (acceptor, cert) = self_signed_tls()?;
                 std::fs::write(&path, cert)?;
-                eprintln!("self-signed certificate written to {}", Path::new(&path).display());
+                eprintln!(
+                    "self-signed certificate written to {}",
+                    Path::new(&path).display()
+                );
                 tls = Some(acceptor);
             }
             _ => addr = arg,
@@ -54,7 +59,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let listener = TcpListener::bind(&addr).await?;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
-    println!("echo server listening on {scheme}://{}/", listener.local_addr()?);
+    println!(
+        "echo server listening on {scheme}://{}/",
+        listener.local_addr()?
+    );
     serve(listener, tls).await
 }
 
@@ -94,7 +102,10 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> O
         Ok(Err(outcome)) => return outcome,
         Err(_) => return Outcome::TimedOut,
     };
-    if let Err(error) = stream.write_all(&support::accept(&request).to_bytes()).await {
+    if let Err(error) = stream
+        .write_all(&support::accept(&request).to_bytes())
+        .await
+    {
         return error.into();
     }
     let mut conn = request.into_connection(Config::default());
