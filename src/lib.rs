@@ -30,6 +30,10 @@
 //!   echo are queued for you. When [`Connection::state`] is
 //!   [`State::Closed`], close the transport.
 //!
+//! Runnable drivers live in the repository's `examples/`: blocking
+//! `std::net`, tokio (with TLS), a single-threaded mio loop, a command-line
+//! client and a browser chat; `docs/runtime-*.md` walks through each.
+//!
 //! Peer misbehaviour is a [`ProtocolError`] that knows its close code; the
 //! close frame is already queued when you see it, and it is sticky. Caller
 //! misuse is a [`SendError`]. Limits live in [`Config`] and are checked from
