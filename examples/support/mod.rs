@@ -78,7 +78,10 @@ pub enum Outcome {
 
 impl From<io::Error> for Outcome {
     fn from(error: io::Error) -> Self {
-        if matches!(error.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
+        if matches!(
+            error.kind(),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+        ) {
             Outcome::TimedOut
         } else {
             Outcome::Io(error)
@@ -94,9 +97,8 @@ impl fmt::Display for Outcome {
             Outcome::Failed(ProtocolError::UnexpectedEof) => {
                 f.write_str("disconnected without a close frame (1006)")
             }
-            Outcome::Failed(error) => {
-                write!(f, "protocol error: {error}; closed with {}", error.close_code())
-            }
+            // The error's text names the close code that was sent.
+            Outcome::Failed(error) => write!(f, "protocol error: {error}"),
             Outcome::Refused(error) => write!(f, "refused with {}: {error}", error.status()),
             Outcome::SendFailed(error) => write!(f, "echo failed: {error}"),
             Outcome::TimedOut => f.write_str("timed out"),
