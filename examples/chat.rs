@@ -191,7 +191,7 @@ fn upgrade((method, target, version, headers): Head) -> Result<(Response, Reques
     }
     match request.accept(&Accept::new().protocol(PROTOCOL)) {
         Ok(accepted) => Ok((accepted, request)),
-        Err(_) => Err(RequestError::AlreadyComplete.response()), // a 500; chat.v1 was offered
+        Err(_) => Err(Response::internal_error()), // not expected: chat.v1 was offered
     }
 }
 
@@ -200,7 +200,7 @@ fn upgrade((method, target, version, headers): Head) -> Result<(Response, Reques
 fn reply(status: u16, content_type: &str, body: &str) -> Response {
     match Response::new(status).and_then(|response| response.header("Content-Type", content_type)) {
         Ok(response) => response.body(body),
-        Err(_) => RequestError::AlreadyComplete.response(),
+        Err(_) => Response::internal_error(),
     }
 }
 

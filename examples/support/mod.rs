@@ -30,7 +30,7 @@ pub fn accept(request: &Request) -> Response {
     // server honest should that ever change.
     request
         .accept(&Accept::new())
-        .unwrap_or_else(|_| RequestError::AlreadyComplete.response())
+        .unwrap_or_else(|_| Response::internal_error())
 }
 
 /// Answers the events waiting in `conn`: text and binary messages go back

@@ -51,9 +51,10 @@ const REFUSAL_OWNED: [&str; 3] = ["Content-Length", "Transfer-Encoding", "Connec
 
 impl Response {
     /// A response that refuses the upgrade with `status` (200 to 599; 401,
-    /// 403 and 404 are the usual ones). It will be written with
-    /// `Content-Length` and `Connection: close`, since the driver closes
-    /// the transport after writing it.
+    /// 403 and 404 are the usual ones), or any plain answer that ends the
+    /// exchange, such as a page served beside the WebSocket endpoint. It
+    /// will be written with `Content-Length` and `Connection: close`, since
+    /// the driver closes the transport after writing it.
     pub fn new(status: u16) -> Result<Self, BuildError> {
         if !(200..=599).contains(&status) {
             return Err(BuildError::InvalidStatus(status));
@@ -64,6 +65,33 @@ impl Response {
             body: Vec::new(),
             framing: Framing::Refusal,
         })
+    }
+
+    /// A `500 Internal Server Error` with a short plain-text body, for a
+    /// server whose own answer could not be built: a [`BuildError`] from
+    /// [`accept`](super::Request::accept) or [`new`](Self::new) is a bug on
+    /// the server's side, not the client's. Never fails.
+    ///
+    /// ```
+    /// use wsproto::handshake::{Accept, Response, ServerHandshake};
+    ///
+    /// let mut handshake = ServerHandshake::new(&wsproto::Config::default());
+    /// let request = handshake
+    ///     .recv(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    ///         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")?
+    ///     .expect("complete");
+    /// // The client offered no subprotocol: choosing one is the server's bug.
+    /// let answer = request
+    ///     .accept(&Accept::new().protocol("chat.v1"))
+    ///     .unwrap_or_else(|_| Response::internal_error());
+    /// assert_eq!(answer.status(), 500);
+    /// assert_eq!(answer.body_bytes(), b"internal server error");
+    /// # Ok::<(), wsproto::handshake::RequestError>(())
+    /// ```
+    pub fn internal_error() -> Self {
+        let mut headers = Headers::new();
+        headers.append("Content-Type", "text/plain; charset=utf-8");
+        Response::refusal(500, headers, b"internal server error".to_vec())
     }
 
     /// The response that carries the connection on (101 over HTTP/1.1, 200
