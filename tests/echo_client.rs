@@ -221,3 +221,73 @@ async fn wss_trusting_another_certificate_fails_tls() {
     );
     assert_eq!(out, b"");
 }
+
+/// A one-connection server that accepts the upgrade with our handshake
+/// code, sends `frames` (server frames are unmasked) and then reads until
+/// the client goes. Returns its address.
+async fn scripted_server(frames: Vec<u8>) -> SocketAddr {
+    use wsproto::handshake::ServerHandshake;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.expect("accept");
+        let mut handshake = ServerHandshake::new(&wsproto::Config::default());
+        let mut buf = [0u8; 4096];
+        let request = loop {
+            let n = tcp.read(&mut buf).await.expect("read the request");
+            assert!(n > 0, "the client closed before its request was whole");
+            if let Some(request) = handshake.recv(&buf[..n]).expect("a valid request") {
+                break request;
+            }
+        };
+        let accepted = request.accept(&Default::default()).expect("accept");
+        tcp.write_all(&accepted.to_bytes())
+            .await
+            .expect("write the 101");
+        tcp.write_all(&frames).await.expect("write the frames");
+        while tcp.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    });
+    addr
+}
+
+#[tokio::test]
+async fn binary_is_reported_on_the_log_and_a_normal_server_close_is_ok() {
+    let payload: Vec<u8> = (0..40).collect();
+    let mut frames = vec![0x82, payload.len() as u8];
+    frames.extend_from_slice(&payload);
+    frames.extend_from_slice(&[0x81, 2, b'h', b'i']);
+    frames.extend_from_slice(&[0x88, 2, 0x03, 0xe8]); // close 1000
+    let addr = scripted_server(frames).await;
+    let (mut out, mut log) = (Vec::new(), Vec::new());
+    let url = format!("ws://{addr}/");
+    // Input that stays open while `_writer` lives: only the server's close
+    // can end the client.
+    let (input, _writer) = tokio::io::duplex(64);
+    let input = tokio::io::BufReader::new(input);
+    let result = tokio::time::timeout(TEST_TIMEOUT, run(&url, None, input, &mut out, &mut log))
+        .await
+        .expect("the client finished in time");
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(lossy(&out), "hi\n");
+    let hex: String = payload[..32].iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(lossy(&log), format!("binary, 40 bytes: {hex}...\n"));
+}
+
+#[tokio::test]
+async fn a_server_closing_with_an_error_code_is_an_error() {
+    let addr = scripted_server(vec![0x88, 2, 0x03, 0xf3]).await; // close 1011
+    let url = format!("ws://{addr}/");
+    // Input that stays open while `_writer` lives: only the server's close
+    // can end the client.
+    let (input, _writer) = tokio::io::duplex(64);
+    let input = tokio::io::BufReader::new(input);
+    let result = tokio::time::timeout(TEST_TIMEOUT, run(&url, None, input, Vec::new(), Vec::new()))
+        .await
+        .expect("the client finished in time");
+    match result {
+        Err(ClientError::ClosedByServer(code)) => assert_eq!(code.0, 1011),
+        other => panic!("expected ClosedByServer(1011), got {other:?}"),
+    }
+}
