@@ -178,7 +178,8 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             };
         }
         let pending = conn.pending_transmit();
-        let reading_stdin = close_deadline.is_none() && pending.len() < MAX_PENDING;
+        // Once the server's close has arrived, nothing more may be sent.
+        let reading_stdin = conn.state() == State::Open && pending.len() < MAX_PENDING;
         let deadline = close_deadline.unwrap_or_else(|| Instant::now() + CLOSE_TIMEOUT);
         tokio::select! {
             read = reader.read(&mut buf) => match read? {
