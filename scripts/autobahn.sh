@@ -50,6 +50,11 @@ free_port() {
 
 step() { printf '\n== autobahn: %s\n' "$*"; }
 
+if [ ! -x "$SHARED/install.sh" ]; then
+  echo "autobahn.sh: $SHARED/install.sh not found: the shared tools sit beside the project (../shared), or set WSPROTO_SHARED" >&2
+  exit 2
+fi
+
 step "install wstest"
 "$SHARED/install.sh" | tail -n 1
 
