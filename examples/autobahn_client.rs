@@ -42,8 +42,7 @@ fn main() -> ExitCode {
         eprintln!("usage: autobahn_client ws://HOST:PORT");
         return ExitCode::from(2);
     };
-    let base = base.trim_end_matches('/');
-    match run(base) {
+    match run(&base) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("autobahn_client: {error}");
@@ -52,8 +51,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs every case, then asks for the reports.
-fn run(base: &str) -> Result<(), ClientError> {
+/// Runs every case against the fuzzing server at `base` (`ws://HOST:PORT`,
+/// a trailing slash is fine), then asks for the reports.
+pub fn run(base: &str) -> Result<(), ClientError> {
+    let base = base.trim_end_matches('/');
     let count = case_count(base)?;
     println!("{count} cases");
     for case in 1..=count {
@@ -83,6 +84,7 @@ fn case_count(base: &str) -> Result<u32, ClientError> {
                 let _ = tcp.write_all(conn.pending_transmit());
                 return Ok(count);
             }
+            Ok(Some(Event::Close(_))) => return Err(ClientError::NoCaseCount(None)),
             Ok(Some(_)) => continue,
             Ok(None) => {}
             Err(error) => return Err(ClientError::NoCaseCount(Some(error))),
@@ -157,7 +159,7 @@ fn wait_for_server_close(tcp: &mut TcpStream, buf: &mut [u8]) {
 
 /// Why the run could not go on.
 #[derive(Debug)]
-enum ClientError {
+pub enum ClientError {
     /// The URL given is not a `ws://` URL.
     Url(wsproto::handshake::BuildError),
     /// The fuzzing server refused the upgrade or answered badly.
