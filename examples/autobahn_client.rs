@@ -79,7 +79,8 @@ fn case_count(base: &str) -> Result<u32, ClientError> {
                     .trim()
                     .parse()
                     .map_err(|_| ClientError::BadCaseCount(text))?;
-                // Closing politely is not needed for the count to be valid.
+                // The count is all we need: close without waiting for the
+                // server's answer.
                 let _ = conn.close(wsproto::CloseCode::NORMAL, "");
                 let _ = tcp.write_all(conn.pending_transmit());
                 return Ok(count);

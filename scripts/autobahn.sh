@@ -67,6 +67,7 @@ BIN="$ROOT/target/release/examples"
 
 reports=()
 timings=()
+broken=()
 SPID=""
 stop_server() {
   if [ -n "$SPID" ]; then
@@ -94,8 +95,11 @@ if [ "$mode" != client ]; then
     done
     [ -n "$url" ] || { cat "$dir/server.log" >&2; echo "autobahn.sh: $s did not start" >&2; exit 2; }
     t0=$EPOCHSECONDS
-    # The comparison below decides; wstest's own verdict is printed only.
-    AUTOBAHN_QUIET=1 "$SHARED/run-server-tests.sh" -o "$dir" -a wsproto "$url" || true
+    # The comparison below judges the cases (run-*.sh exit 1 on any FAILED
+    # case, which the comparison reports too); 2 and 3 mean the run itself broke.
+    rc=0
+    AUTOBAHN_QUIET=1 "$SHARED/run-server-tests.sh" -o "$dir" -a wsproto "$url" || rc=$?
+    [ "$rc" -le 1 ] || broken+=("server mode against $s: run-server-tests.sh exited $rc")
     timings+=("server mode, $s: $((EPOCHSECONDS - t0)) s")
     stop_server
     reports+=("server=$dir")
@@ -106,8 +110,10 @@ if [ "$mode" != server ]; then
   step "client mode (fuzzingserver) against autobahn_client"
   dir="$OUT/autobahn_client"
   t0=$EPOCHSECONDS
+  rc=0
   AUTOBAHN_QUIET=1 "$SHARED/run-client-tests.sh" -p "$(free_port)" -o "$dir" \
-    -- "$BIN/autobahn_client" '{url}' || true
+    -- "$BIN/autobahn_client" '{url}' || rc=$?
+  [ "$rc" -le 1 ] || broken+=("client mode: run-client-tests.sh exited $rc (3: the client failed, see $dir/client.log)")
   timings+=("client mode, autobahn_client: $((EPOCHSECONDS - t0)) s")
   reports+=("client=$dir")
 fi
@@ -120,4 +126,8 @@ args=()
 status=0
 python3 scripts/autobahn_compare.py "${args[@]}" "$EXPECTED" "${reports[@]}" || status=$?
 printf '%s\n' "${timings[@]}"
+if [ ${#broken[@]} -gt 0 ]; then
+  printf 'autobahn.sh: %s\n' "${broken[@]}" >&2
+  [ "$status" != 0 ] || status=1
+fi
 exit "$status"
