@@ -55,9 +55,9 @@ enum Send {
     Ping(&'static [u8]),
 }
 
-/// Serves one connection per entry of `scripts`, chosen by request target
-/// (`script_for`), in a background thread; returns the address and a
-/// handle whose result is everything seen.
+/// Serves `connections` connections one after another in a background
+/// thread, each with the script `script_for` picks by its request target;
+/// returns the base URL and a handle whose result is everything seen.
 fn stand_in(
     script_for: fn(&str) -> Script,
     connections: usize,
