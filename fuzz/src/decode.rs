@@ -1,0 +1,270 @@
+//! The frame decoder of a [`Connection`], in one role, fed hostile bytes.
+//!
+//! The same stream runs four ways: whole and chunked at the message level,
+//! chunked at the streaming level, and chunked with every event dropped at
+//! once while the heap is metered. Invariants:
+//!
+//! - the message level gives the same events, replies and state whole or
+//!   chunked, and the streaming level gives the same once its pieces are
+//!   joined;
+//! - `recv_in_place` never reports more bytes consumed than it was given,
+//!   nor a payload outside them;
+//! - after an error every receive call returns that same error, and no
+//!   event follows it;
+//! - the bytes sent are exactly the replies the events call for (a pong per
+//!   ping polled while auto pong is on, the close echo, or the failure's
+//!   close code), as whole frames masked as the role requires, at most one
+//!   close and nothing after it;
+//! - the heap a connection holds grows with the bytes fed and its limits,
+//!   never with lengths a header announces.
+
+use crate::frames::{Reply, replies};
+use crate::heap;
+use crate::input::{Setup, Xorshift, chunks, split_setup};
+use wsproto::{Config, Connection, Event, MessageKind, ProtocolError, Role, State, StreamEvent};
+
+/// Runs every check on one fuzz input.
+pub fn check(role: Role, data: &[u8]) {
+    let (setup, stream) = split_setup(data);
+    let pieces = chunks(stream, setup.max_chunk, setup.seed);
+    let chunked = run_messages(role, &setup, &pieces);
+    let whole = run_messages(role, &setup, &[stream]);
+    assert_eq!(chunked, whole, "chunking changed the message-level run");
+    let streamed = run_stream(role, &setup, &pieces);
+    assert_eq!(streamed, chunked, "the streaming level disagrees");
+    check_memory(role, &setup, &pieces);
+}
+
+/// Everything a run produced.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Run {
+    /// Events in order, then the error that ended the run, if any.
+    pub events: Vec<Result<Event, ProtocolError>>,
+    pub sent: Vec<u8>,
+    pub state: State,
+}
+
+/// A connection whose client masks are deterministic, so runs compare.
+pub fn connection(role: Role, config: Config) -> Connection {
+    Connection::with_entropy(role, config, Box::new(Xorshift::new(7)))
+}
+
+/// What the connection must send in reply to `events` (in order).
+fn expected_replies(events: &[Result<Event, ProtocolError>], auto_pong: bool) -> Vec<Reply> {
+    let mut replies = Vec::new();
+    let mut closed = false;
+    for event in events {
+        match event {
+            Ok(Event::Ping(payload)) if auto_pong && !closed => {
+                replies.push(Reply::Pong(payload.as_bytes().to_vec()));
+            }
+            Ok(Event::Close(frame)) if !closed => {
+                replies.push(Reply::echo(frame.code()));
+                closed = true;
+            }
+            Err(error) if !closed => {
+                replies.extend(Reply::failure(*error));
+                closed = true;
+            }
+            _ => {}
+        }
+    }
+    replies
+}
+
+/// Checks the end of a run: replies, and the state they imply.
+fn check_run(role: Role, setup: &Setup, run: &Run) {
+    assert_eq!(
+        replies(role, &run.sent),
+        expected_replies(&run.events, setup.config.auto_pong),
+        "replies do not match the events"
+    );
+    let closes = run
+        .events
+        .iter()
+        .filter(|e| matches!(e, Ok(Event::Close(_))))
+        .count();
+    assert!(closes <= 1, "more than one close event");
+    if let Some(i) = run
+        .events
+        .iter()
+        .position(|e| matches!(e, Ok(Event::Close(_))))
+    {
+        assert_eq!(i + 1, run.events.len(), "an event after the peer's close");
+    }
+    let expected_state = match run.events.last() {
+        Some(Ok(Event::Close(_))) | Some(Err(_)) => State::Closed,
+        _ if setup.eof => State::Closed,
+        _ => State::Open,
+    };
+    assert_eq!(
+        run.state,
+        expected_state,
+        "state after {:?}",
+        run.events.last()
+    );
+}
+
+/// Message level: `recv` each chunk, poll every event, transmit.
+pub fn run_messages(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
+    let mut conn = connection(role, setup.config.clone());
+    let mut events = Vec::new();
+    let mut sent = Vec::new();
+    let mut failed = None;
+    let mut feed = |conn: &mut Connection, events: &mut Vec<_>| loop {
+        match conn.poll_event() {
+            Ok(Some(event)) => {
+                assert!(failed.is_none(), "an event after the error");
+                events.push(Ok(event));
+            }
+            Ok(None) => {
+                assert!(failed.is_none(), "the error went away");
+                break;
+            }
+            Err(error) => {
+                if let Some(first) = failed {
+                    assert_eq!(error, first, "the error changed");
+                } else {
+                    failed = Some(error);
+                    events.push(Err(error));
+                }
+                assert_eq!(conn.poll_event(), Err(error), "the error is not sticky");
+                let mut probe = [0x81u8, 0x00];
+                assert_eq!(
+                    conn.recv_in_place(&mut probe).map(|(used, _)| used),
+                    Err(error),
+                    "the streaming level forgot the error"
+                );
+                break;
+            }
+        }
+    };
+    for chunk in pieces {
+        conn.recv(chunk);
+        feed(&mut conn, &mut events);
+        conn.poll_transmit(&mut sent);
+    }
+    if setup.eof {
+        conn.recv_eof();
+        feed(&mut conn, &mut events);
+        conn.poll_transmit(&mut sent);
+    }
+    let run = Run {
+        events,
+        sent,
+        state: conn.state(),
+    };
+    check_run(role, setup, &run);
+    run
+}
+
+/// Streaming level: `recv_in_place` on a copy of each chunk; the data
+/// pieces are joined into message events to compare with the message level.
+pub fn run_stream(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
+    let mut conn = connection(role, setup.config.clone());
+    let mut events = Vec::new();
+    let mut sent = Vec::new();
+    let mut message: Option<(MessageKind, Vec<u8>)> = None;
+    let mut failed = None;
+    'chunks: for chunk in pieces {
+        let mut buf = chunk.to_vec();
+        let mut at = 0;
+        loop {
+            let given = buf.len() - at;
+            let (used, event) = match conn.recv_in_place(&mut buf[at..]) {
+                Ok(found) => found,
+                Err(error) => {
+                    assert_eq!(conn.poll_event(), Err(error), "the message level disagrees");
+                    failed = Some(error);
+                    events.push(Err(error));
+                    break 'chunks;
+                }
+            };
+            assert!(used <= given, "consumed {used} of {given} bytes");
+            match event {
+                None => {
+                    assert_eq!(used, given, "stopped early without an event");
+                    break;
+                }
+                Some(StreamEvent::Data { kind, payload, fin }) => {
+                    assert!(payload.len() <= used, "payload longer than the bytes used");
+                    let (kind0, bytes) = message.get_or_insert_with(|| (kind, Vec::new()));
+                    assert_eq!(*kind0, kind, "a message changed kind");
+                    bytes.extend_from_slice(payload);
+                    if fin && let Some((kind, bytes)) = message.take() {
+                        events.push(Ok(match kind {
+                            MessageKind::Text => {
+                                Event::Text(String::from_utf8(bytes).expect("validated text"))
+                            }
+                            MessageKind::Binary => Event::Binary(bytes),
+                        }));
+                    }
+                }
+                Some(StreamEvent::Ping(p)) => events.push(Ok(Event::Ping(p))),
+                Some(StreamEvent::Pong(p)) => events.push(Ok(Event::Pong(p))),
+                Some(StreamEvent::Close(frame)) => events.push(Ok(Event::Close(frame))),
+                Some(other) => panic!("unknown stream event {other:?}"),
+            }
+            at += used;
+        }
+        conn.poll_transmit(&mut sent);
+    }
+    if setup.eof && failed.is_none() {
+        conn.recv_eof();
+        let mut probe = [0u8; 0];
+        if let Err(error) = conn.recv_in_place(&mut probe) {
+            events.push(Err(error));
+        }
+    }
+    conn.poll_transmit(&mut sent);
+    Run {
+        events,
+        sent,
+        state: conn.state(),
+    }
+}
+
+/// Slack for fixed-size state and the allocator's rounding.
+const SLACK: usize = 4096;
+/// Heap per input byte an event queue may take: at most one event per two
+/// bytes, each under 160 bytes, with the queue's doubling.
+const PER_INPUT_BYTE: usize = 256;
+
+/// Feeds the chunks, dropping every event at once, and meters the heap:
+/// while receiving, the peak stays within three times the partial message
+/// (a growing buffer and its copy) plus the chunk's events; after the
+/// events are drained, what stays is the partial message (at most twice
+/// its length) and the queue's capacity. "The partial message" is bounded
+/// both by the bytes fed and by `max_message_len`: a header announcing a
+/// huge length reserves nothing.
+fn check_memory(role: Role, setup: &Setup, pieces: &[&[u8]]) {
+    let mut conn = connection(role, setup.config.clone());
+    let limit = usize::try_from(setup.config.max_message_len).unwrap_or(usize::MAX);
+    let baseline = heap::live();
+    let mut fed = 0usize;
+    let mut largest_chunk = 0usize;
+    for chunk in pieces {
+        fed += chunk.len();
+        largest_chunk = largest_chunk.max(chunk.len());
+        let message_bound = fed.min(limit);
+        let before = heap::reset_peak();
+        conn.recv(chunk);
+        let grown = heap::peak().saturating_sub(before);
+        assert!(
+            grown <= 3 * message_bound + PER_INPUT_BYTE * chunk.len() + SLACK,
+            "receiving {} bytes took {grown} heap bytes (fed {fed}, limit {limit})",
+            chunk.len()
+        );
+        while let Ok(Some(event)) = conn.poll_event() {
+            drop(event);
+        }
+        let mut out = Vec::new();
+        conn.poll_transmit(&mut out);
+        drop(out);
+        let held = heap::live().saturating_sub(baseline);
+        assert!(
+            held <= 2 * message_bound + PER_INPUT_BYTE * largest_chunk + SLACK,
+            "holding {held} heap bytes after {fed} bytes fed (limit {limit})"
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! The opening handshake parsers fed hostile bytes: the server reading a
+//! request, the client reading a response.
+//!
+//! Invariants, for both:
+//!
+//! - whole or chunked, the outcome is the same, and the bytes after the
+//!   head (the leftover) are exactly the rest of the input: consumed plus
+//!   leftover equals given, nothing lost or repeated;
+//! - after an error the same error comes back, and after success every
+//!   further call says the handshake is complete;
+//! - a refusal maps to a 4xx/5xx status and a response that says so;
+//! - the head held in memory never exceeds `max_handshake_len` (twice, for
+//!   the buffer's growth), whatever the input;
+//! - the connection a success hands over starts with the leftover already
+//!   fed: it decodes exactly what a fresh connection decodes from it.
+
+use crate::decode;
+use crate::heap;
+use crate::input::{Setup, ZeroNonce, chunks, split_setup};
+use wsproto::handshake::{
+    Accept, ClientHandshake, ClientRequest, Extension, Request, RequestError, ResponseErrorKind,
+    ServerHandshake, accept_key,
+};
+use wsproto::{Connection, Event, ProtocolError, Role};
+
+/// Slack for fixed-size state and the allocator's rounding.
+const SLACK: usize = 8192;
+
+/// What a handshake made of its input: the request or response fields
+/// that matter, and every byte after the head; or the refusal; or nothing
+/// yet.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome<T, E> {
+    Upgraded { head: T, after: Vec<u8> },
+    Refused(E),
+    Incomplete,
+}
+
+/// Runs every server-side check on one fuzz input.
+pub fn check_server(data: &[u8]) {
+    let (setup, stream) = split_setup(data);
+    let pieces = chunks(stream, setup.max_chunk, setup.seed);
+    let (chunked, connection) = serve(&setup, &pieces);
+    let (whole, _) = serve(&setup, &[stream]);
+    assert_eq!(chunked, whole, "chunking changed the server handshake");
+    if let (Outcome::Upgraded { head, after }, Some(connection)) = (&chunked, connection) {
+        assert_eq!(
+            after.as_slice(),
+            &stream[stream.len() - after.len()..],
+            "the leftover is not the end of the input"
+        );
+        let response = head
+            .accept(&Accept::new())
+            .expect("a plain accept always builds");
+        assert_eq!(response.status(), 101);
+        let key = head.key().expect("an HTTP/1.1 upgrade has a key");
+        assert_eq!(
+            response.headers().get("Sec-WebSocket-Accept"),
+            Some(accept_key(key.as_bytes()).as_slice())
+        );
+        check_handoff(Role::Server, &setup, connection, after);
+    }
+}
+
+type Served = Outcome<Request, RequestError>;
+
+fn serve(setup: &Setup, pieces: &[&[u8]]) -> (Served, Option<Connection>) {
+    let mut handshake = ServerHandshake::new(&setup.config);
+    let baseline = heap::live();
+    let held_limit = 2 * setup.config.max_handshake_len + SLACK;
+    for (i, chunk) in pieces.iter().enumerate() {
+        match handshake.recv(chunk) {
+            Ok(None) => {
+                let held = heap::live().saturating_sub(baseline);
+                assert!(held <= held_limit, "holding {held} bytes of head");
+            }
+            Ok(Some(request)) => {
+                assert_eq!(
+                    handshake.recv(b"x"),
+                    Err(RequestError::AlreadyComplete),
+                    "a complete handshake took more input"
+                );
+                let leftover = request.leftover();
+                assert!(
+                    leftover.len() <= chunk.len(),
+                    "leftover longer than the chunk"
+                );
+                assert_eq!(leftover, &chunk[chunk.len() - leftover.len()..]);
+                let mut after = leftover.to_vec();
+                let mut head = request.clone();
+                head.take_leftover();
+                let mut connection = request.into_connection(setup.config.clone());
+                for rest in &pieces[i + 1..] {
+                    connection.recv(rest);
+                    after.extend_from_slice(rest);
+                }
+                return (Outcome::Upgraded { head, after }, Some(connection));
+            }
+            Err(error) => {
+                assert_eq!(handshake.recv(chunk), Err(error), "the error is not sticky");
+                assert_eq!(handshake.recv(&[]), Err(error), "the error is not sticky");
+                assert_eq!(error.response().status(), error.status());
+                assert!(
+                    (400..600).contains(&error.status()),
+                    "{error:?} answered {}",
+                    error.status()
+                );
+                if let RequestError::HeadTooLarge { max } = error {
+                    let fed: usize = pieces[..=i].iter().map(|p| p.len()).sum();
+                    assert!(fed >= max, "refused {fed} bytes as over {max}");
+                }
+                return (Outcome::Refused(error), None);
+            }
+        }
+    }
+    assert_eq!(
+        handshake.recv(&[]),
+        Ok(None),
+        "an empty read changed the outcome"
+    );
+    (Outcome::Incomplete, None)
+}
+
+/// The client request every response is read against: two subprotocols
+/// and an extension offered, so a response can pick them or answer wrongly.
+fn client_request() -> ClientRequest {
+    ClientRequest::new("ws://example.com/chat")
+        .expect("a valid URL")
+        .protocol("chat")
+        .protocol("superchat")
+        .extension(Extension::new("x-test").expect("a valid token"))
+}
+
+/// The fields of a response that matter: the subprotocol and extensions
+/// chosen.
+type Chosen = (Option<String>, Vec<Extension>);
+/// A refusal without the received body, which holds only the bytes that
+/// came with the head, so it depends on the chunking (as documented).
+type Refusal = (ResponseErrorKind, Option<u16>, Vec<(String, Vec<u8>)>);
+type Answered = Outcome<Chosen, Refusal>;
+
+/// Runs every client-side check on one fuzz input.
+pub fn check_client(data: &[u8]) {
+    let (setup, stream) = split_setup(data);
+    let pieces = chunks(stream, setup.max_chunk, setup.seed);
+    let (chunked, connection) = answer(&setup, &pieces);
+    let (whole, _) = answer(&setup, &[stream]);
+    assert_eq!(chunked, whole, "chunking changed the client handshake");
+    if let (Outcome::Upgraded { head, after }, Some(connection)) = (&chunked, connection) {
+        assert_eq!(
+            after.as_slice(),
+            &stream[stream.len() - after.len()..],
+            "the leftover is not the end of the input"
+        );
+        let (protocol, extensions) = head;
+        if let Some(protocol) = protocol {
+            assert!(
+                ["chat", "superchat"].contains(&protocol.as_str()),
+                "{protocol} not offered"
+            );
+        }
+        assert!(
+            extensions
+                .iter()
+                .all(|e| e.name().eq_ignore_ascii_case("x-test")),
+            "{extensions:?} not offered"
+        );
+        check_handoff(Role::Client, &setup, connection, after);
+    }
+}
+
+fn answer(setup: &Setup, pieces: &[&[u8]]) -> (Answered, Option<Connection>) {
+    let mut handshake = ClientHandshake::with_entropy(
+        &client_request(),
+        setup.config.clone(),
+        Box::new(ZeroNonce::new()),
+    )
+    .expect("the request builds");
+    let baseline = heap::live();
+    let held_limit = 2 * setup.config.max_handshake_len + SLACK;
+    for (i, chunk) in pieces.iter().enumerate() {
+        match handshake.recv(chunk) {
+            Ok(None) => {
+                let held = heap::live().saturating_sub(baseline);
+                assert!(held <= held_limit, "holding {held} bytes of head");
+            }
+            Ok(Some(upgraded)) => {
+                let again = handshake.recv(b"x").map(|_| ()).unwrap_err();
+                assert_eq!(again.kind(), ResponseErrorKind::AlreadyComplete);
+                assert_eq!(upgraded.response().status(), 101);
+                let leftover = upgraded.leftover();
+                assert!(
+                    leftover.len() <= chunk.len(),
+                    "leftover longer than the chunk"
+                );
+                assert_eq!(leftover, &chunk[chunk.len() - leftover.len()..]);
+                let mut after = leftover.to_vec();
+                let head = (
+                    upgraded.protocol().map(str::to_owned),
+                    upgraded.extensions().to_vec(),
+                );
+                let mut connection = upgraded.into_connection();
+                for rest in &pieces[i + 1..] {
+                    connection.recv(rest);
+                    after.extend_from_slice(rest);
+                }
+                return (Outcome::Upgraded { head, after }, Some(connection));
+            }
+            Err(error) => {
+                let again = handshake.recv(chunk).map(|_| ()).unwrap_err();
+                assert_eq!(again, error, "the error is not sticky");
+                let mut fields = Vec::new();
+                if let Some(response) = error.response() {
+                    let body = response.body_bytes();
+                    assert!(body.len() <= chunk.len(), "body longer than the chunk");
+                    assert_eq!(
+                        body,
+                        &chunk[chunk.len() - body.len()..],
+                        "body is not the rest"
+                    );
+                    assert_ne!(
+                        (response.status(), error.kind()),
+                        (101, ResponseErrorKind::NotSwitching)
+                    );
+                    for (name, value) in response.headers().iter() {
+                        fields.push((name.to_owned(), value.to_vec()));
+                    }
+                }
+                let refusal = (error.kind(), error.status(), fields);
+                return (Outcome::Refused(refusal), None);
+            }
+        }
+    }
+    assert!(
+        matches!(handshake.recv(&[]), Ok(None)),
+        "an empty read changed the outcome"
+    );
+    (Outcome::Incomplete, None)
+}
+
+/// The connection a handshake handed over, with the bytes after the head
+/// fed to it, decodes exactly what a fresh connection decodes from them.
+fn check_handoff(role: Role, setup: &Setup, mut connection: Connection, after: &[u8]) {
+    if setup.eof {
+        connection.recv_eof();
+    }
+    let mut events: Vec<Result<Event, ProtocolError>> = Vec::new();
+    loop {
+        match connection.poll_event() {
+            Ok(Some(event)) => events.push(Ok(event)),
+            Ok(None) => break,
+            Err(error) => {
+                events.push(Err(error));
+                break;
+            }
+        }
+    }
+    let fresh = decode::run_messages(role, setup, &[after]);
+    assert_eq!(
+        events, fresh.events,
+        "the handed-over connection lost or changed bytes"
+    );
+}

@@ -1,0 +1,471 @@
+//! A client and a server connection talking to each other through an
+//! `Arbitrary` script of operations: sends of every kind (valid and
+//! invalid), deliveries of any number of bytes either way, and ends of
+//! stream.
+//!
+//! A reference model tracks what each side has sent and what the other must
+//! therefore receive. Invariants:
+//!
+//! - every send returns what RFC 6455 and the docs say (`Closed` after a
+//!   close or the end of stream, payload limits, `MessageInProgress`,
+//!   UTF-8 across text fragments), and a refused send queues nothing;
+//! - every message sent arrives whole, unchanged and in order, interleaved
+//!   with the pings, pongs and close exactly as sent, at the message level
+//!   or reassembled from the streaming level; the automatic pong and close
+//!   echo arrive where the model puts them;
+//! - two well-behaved endpoints never see a protocol error; after an end of
+//!   stream without a close, the receiver reports `UnexpectedEof`;
+//! - `recv_in_place` never consumes more than it was given;
+//! - after everything is delivered, nothing expected is missing, and once
+//!   both closes have crossed, both sides are `Closed`.
+
+use std::collections::VecDeque;
+
+use arbitrary::Arbitrary;
+use wsproto::{
+    CloseCode, CloseFrame, Config, Connection, ControlPayload, Event, MessageKind, ProtocolError,
+    Role, SendError, State, StreamEvent,
+};
+
+use crate::input::Xorshift;
+
+/// One step of a script. `client` says which side acts (sends) or, for
+/// deliveries and end of stream, which side receives.
+#[derive(Arbitrary, Debug)]
+pub enum Op {
+    Text {
+        client: bool,
+        text: String,
+    },
+    Binary {
+        client: bool,
+        data: Vec<u8>,
+    },
+    /// A fragment; text fragments need not be valid UTF-8 on their own.
+    Fragment {
+        client: bool,
+        text: bool,
+        data: Vec<u8>,
+        fin: bool,
+    },
+    /// A text message sent as two fragments cut at byte `cut` (maybe inside
+    /// a character).
+    SplitText {
+        client: bool,
+        text: String,
+        cut: u8,
+    },
+    Ping {
+        client: bool,
+        data: Vec<u8>,
+    },
+    Pong {
+        client: bool,
+        data: Vec<u8>,
+    },
+    Close {
+        client: bool,
+        code: u16,
+        reason: String,
+    },
+    /// Moves up to `max` pending bytes from the other side to `client`'s
+    /// side (0 moves nothing).
+    Deliver {
+        client: bool,
+        max: u16,
+    },
+    /// Delivers everything pending to `client`'s side, then ends its stream.
+    Eof {
+        client: bool,
+    },
+}
+
+/// A whole script: how each side reads, then the operations.
+#[derive(Arbitrary, Debug)]
+pub struct Script {
+    client_streams: bool,
+    server_streams: bool,
+    client_auto_pong: bool,
+    server_auto_pong: bool,
+    ops: Vec<Op>,
+}
+
+/// One endpoint and the model of what it must see.
+struct Side {
+    conn: Connection,
+    streams: bool,
+    auto_pong: bool,
+    /// Events this side must receive, in order.
+    expect: VecDeque<Event>,
+    /// The fragmented message this side is sending.
+    sending: Option<(MessageKind, Vec<u8>)>,
+    /// The message this side is receiving at the streaming level.
+    receiving: Option<(MessageKind, Vec<u8>)>,
+    /// This side sent a close (its own, or the echo).
+    close_sent: bool,
+    /// This side received the peer's close.
+    close_received: bool,
+    /// The stream to this side ended.
+    eof: bool,
+}
+
+impl Side {
+    fn new(role: Role, streams: bool, auto_pong: bool) -> Self {
+        let mut config = Config::default();
+        config.auto_pong = auto_pong;
+        Side {
+            conn: Connection::with_entropy(role, config, Box::new(Xorshift::new(3))),
+            streams,
+            auto_pong,
+            expect: VecDeque::new(),
+            sending: None,
+            receiving: None,
+            close_sent: false,
+            close_received: false,
+            eof: false,
+        }
+    }
+
+    /// Whether the model says a send must fail with `Closed`.
+    fn send_closed(&self) -> bool {
+        self.close_sent || self.eof
+    }
+}
+
+/// Runs a script; panics on the first broken invariant.
+pub fn check(script: Script) {
+    let mut client = Side::new(Role::Client, script.client_streams, script.client_auto_pong);
+    let mut server = Side::new(Role::Server, script.server_streams, script.server_auto_pong);
+    for op in script.ops {
+        let client_acts = match op {
+            Op::Text { client, .. }
+            | Op::Binary { client, .. }
+            | Op::Fragment { client, .. }
+            | Op::SplitText { client, .. }
+            | Op::Ping { client, .. }
+            | Op::Pong { client, .. }
+            | Op::Close { client, .. }
+            | Op::Deliver { client, .. }
+            | Op::Eof { client } => client,
+        };
+        let (me, peer) = if client_acts {
+            (&mut client, &mut server)
+        } else {
+            (&mut server, &mut client)
+        };
+        apply(op, me, peer);
+    }
+    // Deliver everything still pending, both ways, until nothing moves
+    // (each delivery may queue replies).
+    loop {
+        let moved = deliver(&mut server, &mut client, usize::MAX)
+            + deliver(&mut client, &mut server, usize::MAX);
+        if moved == 0 {
+            break;
+        }
+    }
+    for (name, side) in [("client", &client), ("server", &server)] {
+        assert!(
+            side.expect.is_empty(),
+            "{name} never received {:?}",
+            side.expect
+        );
+    }
+    if client.close_sent && client.close_received && server.close_sent && server.close_received {
+        assert_eq!(client.conn.state(), State::Closed);
+        assert_eq!(server.conn.state(), State::Closed);
+    }
+}
+
+fn apply(op: Op, me: &mut Side, peer: &mut Side) {
+    match op {
+        Op::Text { text, .. } => {
+            let expected = if me.send_closed() {
+                Err(SendError::Closed)
+            } else if me.sending.is_some() {
+                Err(SendError::MessageInProgress)
+            } else {
+                Ok(())
+            };
+            let result = me.conn.send_text(&text);
+            check_send(peer, result, expected, || Event::Text(text.clone()));
+        }
+        Op::Binary { data, .. } => {
+            let expected = if me.send_closed() {
+                Err(SendError::Closed)
+            } else if me.sending.is_some() {
+                Err(SendError::MessageInProgress)
+            } else {
+                Ok(())
+            };
+            let result = me.conn.send_binary(&data);
+            check_send(peer, result, expected, || Event::Binary(data.clone()));
+        }
+        Op::Fragment {
+            text, data, fin, ..
+        } => {
+            let kind = if text {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            };
+            send_fragment(me, peer, kind, &data, fin);
+        }
+        Op::SplitText { text, cut, .. } => {
+            let bytes = text.as_bytes();
+            let (first, second) = bytes.split_at(usize::from(cut).min(bytes.len()));
+            send_fragment(me, peer, MessageKind::Text, first, false);
+            send_fragment(me, peer, MessageKind::Text, second, true);
+        }
+        Op::Ping { data, .. } => {
+            let expected = control_expected(me, &data);
+            let result = me.conn.send_ping(&data);
+            check_send(peer, result, expected, || {
+                Event::Ping(ControlPayload::new(&data).expect("checked length"))
+            });
+        }
+        Op::Pong { data, .. } => {
+            let expected = control_expected(me, &data);
+            let result = me.conn.send_pong(&data);
+            check_send(peer, result, expected, || {
+                Event::Pong(ControlPayload::new(&data).expect("checked length"))
+            });
+        }
+        Op::Close { code, reason, .. } => {
+            let code = CloseCode(code);
+            let expected = if me.send_closed() {
+                Err(SendError::Closed)
+            } else if !code.is_sendable() {
+                Err(SendError::UnsendableCloseCode(code))
+            } else if reason.len() > 123 {
+                Err(SendError::CloseReasonTooLong(reason.len()))
+            } else {
+                Ok(())
+            };
+            let result = me.conn.close(code, &reason);
+            check_send(peer, result, expected, || {
+                Event::Close(CloseFrame::new(code, &reason).expect("checked length"))
+            });
+            if expected.is_ok() {
+                me.close_sent = true;
+                // A message being sent in fragments is abandoned.
+                me.sending = None;
+            }
+        }
+        Op::Deliver { max, .. } => {
+            deliver(peer, me, usize::from(max));
+        }
+        Op::Eof { .. } => {
+            while deliver(peer, me, usize::MAX) > 0 {}
+            if me.eof {
+                return;
+            }
+            assert!(
+                me.expect.is_empty(),
+                "lost before the end of stream: {:?}",
+                me.expect
+            );
+            me.conn.recv_eof();
+            me.eof = true;
+            let outcome = poll_error(me);
+            if me.close_received {
+                assert_eq!(outcome, None, "an error after a clean close");
+            } else {
+                assert_eq!(outcome, Some(ProtocolError::UnexpectedEof));
+            }
+            assert_eq!(
+                me.conn.state(),
+                State::Closed,
+                "open after the end of stream"
+            );
+        }
+    }
+}
+
+/// The result a ping or pong send must have.
+fn control_expected(me: &Side, data: &[u8]) -> Result<(), SendError> {
+    if me.send_closed() {
+        Err(SendError::Closed)
+    } else if data.len() > 125 {
+        Err(SendError::ControlPayloadTooLong(data.len()))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a send's result against the model; on success the peer must
+/// receive `event` (unless its stream has already ended); on failure
+/// nothing may have been queued.
+fn check_send(
+    peer: &mut Side,
+    result: Result<(), SendError>,
+    expected: Result<(), SendError>,
+    event: impl FnOnce() -> Event,
+) {
+    assert_eq!(result, expected, "send result");
+    if result.is_ok() && !peer.eof {
+        peer.expect.push_back(event());
+    }
+}
+
+fn send_fragment(me: &mut Side, peer: &mut Side, kind: MessageKind, data: &[u8], fin: bool) {
+    let queued_before = me.conn.pending_transmit().len();
+    let expected = if me.send_closed() {
+        Err(SendError::Closed)
+    } else {
+        match &me.sending {
+            Some((current, _)) if *current != kind => Err(SendError::MessageInProgress),
+            sending => {
+                let mut all = sending.as_ref().map_or(Vec::new(), |(_, b)| b.clone());
+                all.extend_from_slice(data);
+                let valid = kind == MessageKind::Binary
+                    || match std::str::from_utf8(&all) {
+                        Ok(_) => true,
+                        // Cut inside a character: fine unless it is the end.
+                        Err(e) => e.error_len().is_none() && !fin,
+                    };
+                if valid {
+                    Ok(())
+                } else {
+                    Err(SendError::InvalidUtf8)
+                }
+            }
+        }
+    };
+    let result = me.conn.send_fragment(kind, data, fin);
+    assert_eq!(
+        result,
+        expected,
+        "send_fragment({kind:?}, {} bytes, {fin})",
+        data.len()
+    );
+    if result.is_err() {
+        assert_eq!(
+            me.conn.pending_transmit().len(),
+            queued_before,
+            "a refused fragment queued bytes"
+        );
+        return;
+    }
+    let (_, bytes) = me.sending.get_or_insert_with(|| (kind, Vec::new()));
+    bytes.extend_from_slice(data);
+    if fin {
+        let (kind, bytes) = me.sending.take().expect("just inserted");
+        if !peer.eof {
+            peer.expect.push_back(match kind {
+                MessageKind::Text => Event::Text(String::from_utf8(bytes).expect("checked")),
+                MessageKind::Binary => Event::Binary(bytes),
+            });
+        }
+    }
+}
+
+/// Moves up to `max` pending bytes from `from` to `to` and checks every
+/// event they produce. Returns how many bytes moved. Bytes sent to a side
+/// whose stream ended are dropped, as a closed socket would.
+fn deliver(from: &mut Side, to: &mut Side, max: usize) -> usize {
+    let n = from.conn.pending_transmit().len().min(max);
+    if n == 0 {
+        return 0;
+    }
+    let mut chunk = from.conn.pending_transmit()[..n].to_vec();
+    from.conn.advance_transmit(n);
+    if to.eof {
+        return n;
+    }
+    if to.streams {
+        let mut at = 0;
+        while at < chunk.len() {
+            let given = chunk.len() - at;
+            let (used, event) = to
+                .conn
+                .recv_in_place(&mut chunk[at..])
+                .unwrap_or_else(|e| panic!("{:?} failed: {e:?}", to.conn.role()));
+            assert!(used <= given, "consumed {used} of {given} bytes");
+            let event = match event {
+                None => {
+                    assert_eq!(used, given, "stopped early without an event");
+                    break;
+                }
+                Some(StreamEvent::Data { kind, payload, fin }) => {
+                    let (current, bytes) = to.receiving.get_or_insert_with(|| (kind, Vec::new()));
+                    assert_eq!(*current, kind, "a message changed kind");
+                    bytes.extend_from_slice(payload);
+                    match (fin, to.receiving.take_if(|_| fin)) {
+                        (true, Some((MessageKind::Text, bytes))) => {
+                            Some(Event::Text(String::from_utf8(bytes).expect("validated")))
+                        }
+                        (true, Some((MessageKind::Binary, bytes))) => Some(Event::Binary(bytes)),
+                        _ => None,
+                    }
+                }
+                Some(StreamEvent::Ping(p)) => Some(Event::Ping(p)),
+                Some(StreamEvent::Pong(p)) => Some(Event::Pong(p)),
+                Some(StreamEvent::Close(frame)) => Some(Event::Close(frame)),
+                Some(other) => panic!("unknown stream event {other:?}"),
+            };
+            at += used;
+            if let Some(event) = event {
+                received(to, from, event);
+            }
+        }
+    } else {
+        to.conn.recv(&chunk);
+        loop {
+            match to.conn.poll_event() {
+                Ok(Some(event)) => received(to, from, event),
+                Ok(None) => break,
+                Err(error) => panic!("{:?} failed: {error:?}", to.conn.role()),
+            }
+        }
+    }
+    n
+}
+
+/// Checks one event against the model and records the replies it causes.
+fn received(me: &mut Side, peer: &mut Side, event: Event) {
+    let expected = me.expect.pop_front();
+    assert_eq!(
+        Some(&event),
+        expected.as_ref(),
+        "{:?} received",
+        me.conn.role()
+    );
+    match event {
+        Event::Ping(payload) if me.auto_pong && !me.close_sent && !peer.eof => {
+            peer.expect.push_back(Event::Pong(payload));
+        }
+        Event::Close(frame) => {
+            me.close_received = true;
+            me.receiving = None;
+            assert!(
+                me.expect.is_empty(),
+                "expected after the close: {:?}",
+                me.expect
+            );
+            if !me.close_sent {
+                me.close_sent = true;
+                me.sending = None;
+                if !peer.eof {
+                    let echo = CloseFrame::new(frame.code(), "").expect("empty reason");
+                    peer.expect.push_back(Event::Close(echo));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// After an end of stream: the error the receive calls report, if any.
+fn poll_error(me: &mut Side) -> Option<ProtocolError> {
+    if me.streams {
+        let mut empty = [0u8; 0];
+        me.conn.recv_in_place(&mut empty).err()
+    } else {
+        match me.conn.poll_event() {
+            Ok(None) => None,
+            Ok(Some(event)) => panic!("an event after the end of stream: {event:?}"),
+            Err(error) => Some(error),
+        }
+    }
+}
