@@ -94,6 +94,9 @@ pub struct Connection {
     pending_error: Option<ProtocolError>,
     /// The sticky error that ended the connection.
     error: Option<ProtocolError>,
+    /// Bytes copied into messages and validated whole (see
+    /// [`bytes_examined`](Self::bytes_examined)).
+    examined: u64,
 }
 
 impl Connection {
@@ -125,7 +128,16 @@ impl Connection {
             eof: false,
             pending_error: None,
             error: None,
+            examined: 0,
         }
+    }
+
+    /// Not part of the stable API: bytes the receive path has parsed,
+    /// copied, unmasked and validated, read by the linear-work tests
+    /// (`tests/linear_work.rs`).
+    #[doc(hidden)]
+    pub fn bytes_examined(&self) -> u64 {
+        self.examined + self.receiver.examined()
     }
 
     /// This endpoint's role.
@@ -176,6 +188,7 @@ impl Connection {
                 Step::Data(piece) => {
                     let start = self.message.len();
                     self.message.extend_from_slice(&input[piece.range.clone()]);
+                    self.examined += piece.range.len() as u64;
                     if let Err(error) = self
                         .receiver
                         .accept_data(&mut self.message[start..], &piece)
@@ -184,6 +197,9 @@ impl Connection {
                     }
                     if piece.fin {
                         let data = core::mem::take(&mut self.message);
+                        if piece.kind == MessageKind::Text {
+                            self.examined += data.len() as u64;
+                        }
                         let event = match piece.kind {
                             MessageKind::Binary => Event::Binary(data),
                             MessageKind::Text => match String::from_utf8(data) {

@@ -159,7 +159,8 @@ impl std::error::Error for ProtocolError {}
 #[non_exhaustive]
 pub enum SendError {
     /// A close frame was already sent, or the connection failed or ended:
-    /// RFC 6455 allows no frame after a close.
+    /// RFC 6455 allows no data frame after a close, and this crate makes
+    /// its close the last frame it sends (no pong or ping follows it).
     Closed,
     /// A ping or pong payload over 125 bytes (the length given).
     ControlPayloadTooLong(usize),

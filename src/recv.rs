@@ -97,6 +97,9 @@ pub(crate) struct Receiver {
     frame: Option<Frame>,
     message: Option<Message>,
     control: [u8; MAX_CONTROL_PAYLOAD],
+    /// Bytes parsed, copied, unmasked and validated so far: the work meter
+    /// the linear-work tests read.
+    examined: u64,
 }
 
 impl Receiver {
@@ -111,7 +114,13 @@ impl Receiver {
             frame: None,
             message: None,
             control: [0; MAX_CONTROL_PAYLOAD],
+            examined: 0,
         }
+    }
+
+    /// Bytes parsed, copied, unmasked and validated so far.
+    pub(crate) fn examined(&self) -> u64 {
+        self.examined
     }
 
     /// Decodes from `input` until something is found or the input is used
@@ -144,6 +153,7 @@ impl Receiver {
                 // Control payloads are at most 125 bytes: keep them here so
                 // they can be validated whole, whatever the chunking.
                 let at = offset as usize;
+                self.examined += take as u64;
                 let dest = &mut self.control[at..at + take];
                 dest.copy_from_slice(&input[range]);
                 if let Some(key) = frame.mask {
@@ -180,8 +190,10 @@ impl Receiver {
     ) -> Result<(), ProtocolError> {
         if let Some(key) = piece.mask {
             apply_mask(bytes, key, piece.offset);
+            self.examined += bytes.len() as u64;
         }
         if piece.kind == MessageKind::Text {
+            self.examined += bytes.len() as u64;
             if let Some(message) = &mut self.message {
                 let utf8 = &mut message.utf8;
                 utf8.feed(bytes).map_err(|_| ProtocolError::InvalidUtf8)?;
@@ -208,6 +220,7 @@ impl Receiver {
     fn read_header(&mut self, input: &[u8]) -> Result<Option<usize>, ProtocolError> {
         if self.header_len == 0 {
             // Fast path: the whole header is in the caller's input.
+            self.examined += input.len().min(MAX_HEADER_LEN) as u64;
             match FrameHeader::parse(input)? {
                 ParsedHeader::Complete { header, len } => {
                     self.begin_frame(header)?;
@@ -223,6 +236,7 @@ impl Receiver {
         }
         let mut used = 0;
         loop {
+            self.examined += self.header_len as u64;
             match FrameHeader::parse(&self.header[..self.header_len])? {
                 ParsedHeader::Complete { header, .. } => {
                     self.header_len = 0;

@@ -286,6 +286,13 @@ impl ClientHandshake {
         }
     }
 
+    /// Not part of the stable API: bytes this handshake has copied, searched
+    /// and parsed, read by the linear-work tests (`tests/linear_work.rs`).
+    #[doc(hidden)]
+    pub fn bytes_examined(&self) -> u64 {
+        self.reader.examined()
+    }
+
     /// The sticky error, or `AlreadyComplete` once the connection left.
     pub(crate) fn check_usable(&self) -> Result<(), ResponseError> {
         match &self.progress {

@@ -23,6 +23,9 @@ pub(crate) struct HeadReader {
     /// after it.
     scanned: usize,
     max_len: usize,
+    /// Bytes copied in, searched and parsed so far: the work meter the
+    /// linear-work tests read (see `bytes_examined` on the handshakes).
+    examined: u64,
 }
 
 impl HeadReader {
@@ -31,6 +34,7 @@ impl HeadReader {
             buf: Vec::new(),
             scanned: 0,
             max_len,
+            examined: 0,
         }
     }
 
@@ -41,8 +45,12 @@ impl HeadReader {
         let room = self.max_len.saturating_sub(before);
         let take = input.len().min(room);
         self.buf.extend_from_slice(&input[..take]);
+        // The copy, and the search from `scanned` to the end.
+        self.examined += (take + self.buf.len() - self.scanned.min(self.buf.len())) as u64;
         if let Some(end) = find_head_end(&self.buf, self.scanned) {
             self.buf.truncate(end);
+            // The caller parses the complete head once.
+            self.examined += end as u64;
             return HeadProgress::Complete {
                 consumed: end - before,
             };
@@ -70,6 +78,11 @@ impl HeadReader {
     /// The complete head, after [`HeadProgress::Complete`].
     pub(crate) fn head(&self) -> &[u8] {
         &self.buf
+    }
+
+    /// Bytes copied, searched and parsed so far.
+    pub(crate) fn examined(&self) -> u64 {
+        self.examined
     }
 }
 

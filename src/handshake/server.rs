@@ -99,6 +99,13 @@ impl ServerHandshake {
         };
         result.map(Some)
     }
+
+    /// Not part of the stable API: bytes this handshake has copied, searched
+    /// and parsed, read by the linear-work tests (`tests/linear_work.rs`).
+    #[doc(hidden)]
+    pub fn bytes_examined(&self) -> u64 {
+        self.reader.examined()
+    }
 }
 
 /// Parses and validates a complete request head.
