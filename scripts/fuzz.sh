@@ -43,7 +43,9 @@ for target in "${targets[@]}"; do
     cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
         -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" \
         -rss_limit_mb="${FUZZ_RSS_MB:-2048}" -print_final_stats=1 >"$log" 2>&1 || status=$?
-    # The last status line (executions, coverage, corpus) and the totals.
+    # The random seed (pass -seed=N after -- to rerun the same way), the
+    # last status line (executions, coverage, corpus) and the totals.
+    grep -E '^INFO: Seed:' "$log" || true
     grep -E '^#[0-9]+' "$log" | tail -n 1 || true
     grep -E 'stat::(number_of_executed_units|peak_rss_mb)' "$log" || true
     if [ "$status" -ne 0 ]; then

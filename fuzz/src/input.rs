@@ -15,11 +15,12 @@ pub struct Setup {
     pub eof: bool,
 }
 
-/// Limits small enough for a fuzz input to reach every one of them.
+/// Limits small enough for a fuzz input to reach every one of them (a
+/// message over the limit takes two fragments).
 pub fn small_config() -> Config {
     let mut config = Config::default();
-    config.max_frame_len = 256;
-    config.max_message_len = 1024;
+    config.max_frame_len = 200;
+    config.max_message_len = 300;
     config.max_handshake_len = 512;
     config.max_headers = 8;
     config
