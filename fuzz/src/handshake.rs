@@ -14,6 +14,8 @@
 //! - the connection a success hands over starts with the leftover already
 //!   fed: it decodes exactly what a fresh connection decodes from it.
 
+use std::fmt::Debug;
+
 use crate::decode;
 use crate::heap;
 use crate::input::{Setup, ZeroNonce, chunks, split_setup};
@@ -36,19 +38,52 @@ enum Outcome<T, E> {
     Incomplete,
 }
 
-/// Runs every server-side check on one fuzz input.
-pub fn check_server(data: &[u8]) {
+/// A handshake that upgraded: its head, the bytes after it, and the
+/// connection it handed over.
+struct Upgrade<T> {
+    setup: Setup,
+    head: T,
+    after: Vec<u8>,
+    connection: Connection,
+}
+
+/// Runs a handshake over one fuzz input chunked and whole; checks both give
+/// the same outcome and that the bytes after the head are the end of the
+/// input. Returns the upgrade, if the input made one.
+fn chunked_and_whole<T: PartialEq + Debug, E: PartialEq + Debug>(
+    data: &[u8],
+    run: impl Fn(&Setup, &[&[u8]]) -> (Outcome<T, E>, Option<Connection>),
+) -> Option<Upgrade<T>> {
     let (setup, stream) = split_setup(data);
     let pieces = chunks(stream, setup.max_chunk, setup.seed);
-    let (chunked, connection) = serve(&setup, &pieces);
-    let (whole, _) = serve(&setup, &[stream]);
-    assert_eq!(chunked, whole, "chunking changed the server handshake");
-    if let (Outcome::Upgraded { head, after }, Some(connection)) = (&chunked, connection) {
-        assert_eq!(
-            after.as_slice(),
-            &stream[stream.len() - after.len()..],
-            "the leftover is not the end of the input"
-        );
+    let (chunked, connection) = run(&setup, &pieces);
+    let (whole, _) = run(&setup, &[stream]);
+    assert_eq!(chunked, whole, "chunking changed the handshake");
+    let (Outcome::Upgraded { head, after }, Some(connection)) = (chunked, connection) else {
+        return None;
+    };
+    assert_eq!(
+        after.as_slice(),
+        &stream[stream.len() - after.len()..],
+        "the leftover is not the end of the input"
+    );
+    Some(Upgrade {
+        setup,
+        head,
+        after,
+        connection,
+    })
+}
+
+/// Runs every server-side check on one fuzz input.
+pub fn check_server(data: &[u8]) {
+    if let Some(Upgrade {
+        setup,
+        head,
+        after,
+        connection,
+    }) = chunked_and_whole(data, serve)
+    {
         let response = head
             .accept(&Accept::new())
             .expect("a plain accept always builds");
@@ -58,7 +93,7 @@ pub fn check_server(data: &[u8]) {
             response.headers().get("Sec-WebSocket-Accept"),
             Some(accept_key(key.as_bytes()).as_slice())
         );
-        check_handoff(Role::Server, &setup, connection, after);
+        check_handoff(Role::Server, &setup, connection, &after);
     }
 }
 
@@ -141,18 +176,13 @@ type Answered = Outcome<Chosen, Refusal>;
 
 /// Runs every client-side check on one fuzz input.
 pub fn check_client(data: &[u8]) {
-    let (setup, stream) = split_setup(data);
-    let pieces = chunks(stream, setup.max_chunk, setup.seed);
-    let (chunked, connection) = answer(&setup, &pieces);
-    let (whole, _) = answer(&setup, &[stream]);
-    assert_eq!(chunked, whole, "chunking changed the client handshake");
-    if let (Outcome::Upgraded { head, after }, Some(connection)) = (&chunked, connection) {
-        assert_eq!(
-            after.as_slice(),
-            &stream[stream.len() - after.len()..],
-            "the leftover is not the end of the input"
-        );
-        let (protocol, extensions) = head;
+    if let Some(Upgrade {
+        setup,
+        head: (protocol, extensions),
+        after,
+        connection,
+    }) = chunked_and_whole(data, answer)
+    {
         if let Some(protocol) = protocol {
             assert!(
                 ["chat", "superchat"].contains(&protocol.as_str()),
@@ -165,7 +195,7 @@ pub fn check_client(data: &[u8]) {
                 .all(|e| e.name().eq_ignore_ascii_case("x-test")),
             "{extensions:?} not offered"
         );
-        check_handoff(Role::Client, &setup, connection, after);
+        check_handoff(Role::Client, &setup, connection, &after);
     }
 }
 

@@ -180,24 +180,12 @@ pub fn check(script: Script) {
 fn apply(op: Op, me: &mut Side, peer: &mut Side) {
     match op {
         Op::Text { text, .. } => {
-            let expected = if me.send_closed() {
-                Err(SendError::Closed)
-            } else if me.sending.is_some() {
-                Err(SendError::MessageInProgress)
-            } else {
-                Ok(())
-            };
+            let expected = whole_message_expected(me);
             let result = me.conn.send_text(&text);
             check_send(peer, result, expected, || Event::Text(text.clone()));
         }
         Op::Binary { data, .. } => {
-            let expected = if me.send_closed() {
-                Err(SendError::Closed)
-            } else if me.sending.is_some() {
-                Err(SendError::MessageInProgress)
-            } else {
-                Ok(())
-            };
+            let expected = whole_message_expected(me);
             let result = me.conn.send_binary(&data);
             check_send(peer, result, expected, || Event::Binary(data.clone()));
         }
@@ -279,6 +267,17 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
                 "open after the end of stream"
             );
         }
+    }
+}
+
+/// The result a whole text or binary message send must have.
+fn whole_message_expected(me: &Side) -> Result<(), SendError> {
+    if me.send_closed() {
+        Err(SendError::Closed)
+    } else if me.sending.is_some() {
+        Err(SendError::MessageInProgress)
+    } else {
+        Ok(())
     }
 }
 
