@@ -101,10 +101,12 @@ fn a_16_kib_request_head_byte_at_a_time_costs_linear_work() {
         Some(cookie_len)
     );
     // Each byte is copied once and searched at most three times (the search
-    // resumes two bytes back), then the whole head is parsed once.
+    // resumes two bytes back), then the whole head is parsed once: 5 per
+    // byte. The bound leaves room for such details to change; a search that
+    // restarted from the top would examine n²/2.
     let work = handshake.bytes_examined();
     let n = HEAD_LEN as u64;
-    assert!(work <= 5 * n, "examined {work} bytes for a {n}-byte head");
+    assert!(work <= 8 * n, "examined {work} bytes for a {n}-byte head");
     // The buffer doubles (about 15 times to 16 KiB); the request's fields
     // take two allocations each.
     assert!(allocations <= 64, "{allocations} allocations for one head");
@@ -146,7 +148,7 @@ fn a_16_kib_response_head_byte_at_a_time_costs_linear_work() {
     );
     let work = client.bytes_examined();
     let n = HEAD_LEN as u64;
-    assert!(work <= 5 * n, "examined {work} bytes for a {n}-byte head");
+    assert!(work <= 8 * n, "examined {work} bytes for a {n}-byte head");
     assert!(allocations <= 64, "{allocations} allocations for one head");
 }
 
@@ -184,12 +186,12 @@ fn a_1_mib_message_byte_at_a_time_costs_linear_work() {
     });
     assert_eq!(events, vec![Event::Text(text)]);
     // Per payload byte: unmask, validate, copy into the message, and the
-    // final check of the whole message; each header byte is parsed at most
-    // 14 times while the header is incomplete.
+    // final check of the whole message (4 per byte), plus the header parsed
+    // again while it is incomplete.
     let work = server.bytes_examined();
     let n = MESSAGE_LEN as u64;
     assert!(
-        work <= 4 * n + 14 * 14,
+        work <= 8 * n,
         "examined {work} bytes for a {n}-byte message"
     );
     // The message buffer doubles (about 21 times to 1 MiB), plus the event
@@ -230,10 +232,11 @@ fn a_1_mib_message_byte_at_a_time_at_the_streaming_level_allocates_nothing() {
         }
     });
     assert_eq!(received, payload);
+    // Unmasking only (1 per byte), plus the header.
     let work = server.bytes_examined();
     let n = MESSAGE_LEN as u64;
     assert!(
-        work <= n + 14 * 14,
+        work <= 2 * n,
         "examined {work} bytes for a {n}-byte message"
     );
     assert_eq!(allocations, 0, "the streaming level allocated");
