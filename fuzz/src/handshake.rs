@@ -38,6 +38,28 @@ enum Outcome<T, E> {
     Incomplete,
 }
 
+/// Meters the heap a handshake holds while its head is incomplete: at most
+/// `max_handshake_len` bytes, twice that in capacity while the buffer grows.
+struct HeadMeter {
+    baseline: usize,
+    limit: usize,
+}
+
+impl HeadMeter {
+    /// Starts metering from what is live now (the handshake just built).
+    fn start(setup: &Setup) -> Self {
+        HeadMeter {
+            baseline: heap::live(),
+            limit: 2 * setup.config.max_handshake_len + SLACK,
+        }
+    }
+
+    fn check(&self) {
+        let held = heap::live().saturating_sub(self.baseline);
+        assert!(held <= self.limit, "holding {held} bytes of head");
+    }
+}
+
 /// A handshake that upgraded: its head, the bytes after it, and the
 /// connection it handed over.
 struct Upgrade<T> {
@@ -101,14 +123,10 @@ type Served = Outcome<Request, RequestError>;
 
 fn serve(setup: &Setup, pieces: &[&[u8]]) -> (Served, Option<Connection>) {
     let mut handshake = ServerHandshake::new(&setup.config);
-    let baseline = heap::live();
-    let held_limit = 2 * setup.config.max_handshake_len + SLACK;
+    let meter = HeadMeter::start(setup);
     for (i, chunk) in pieces.iter().enumerate() {
         match handshake.recv(chunk) {
-            Ok(None) => {
-                let held = heap::live().saturating_sub(baseline);
-                assert!(held <= held_limit, "holding {held} bytes of head");
-            }
+            Ok(None) => meter.check(),
             Ok(Some(request)) => {
                 assert_eq!(
                     handshake.recv(b"x"),
@@ -206,14 +224,10 @@ fn answer(setup: &Setup, pieces: &[&[u8]]) -> (Answered, Option<Connection>) {
         Box::new(ZeroNonce::new()),
     )
     .expect("the request builds");
-    let baseline = heap::live();
-    let held_limit = 2 * setup.config.max_handshake_len + SLACK;
+    let meter = HeadMeter::start(setup);
     for (i, chunk) in pieces.iter().enumerate() {
         match handshake.recv(chunk) {
-            Ok(None) => {
-                let held = heap::live().saturating_sub(baseline);
-                assert!(held <= held_limit, "holding {held} bytes of head");
-            }
+            Ok(None) => meter.check(),
             Ok(Some(upgraded)) => {
                 let again = handshake.recv(b"x").map(|_| ()).unwrap_err();
                 assert_eq!(again.kind(), ResponseErrorKind::AlreadyComplete);

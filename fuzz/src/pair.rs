@@ -181,13 +181,13 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
     match op {
         Op::Text { text, .. } => {
             let expected = whole_message_expected(me);
-            let result = me.conn.send_text(&text);
-            check_send(peer, result, expected, || Event::Text(text.clone()));
+            let send = |conn: &mut Connection| conn.send_text(&text);
+            check_send(me, peer, send, expected, || Event::Text(text.clone()));
         }
         Op::Binary { data, .. } => {
             let expected = whole_message_expected(me);
-            let result = me.conn.send_binary(&data);
-            check_send(peer, result, expected, || Event::Binary(data.clone()));
+            let send = |conn: &mut Connection| conn.send_binary(&data);
+            check_send(me, peer, send, expected, || Event::Binary(data.clone()));
         }
         Op::Fragment {
             text, data, fin, ..
@@ -207,15 +207,15 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
         }
         Op::Ping { data, .. } => {
             let expected = control_expected(me, &data);
-            let result = me.conn.send_ping(&data);
-            check_send(peer, result, expected, || {
+            let send = |conn: &mut Connection| conn.send_ping(&data);
+            check_send(me, peer, send, expected, || {
                 Event::Ping(ControlPayload::new(&data).expect("checked length"))
             });
         }
         Op::Pong { data, .. } => {
             let expected = control_expected(me, &data);
-            let result = me.conn.send_pong(&data);
-            check_send(peer, result, expected, || {
+            let send = |conn: &mut Connection| conn.send_pong(&data);
+            check_send(me, peer, send, expected, || {
                 Event::Pong(ControlPayload::new(&data).expect("checked length"))
             });
         }
@@ -230,8 +230,8 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
             } else {
                 Ok(())
             };
-            let result = me.conn.close(code, &reason);
-            check_send(peer, result, expected, || {
+            let send = |conn: &mut Connection| conn.close(code, &reason);
+            check_send(me, peer, send, expected, || {
                 Event::Close(CloseFrame::new(code, &reason).expect("checked length"))
             });
             if expected.is_ok() {
@@ -292,17 +292,26 @@ fn control_expected(me: &Side, data: &[u8]) -> Result<(), SendError> {
     }
 }
 
-/// Checks a send's result against the model; on success the peer must
-/// receive `event` (unless its stream has already ended); on failure
-/// nothing may have been queued.
+/// Runs `send` on this side's connection and checks its result against
+/// the model; on success the peer must receive `event` (unless its stream
+/// has already ended); on failure nothing may have been queued.
 fn check_send(
+    me: &mut Side,
     peer: &mut Side,
-    result: Result<(), SendError>,
+    send: impl FnOnce(&mut Connection) -> Result<(), SendError>,
     expected: Result<(), SendError>,
     event: impl FnOnce() -> Event,
 ) {
+    let queued_before = me.conn.pending_transmit().len();
+    let result = send(&mut me.conn);
     assert_eq!(result, expected, "send result");
-    if result.is_ok() && !peer.eof {
+    if result.is_err() {
+        assert_eq!(
+            me.conn.pending_transmit().len(),
+            queued_before,
+            "a refused send queued bytes"
+        );
+    } else if !peer.eof {
         peer.expect.push_back(event());
     }
 }
