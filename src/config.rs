@@ -55,6 +55,10 @@ pub struct Config {
     /// Default 64: a browser sends about 15, and 64 is the count tungstenite
     /// and many HTTP servers allow (hyper: 100).
     pub max_headers: usize,
+    /// permessage-deflate (RFC 7692): whether to negotiate it and how to
+    /// compress. Off by default; see [`DeflateConfig`](crate::DeflateConfig).
+    #[cfg(feature = "deflate")]
+    pub deflate: crate::DeflateConfig,
 }
 
 impl Default for Config {
@@ -65,6 +69,8 @@ impl Default for Config {
             auto_pong: true,
             max_handshake_len: 16 << 10,
             max_headers: 64,
+            #[cfg(feature = "deflate")]
+            deflate: crate::DeflateConfig::default(),
         }
     }
 }

@@ -26,6 +26,14 @@ use crate::frame::OpCode;
 use crate::recv::{Control, Receiver, Step};
 use crate::send::{Entropy, Sender};
 use core::fmt;
+use core::ops::Range;
+
+#[cfg(feature = "deflate")]
+use crate::deflate::{DeflateParams, Deflater, Inbound};
+
+/// The streaming level's buffer for inflated payload.
+#[cfg(feature = "deflate")]
+const INFLATE_CHUNK: usize = 16 << 10;
 
 /// Which endpoint started the closing handshake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -97,6 +105,31 @@ pub struct Connection {
     /// Bytes copied into messages and validated whole (see
     /// [`bytes_examined`](Self::bytes_examined)).
     examined: u64,
+    /// permessage-deflate, when negotiated: the parameters, the inflating
+    /// side, and the streaming level's output buffer (allocated on first use).
+    #[cfg(feature = "deflate")]
+    deflate: Option<(DeflateParams, Inbound)>,
+    #[cfg(feature = "deflate")]
+    inflated: Vec<u8>,
+}
+
+/// What one streaming step found, before the payload is borrowed.
+enum Found {
+    Nothing,
+    Control(Control),
+    /// Payload in the caller's input.
+    Plain {
+        range: Range<usize>,
+        kind: MessageKind,
+        fin: bool,
+    },
+    /// Inflated payload in `Connection::inflated`.
+    #[cfg(feature = "deflate")]
+    Inflated {
+        len: usize,
+        kind: MessageKind,
+        fin: bool,
+    },
 }
 
 impl Connection {
@@ -111,6 +144,52 @@ impl Connection {
     /// deterministic tests, or platforms without an OS generator).
     pub fn with_entropy(role: Role, config: Config, entropy: Box<dyn EntropySource>) -> Self {
         Self::build(role, config, Entropy::Custom(entropy))
+    }
+
+    /// A connection with permessage-deflate (RFC 7692) in force, for a
+    /// handshake done elsewhere: `params` must be what both endpoints
+    /// agreed on. The handshakes of this crate call it for you.
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, DeflateParams, Event, OsEntropy, Role};
+    ///
+    /// let params = DeflateParams::new(15, 15, false, false).expect("valid window bits");
+    /// let mut client = Connection::with_deflate(Role::Client, Config::default(), params, Box::new(OsEntropy::new()));
+    /// let mut server = Connection::with_deflate(Role::Server, Config::default(), params.mirrored(), Box::new(OsEntropy::new()));
+    /// client.send_text(&"compress me ".repeat(10))?;
+    /// let mut wire = Vec::new();
+    /// client.poll_transmit(&mut wire);
+    /// assert_eq!(wire[0], 0xc1); // FIN, RSV1 (compressed), text
+    /// server.recv(&wire);
+    /// assert_eq!(server.poll_event()?, Some(Event::Text("compress me ".repeat(10))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(
+        role: Role,
+        config: Config,
+        params: DeflateParams,
+        entropy: Box<dyn EntropySource>,
+    ) -> Self {
+        let mut connection = Self::build(role, config, Entropy::Custom(entropy));
+        connection.enable_deflate(params);
+        connection
+    }
+
+    /// Turns permessage-deflate on, before any byte is exchanged.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn enable_deflate(&mut self, params: DeflateParams) {
+        self.receiver.allow_compression();
+        self.sender
+            .enable_deflate(Deflater::new(&params, &self.config.deflate));
+        let inbound = Inbound::new(&params, self.config.max_message_len);
+        self.deflate = Some((params, inbound));
+    }
+
+    /// The permessage-deflate parameters in force, if it was negotiated.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate.as_ref().map(|(params, _)| *params)
     }
 
     fn build(role: Role, config: Config, entropy: Entropy) -> Self {
@@ -129,6 +208,10 @@ impl Connection {
             pending_error: None,
             error: None,
             examined: 0,
+            #[cfg(feature = "deflate")]
+            deflate: None,
+            #[cfg(feature = "deflate")]
+            inflated: Vec::new(),
         }
     }
 
@@ -137,7 +220,14 @@ impl Connection {
     /// (`tests/linear_work.rs`).
     #[doc(hidden)]
     pub fn bytes_examined(&self) -> u64 {
-        self.examined + self.receiver.examined()
+        #[cfg(feature = "deflate")]
+        let inflated = self
+            .deflate
+            .as_ref()
+            .map_or(0, |(_, inbound)| inbound.examined());
+        #[cfg(not(feature = "deflate"))]
+        let inflated = 0;
+        self.examined + self.receiver.examined() + inflated
     }
 
     /// This endpoint's role.
@@ -185,6 +275,19 @@ impl Connection {
             };
             match step {
                 Step::NeedMore => {}
+                #[cfg(feature = "deflate")]
+                Step::Data(piece) if piece.compressed => {
+                    let complete = match self.inflate_piece(&input[piece.range.clone()], &piece) {
+                        Ok(complete) => complete,
+                        Err(error) => return self.stop_receiving(error),
+                    };
+                    if complete {
+                        let data = core::mem::take(&mut self.message);
+                        if let Err(error) = self.push_message(piece.kind, data) {
+                            return self.stop_receiving(error);
+                        }
+                    }
+                }
                 Step::Data(piece) => {
                     let start = self.message.len();
                     self.message.extend_from_slice(&input[piece.range.clone()]);
@@ -197,17 +300,9 @@ impl Connection {
                     }
                     if piece.fin {
                         let data = core::mem::take(&mut self.message);
-                        if piece.kind == MessageKind::Text {
-                            self.examined += data.len() as u64;
+                        if let Err(error) = self.push_message(piece.kind, data) {
+                            return self.stop_receiving(error);
                         }
-                        let event = match piece.kind {
-                            MessageKind::Binary => Event::Binary(data),
-                            MessageKind::Text => match String::from_utf8(data) {
-                                Ok(text) => Event::Text(text),
-                                Err(_) => return self.stop_receiving(ProtocolError::InvalidUtf8),
-                            },
-                        };
-                        self.events.push_back(event);
                     }
                 }
                 Step::Control(control) => {
@@ -217,6 +312,38 @@ impl Connection {
             }
             input = &input[used..];
         }
+    }
+
+    /// Queues a complete message (already validated).
+    fn push_message(&mut self, kind: MessageKind, data: Vec<u8>) -> Result<(), ProtocolError> {
+        let event = match kind {
+            MessageKind::Binary => Event::Binary(data),
+            MessageKind::Text => {
+                self.examined += data.len() as u64;
+                // Validated as it arrived; this check cannot fail.
+                Event::Text(String::from_utf8(data).map_err(|_| ProtocolError::InvalidUtf8)?)
+            }
+        };
+        self.events.push_back(event);
+        Ok(())
+    }
+
+    /// Unmasks a compressed piece into the decompressor and inflates it
+    /// onto the message being reassembled; returns whether it completed.
+    #[cfg(feature = "deflate")]
+    fn inflate_piece(
+        &mut self,
+        bytes: &[u8],
+        piece: &crate::recv::DataPiece,
+    ) -> Result<bool, ProtocolError> {
+        let Some((_, inbound)) = &mut self.deflate else {
+            // RSV1 is refused unless permessage-deflate was negotiated.
+            return Err(ProtocolError::ReservedBits(crate::recv::RSV1));
+        };
+        self.examined += bytes.len() as u64;
+        let compressed = inbound.push(piece.kind, bytes, piece.fin);
+        self.receiver.accept_data(compressed, piece)?;
+        inbound.inflate_onto(&mut self.message)
     }
 
     /// The next message-level event, in the order the peer sent them.
@@ -274,10 +401,10 @@ impl Connection {
     /// assert_eq!(received, b"Hello");
     /// # Ok::<(), wsproto::ProtocolError>(())
     /// ```
-    pub fn recv_in_place<'b>(
-        &mut self,
-        input: &'b mut [u8],
-    ) -> Result<(usize, Option<StreamEvent<'b>>), ProtocolError> {
+    pub fn recv_in_place<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+    ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
         if let Some(error) = self.pending_error.take() {
             self.fail(error);
         }
@@ -287,40 +414,117 @@ impl Connection {
         if !self.receiving() {
             return Ok((input.len(), None));
         }
-        let (used, step) = match self.receiver.step(input) {
+        let (used, found) = match self.stream_step(input) {
             Ok(found) => found,
             Err(error) => {
                 self.fail(error);
                 return Err(error);
             }
         };
-        let event = match step {
-            Step::NeedMore => None,
-            Step::Control(control) => {
-                match &control {
-                    Control::Ping(payload) => self.answer_ping(payload),
-                    Control::Pong(_) => {}
-                    Control::Close(frame) => {
-                        self.close_decoded = true;
-                        self.answer_close(frame);
-                    }
-                }
-                Some(control.into_stream_event())
-            }
-            Step::Data(piece) => {
-                let payload = &mut input[piece.range.clone()];
-                if let Err(error) = self.receiver.accept_data(payload, &piece) {
-                    self.fail(error);
-                    return Err(error);
-                }
-                Some(StreamEvent::Data {
-                    kind: piece.kind,
-                    payload,
-                    fin: piece.fin,
-                })
-            }
+        let event = match found {
+            Found::Nothing => None,
+            Found::Control(control) => Some(control.into_stream_event()),
+            Found::Plain { range, kind, fin } => Some(StreamEvent::Data {
+                kind,
+                payload: &input[range],
+                fin,
+            }),
+            #[cfg(feature = "deflate")]
+            Found::Inflated { len, kind, fin } => Some(StreamEvent::Data {
+                kind,
+                payload: &self.inflated[..len],
+                fin,
+            }),
         };
         Ok((used, event))
+    }
+
+    /// One streaming event's worth of decoding: the bytes used and what was
+    /// found, payload still unborrowed. A compressed piece that inflates to
+    /// nothing yet is not an event: decoding goes on.
+    // Without deflate every step is an event, so the loop runs once.
+    #[cfg_attr(not(feature = "deflate"), allow(clippy::never_loop))]
+    fn stream_step(&mut self, input: &mut [u8]) -> Result<(usize, Found), ProtocolError> {
+        #[cfg(feature = "deflate")]
+        if let Some(found) = self.inflate_more(None)? {
+            // Output left over from the last piece comes before new input.
+            return Ok((0, found));
+        }
+        let mut used = 0;
+        loop {
+            let (took, step) = self.receiver.step(&input[used..])?;
+            let at = used;
+            used += took;
+            let found = match step {
+                Step::NeedMore => Found::Nothing,
+                Step::Control(control) => {
+                    match &control {
+                        Control::Ping(payload) => self.answer_ping(payload),
+                        Control::Pong(_) => {}
+                        Control::Close(frame) => {
+                            self.close_decoded = true;
+                            self.answer_close(frame);
+                        }
+                    }
+                    Found::Control(control)
+                }
+                #[cfg(feature = "deflate")]
+                Step::Data(piece) if piece.compressed => {
+                    let range = at + piece.range.start..at + piece.range.end;
+                    match self.inflate_more(Some((&mut input[range], &piece)))? {
+                        Some(found) => found,
+                        None => continue,
+                    }
+                }
+                Step::Data(piece) => {
+                    let range = at + piece.range.start..at + piece.range.end;
+                    self.receiver
+                        .accept_data(&mut input[range.clone()], &piece)?;
+                    Found::Plain {
+                        range,
+                        kind: piece.kind,
+                        fin: piece.fin,
+                    }
+                }
+            };
+            return Ok((used, found));
+        }
+    }
+
+    /// Unmasks and takes a compressed piece (if given), then inflates into
+    /// the streaming buffer. `None` when there is nothing to report: no
+    /// piece and no output waiting, or a piece that gave no output yet.
+    #[cfg(feature = "deflate")]
+    fn inflate_more(
+        &mut self,
+        piece: Option<(&mut [u8], &crate::recv::DataPiece)>,
+    ) -> Result<Option<Found>, ProtocolError> {
+        let Some((_, inbound)) = &mut self.deflate else {
+            return match piece {
+                // RSV1 is refused unless permessage-deflate was negotiated.
+                Some(_) => Err(ProtocolError::ReservedBits(crate::recv::RSV1)),
+                None => Ok(None),
+            };
+        };
+        let kind = match piece {
+            Some((bytes, piece)) => {
+                self.receiver.accept_data(bytes, piece)?;
+                self.examined += bytes.len() as u64;
+                inbound.push(piece.kind, bytes, piece.fin);
+                piece.kind
+            }
+            None if inbound.has_pending() => inbound.kind().unwrap_or(MessageKind::Binary),
+            None => return Ok(None),
+        };
+        if self.inflated.len() < INFLATE_CHUNK {
+            self.inflated.resize(INFLATE_CHUNK, 0);
+        }
+        let step = inbound.inflate_into(&mut self.inflated)?;
+        Ok((step.written > 0 || step.done).then_some(Found::Inflated {
+            len: step.written,
+            kind,
+            fin: step.done,
+        }))
     }
 
     /// Tells the connection the transport has ended (a read returned 0).

@@ -2,6 +2,7 @@
 
 use crate::close::{CloseCode, ClosePayloadError};
 use crate::entropy::EntropyError;
+use crate::event::MessageKind;
 use crate::frame::HeaderError;
 use core::fmt;
 
@@ -57,6 +58,10 @@ pub enum ProtocolError {
         /// The configured limit.
         max: u64,
     },
+    /// A compressed message (permessage-deflate) was not valid DEFLATE
+    /// data. A text message closes with 1007, as invalid UTF-8 would; a
+    /// binary one with 1002, the extension's framing being broken.
+    InvalidCompressedData(MessageKind),
     /// The transport ended before a close frame was received.
     UnexpectedEof,
 }
@@ -67,9 +72,9 @@ impl ProtocolError {
     /// reported locally, never sent.
     pub const fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => {
-                CloseCode::INVALID_PAYLOAD
-            }
+            ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidCloseReason
+            | ProtocolError::InvalidCompressedData(MessageKind::Text) => CloseCode::INVALID_PAYLOAD,
             ProtocolError::FrameTooLong { .. } | ProtocolError::MessageTooLong { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
@@ -84,7 +89,10 @@ impl ProtocolError {
             | ProtocolError::ExpectedContinuation
             | ProtocolError::LengthOverflow
             | ProtocolError::ClosePayloadTooShort
-            | ProtocolError::InvalidCloseCode(_) => CloseCode::PROTOCOL_ERROR,
+            | ProtocolError::InvalidCloseCode(_)
+            | ProtocolError::InvalidCompressedData(MessageKind::Binary) => {
+                CloseCode::PROTOCOL_ERROR
+            }
         }
     }
 
@@ -106,6 +114,7 @@ impl ProtocolError {
             ProtocolError::InvalidCloseReason => "invalid close reason",
             ProtocolError::FrameTooLong { .. } => "frame too long",
             ProtocolError::MessageTooLong { .. } => "message too long",
+            ProtocolError::InvalidCompressedData(_) => "invalid compressed data",
             ProtocolError::UnexpectedEof => "",
         }
     }
@@ -176,6 +185,9 @@ pub enum SendError {
     InvalidUtf8,
     /// The masking key could not be generated.
     Entropy(EntropyError),
+    /// The compressor failed (permessage-deflate). zlib fails only on a
+    /// corrupt state, so this is a bug; nothing was queued.
+    Compression,
 }
 
 impl fmt::Display for SendError {
@@ -192,6 +204,7 @@ impl fmt::Display for SendError {
             SendError::MessageInProgress => f.write_str("a fragmented message is in progress"),
             SendError::InvalidUtf8 => f.write_str("text fragments are not valid UTF-8"),
             SendError::Entropy(e) => write!(f, "{e}"),
+            SendError::Compression => f.write_str("the compressor failed"),
         }
     }
 }
@@ -276,6 +289,8 @@ mod tests {
             (InvalidCloseReason, 1007),
             (FrameTooLong { len: 2, max: 1 }, 1009),
             (MessageTooLong { len: 2, max: 1 }, 1009),
+            (InvalidCompressedData(MessageKind::Text), 1007),
+            (InvalidCompressedData(MessageKind::Binary), 1002),
             (UnexpectedEof, 1006),
         ];
         for (error, _) in &all {
@@ -295,6 +310,7 @@ mod tests {
                 | InvalidCloseReason
                 | FrameTooLong { .. }
                 | MessageTooLong { .. }
+                | InvalidCompressedData(_)
                 | UnexpectedEof => {}
             }
         }

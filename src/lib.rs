@@ -124,6 +124,8 @@
 mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 mod entropy;
 mod error;
 mod event;
@@ -141,6 +143,8 @@ struct ReadmeDoctests;
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON_LEN};
 pub use config::{Config, Role};
 pub use connection::{Connection, Initiator, State};
+#[cfg(feature = "deflate")]
+pub use deflate::{DeflateConfig, DeflateParams};
 pub use entropy::{EntropyError, EntropySource, OsEntropy};
 pub use error::{Error, ProtocolError, SendError};
 pub use event::{ControlPayload, Event, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};

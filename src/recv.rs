@@ -34,6 +34,9 @@ pub(crate) struct DataPiece {
     pub(crate) kind: MessageKind,
     /// Whether these are the last bytes of the message.
     pub(crate) fin: bool,
+    /// Whether the message is compressed (RSV1 on its first frame): the
+    /// bytes are DEFLATE data, validated once inflated.
+    pub(crate) compressed: bool,
     mask: Option<[u8; 4]>,
     /// Position of the first byte within its frame's payload.
     offset: u64,
@@ -79,9 +82,17 @@ struct Frame {
 #[derive(Debug)]
 struct Message {
     kind: MessageKind,
+    compressed: bool,
     len: u64,
     utf8: Utf8Validator,
 }
+
+/// RSV1: permessage-deflate's "this message is compressed".
+pub(crate) const RSV1: u8 = 0b100;
+
+/// The most payload of a compressed message handed out per step: the
+/// decompressor copies it, so this bounds what it holds.
+const COMPRESSED_PIECE: u64 = 16 << 10;
 
 /// The inbound half of a connection.
 #[derive(Debug)]
@@ -89,8 +100,8 @@ pub(crate) struct Receiver {
     role: Role,
     max_frame_len: u64,
     max_message_len: u64,
-    /// RSV bits a negotiated extension defines (permessage-deflate will set
-    /// RSV1 here); any other set bit fails the connection with 1002.
+    /// RSV bits a negotiated extension defines (RSV1 with
+    /// permessage-deflate); any other set bit fails the connection with 1002.
     extension_rsv: u8,
     header: [u8; MAX_HEADER_LEN],
     header_len: usize,
@@ -118,6 +129,13 @@ impl Receiver {
         }
     }
 
+    /// Accepts RSV1 on the first frame of a data message: permessage-deflate
+    /// was negotiated.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn allow_compression(&mut self) {
+        self.extension_rsv |= RSV1;
+    }
+
     /// Bytes parsed, copied, unmasked and validated so far.
     pub(crate) fn examined(&self) -> u64 {
         self.examined
@@ -142,8 +160,14 @@ impl Receiver {
             if available == 0 {
                 return Ok((pos, Step::NeedMore));
             }
+            let compressed = self.message.as_ref().is_some_and(|m| m.compressed);
+            let most = if compressed && !frame.opcode.is_control() {
+                COMPRESSED_PIECE
+            } else {
+                u64::MAX
+            };
             // Bounded by the input length, so the cast cannot truncate.
-            let take = (frame.len - frame.done).min(available) as usize;
+            let take = (frame.len - frame.done).min(available).min(most) as usize;
             let range = pos..pos + take;
             let offset = frame.done;
             frame.done += take as u64;
@@ -174,6 +198,7 @@ impl Receiver {
                 range,
                 kind: self.message_kind(),
                 fin,
+                compressed,
                 mask,
                 offset,
             };
@@ -192,7 +217,7 @@ impl Receiver {
             apply_mask(bytes, key, piece.offset);
             self.examined += bytes.len() as u64;
         }
-        if piece.kind == MessageKind::Text {
+        if piece.kind == MessageKind::Text && !piece.compressed {
             self.examined += bytes.len() as u64;
             if let Some(message) = &mut self.message {
                 let utf8 = &mut message.utf8;
@@ -260,7 +285,15 @@ impl Receiver {
     /// Applies the rules that depend on role, extensions, the message in
     /// progress and the limits; then starts reading the payload.
     fn begin_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
-        if header.rsv & !self.extension_rsv != 0 {
+        // RSV1 marks a compressed message on its first frame only (RFC 7692
+        // section 6.1): never on a control or continuation frame.
+        let first_data_frame = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        let allowed = if first_data_frame {
+            self.extension_rsv
+        } else {
+            0
+        };
+        if header.rsv & !allowed != 0 {
             return Err(ProtocolError::ReservedBits(header.rsv));
         }
         match (self.role, header.mask.is_some()) {
@@ -300,6 +333,7 @@ impl Receiver {
             (None, Some(message)) => message,
             (Some(kind), message @ None) => message.insert(Message {
                 kind,
+                compressed: header.rsv & RSV1 != 0,
                 len: 0,
                 utf8: Utf8Validator::default(),
             }),
@@ -332,11 +366,13 @@ impl Receiver {
         }
         // An empty middle fragment says nothing; an empty final one ends
         // the message (and may be all of it).
+        let compressed = self.message.as_ref().is_some_and(|m| m.compressed);
         Ok(fin.then(|| {
             Step::Data(DataPiece {
                 range: pos..pos,
                 kind: self.message_kind(),
                 fin: true,
+                compressed,
                 mask: None,
                 offset: 0,
             })

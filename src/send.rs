@@ -13,6 +13,11 @@ use crate::event::MessageKind;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
 use crate::utf8::Utf8Validator;
 
+#[cfg(feature = "deflate")]
+use crate::deflate::Deflater;
+#[cfg(feature = "deflate")]
+use crate::recv::RSV1;
+
 /// Where masking keys come from.
 pub(crate) enum Entropy {
     Os(OsEntropy),
@@ -36,7 +41,22 @@ pub(crate) struct Sender {
     outbox: Vec<u8>,
     written: usize,
     /// The fragmented message being sent, with its UTF-8 state for text.
-    fragmented: Option<(MessageKind, Utf8Validator)>,
+    fragmented: Option<Fragmented>,
+    /// permessage-deflate, when negotiated.
+    #[cfg(feature = "deflate")]
+    deflater: Option<Deflater>,
+    /// Compressed payload on its way into the outbox, kept between messages.
+    #[cfg(feature = "deflate")]
+    scratch: Vec<u8>,
+}
+
+/// The fragmented message being sent.
+#[derive(Clone, Copy)]
+struct Fragmented {
+    kind: MessageKind,
+    utf8: Utf8Validator,
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    compressed: bool,
 }
 
 impl Sender {
@@ -47,7 +67,17 @@ impl Sender {
             outbox: Vec::new(),
             written: 0,
             fragmented: None,
+            #[cfg(feature = "deflate")]
+            deflater: None,
+            #[cfg(feature = "deflate")]
+            scratch: Vec::new(),
         }
+    }
+
+    /// Compresses data messages from now on (permessage-deflate).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn enable_deflate(&mut self, deflater: Deflater) {
+        self.deflater = Some(deflater);
     }
 
     /// Queues a whole data message.
@@ -55,7 +85,42 @@ impl Sender {
         if self.fragmented.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        Ok(self.frame(true, data_opcode(kind), payload)?)
+        #[cfg(feature = "deflate")]
+        if self
+            .deflater
+            .as_ref()
+            .is_some_and(|d| d.wants(payload.len()))
+        {
+            return self.compressed_frame(true, data_opcode(kind), payload, true);
+        }
+        Ok(self.frame(true, 0, data_opcode(kind), payload)?)
+    }
+
+    /// Compresses `payload` and queues it as one frame; RSV1 on the first
+    /// frame of the message.
+    #[cfg(feature = "deflate")]
+    fn compressed_frame(
+        &mut self,
+        fin: bool,
+        opcode: OpCode,
+        payload: &[u8],
+        first: bool,
+    ) -> Result<(), SendError> {
+        // The key first: once compressed, the message must go out, or the
+        // peer's window would miss what ours holds.
+        let mask = self.next_mask()?;
+        let Some(deflater) = &mut self.deflater else {
+            return Err(SendError::Compression);
+        };
+        let mut scratch = core::mem::take(&mut self.scratch);
+        scratch.clear();
+        let compressed = deflater.compress(payload, &mut scratch, fin);
+        let rsv = if first { RSV1 } else { 0 };
+        if compressed.is_ok() {
+            self.push_frame(fin, rsv, opcode, mask, &scratch);
+        }
+        self.scratch = scratch;
+        compressed.map_err(|_| SendError::Compression)
     }
 
     /// Queues one fragment of a message, starting the message if none is in
@@ -66,46 +131,96 @@ impl Sender {
         payload: &[u8],
         fin: bool,
     ) -> Result<(), SendError> {
-        let (opcode, mut utf8) = match self.fragmented {
-            None => (data_opcode(kind), Utf8Validator::default()),
-            Some((current, utf8)) if current == kind => (OpCode::Continuation, utf8),
+        let (opcode, mut state) = match self.fragmented {
+            None => (
+                data_opcode(kind),
+                Fragmented {
+                    kind,
+                    utf8: Utf8Validator::default(),
+                    compressed: self.compresses(),
+                },
+            ),
+            Some(state) if state.kind == kind => (OpCode::Continuation, state),
             Some(_) => return Err(SendError::MessageInProgress),
         };
         if kind == MessageKind::Text {
-            utf8.feed(payload).map_err(|_| SendError::InvalidUtf8)?;
+            state
+                .utf8
+                .feed(payload)
+                .map_err(|_| SendError::InvalidUtf8)?;
             if fin {
-                utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
+                state.utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
             }
         }
-        self.frame(fin, opcode, payload)?;
-        self.fragmented = (!fin).then_some((kind, utf8));
+        #[cfg(feature = "deflate")]
+        if state.compressed {
+            let first = opcode != OpCode::Continuation;
+            self.compressed_frame(fin, opcode, payload, first)?;
+            self.fragmented = (!fin).then_some(state);
+            return Ok(());
+        }
+        self.frame(fin, 0, opcode, payload)?;
+        self.fragmented = (!fin).then_some(state);
         Ok(())
+    }
+
+    /// Whether a new fragmented message is compressed: always, once
+    /// permessage-deflate is on (its size is not known up front).
+    fn compresses(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflater.is_some();
+        #[cfg(not(feature = "deflate"))]
+        false
     }
 
     /// Queues a ping or pong (payload length checked by the caller).
     pub(crate) fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), EntropyError> {
-        self.frame(true, opcode, payload)
+        self.frame(true, 0, opcode, payload)
     }
 
     /// Queues a close frame.
     pub(crate) fn close(&mut self, frame: &CloseFrame) -> Result<(), EntropyError> {
         let mut payload = [0u8; 125];
         let len = frame.encode_payload(&mut payload);
-        self.frame(true, OpCode::Close, &payload[..len])
+        self.frame(true, 0, OpCode::Close, &payload[..len])
     }
 
-    fn frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) -> Result<(), EntropyError> {
-        let mask = match self.role {
-            Role::Server => None,
+    fn frame(
+        &mut self,
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<(), EntropyError> {
+        let mask = self.next_mask()?;
+        self.push_frame(fin, rsv, opcode, mask, payload);
+        Ok(())
+    }
+
+    /// The masking key for the next frame: a client's from its entropy
+    /// source, none for a server.
+    fn next_mask(&mut self) -> Result<Option<[u8; 4]>, EntropyError> {
+        match self.role {
+            Role::Server => Ok(None),
             Role::Client => {
                 let mut key = [0u8; 4];
                 self.entropy.fill(&mut key)?;
-                Some(key)
+                Ok(Some(key))
             }
-        };
+        }
+    }
+
+    fn push_frame(
+        &mut self,
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        mask: Option<[u8; 4]>,
+        payload: &[u8],
+    ) {
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: payload.len() as u64,
@@ -120,7 +235,6 @@ impl Sender {
         if let Some(key) = mask {
             apply_mask(&mut self.outbox[start..], key, 0);
         }
-        Ok(())
     }
 
     /// Drops written bytes from the front once they are half the outbox, so

@@ -783,9 +783,9 @@ fn absolute_form_target_has_the_same_path_as_origin_form() {
 fn accept_writes_the_chosen_protocol_extension_and_headers() {
     let request = parse(&with(&[
         "Sec-WebSocket-Protocol: chat.v2, chat.v1",
-        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+        "Sec-WebSocket-Extensions: x-deflate-frame; client_max_window_bits",
     ]));
-    let deflate = Extension::new("permessage-deflate")
+    let deflate = Extension::new("x-deflate-frame")
         .unwrap()
         .with_param("server_max_window_bits", Some("10"))
         .unwrap();
@@ -805,7 +805,7 @@ fn accept_writes_the_chosen_protocol_extension_and_headers() {
              Connection: Upgrade\r\n\
              Sec-WebSocket-Accept: {ACCEPT}\r\n\
              Sec-WebSocket-Protocol: chat.v1\r\n\
-             Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n\
+             Sec-WebSocket-Extensions: x-deflate-frame; server_max_window_bits=10\r\n\
              Set-Cookie: session=abc; HttpOnly\r\n\
              \r\n"
         )
@@ -821,7 +821,7 @@ fn accept_writes_the_chosen_protocol_extension_and_headers() {
 fn accept_refuses_bad_choices_and_produces_nothing() {
     let request = parse(&with(&[
         "Sec-WebSocket-Protocol: chat.v1",
-        "Sec-WebSocket-Extensions: permessage-deflate",
+        "Sec-WebSocket-Extensions: x-deflate-frame",
     ]));
     let cases = [
         (
@@ -830,7 +830,7 @@ fn accept_refuses_bad_choices_and_produces_nothing() {
         ),
         (
             Accept::new()
-                .extension(Extension::new("permessage-deflate").unwrap())
+                .extension(Extension::new("x-deflate-frame").unwrap())
                 .extension(Extension::new("Permessage-Deflate").unwrap()),
             BuildError::InvalidExtension("Permessage-Deflate".into()),
         ),

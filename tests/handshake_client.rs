@@ -29,13 +29,13 @@ fn handshake(request: &ClientRequest) -> ClientHandshake {
 }
 
 /// A client offering the subprotocols `chat.v1` and `chat.v2` and the
-/// extension `permessage-deflate`.
+/// extension `x-deflate-frame`.
 fn offering_client() -> ClientHandshake {
     let request = ClientRequest::new("ws://example.com/chat")
         .unwrap()
         .protocol("chat.v1")
         .protocol("chat.v2")
-        .extension(Extension::new("permessage-deflate").unwrap());
+        .extension(Extension::new("x-deflate-frame").unwrap());
     handshake(&request)
 }
 
@@ -113,7 +113,7 @@ fn request_bytes_are_exact() {
     );
 
     // The extension offer is written with its parameters.
-    let deflate = Extension::new("permessage-deflate")
+    let deflate = Extension::new("x-deflate-frame")
         .unwrap()
         .with_param("client_max_window_bits", None)
         .unwrap();
@@ -128,7 +128,7 @@ fn request_bytes_are_exact() {
             "GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\
              Sec-WebSocket-Version: 13\r\n\
-             Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+             Sec-WebSocket-Extensions: x-deflate-frame; client_max_window_bits\r\n\r\n"
         )
     );
 }
@@ -302,7 +302,7 @@ fn server_frames_in_the_same_chunk_as_the_101_reach_the_client() {
         .recv(client.request_bytes())
         .unwrap()
         .unwrap();
-    let deflate = Extension::new("permessage-deflate").unwrap();
+    let deflate = Extension::new("x-deflate-frame").unwrap();
     let response = offer
         .accept(&Accept::new().extension(deflate.clone()))
         .unwrap();
@@ -519,13 +519,13 @@ fn every_response_check_has_its_error_kind() {
         ),
         (
             "extension twice",
-            switching(&["Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate"]),
+            switching(&["Sec-WebSocket-Extensions: x-deflate-frame, x-deflate-frame"]),
             K::ExtensionNotOffered,
             Some(101),
         ),
         (
             "malformed extension",
-            switching(&["Sec-WebSocket-Extensions: permessage-deflate;"]),
+            switching(&["Sec-WebSocket-Extensions: x-deflate-frame;"]),
             K::ExtensionNotOffered,
             Some(101),
         ),
@@ -580,7 +580,7 @@ fn every_response_check_has_its_error_kind() {
     // The same responses that pass: each offered choice on its own.
     for add in [
         &["Sec-WebSocket-Protocol: chat.v2"][..],
-        &["Sec-WebSocket-Extensions: PERMESSAGE-DEFLATE; server_no_context_takeover"],
+        &["Sec-WebSocket-Extensions: X-DEFLATE-FRAME; server_no_context_takeover"],
         &["Upgrade: h2c", "Connection: keep-alive"],
     ] {
         let mut client = offering_client();
@@ -591,7 +591,7 @@ fn every_response_check_has_its_error_kind() {
     }
     let chosen = upgrade(
         &mut offering_client(),
-        &switching(&["Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10"]),
+        &switching(&["Sec-WebSocket-Extensions: x-deflate-frame; server_max_window_bits=10"]),
     );
     assert_eq!(
         chosen.extensions()[0].param("server_max_window_bits"),
@@ -645,7 +645,7 @@ fn a_response_split_anywhere_gives_the_same_upgrade() {
     frames.extend_from_slice(&server_frame(true, OP_TEXT, b"there"));
     let head = switching(&[
         "Sec-WebSocket-Protocol: chat.v2",
-        "Sec-WebSocket-Extensions: permessage-deflate",
+        "Sec-WebSocket-Extensions: x-deflate-frame",
         "Set-Cookie: a=1",
     ]);
     let input = [head.clone(), frames.clone()].concat();

@@ -110,7 +110,9 @@ impl ClientRequest {
 
     /// The request's header fields for `key`, checking every application
     /// value.
-    fn fields(&self, key: &str) -> Result<Headers, BuildError> {
+    /// The request's header fields; `offers` are the extensions to offer
+    /// (the application's plus the ones the handshake manages).
+    fn fields(&self, key: &str, offers: &[Extension]) -> Result<Headers, BuildError> {
         let mut headers = Headers::new();
         headers.append("Host", self.url.host_header.as_str());
         headers.append("Upgrade", "websocket");
@@ -127,11 +129,8 @@ impl ClientRequest {
         if !self.protocols.is_empty() {
             headers.append("Sec-WebSocket-Protocol", self.protocols.join(", "));
         }
-        if !self.extensions.is_empty() {
-            headers.append(
-                "Sec-WebSocket-Extensions",
-                extension::list_value(&self.extensions),
-            );
+        if !offers.is_empty() {
+            headers.append("Sec-WebSocket-Extensions", extension::list_value(offers));
         }
         for (name, value) in self.headers.iter() {
             push_header(&mut headers, name, value, &REQUEST_OWNED)?;
@@ -220,7 +219,19 @@ impl ClientHandshake {
         let mut nonce = [0u8; 16];
         entropy.fill(&mut nonce)?;
         let key = encode_key(&nonce);
-        let fields = request.fields(&key)?;
+        #[allow(unused_mut)] // without the deflate feature
+        let mut offers = request.extensions.clone();
+        #[cfg(feature = "deflate")]
+        {
+            if let Some(managed) = offers.iter().find(|e| crate::deflate::is_deflate(e)) {
+                // Offered through `Config::deflate`, so the connection applies it.
+                return Err(BuildError::InvalidExtension(managed.name().into()));
+            }
+            if config.deflate.enabled {
+                offers.push(crate::deflate::offer(&config.deflate));
+            }
+        }
+        let fields = request.fields(&key, &offers)?;
         let mut head = Vec::with_capacity(256);
         head.extend_from_slice(b"GET ");
         head.extend_from_slice(request.url.resource.as_bytes());
@@ -232,7 +243,7 @@ impl ClientHandshake {
             fields,
             expected_accept: accept_key(key.as_bytes()),
             protocols: request.protocols.clone(),
-            offered_extensions: request.extensions.clone(),
+            offered_extensions: offers,
             reader: HeadReader::new(config.max_handshake_len),
             max_headers: config.max_headers,
             config,
@@ -317,12 +328,18 @@ impl ClientHandshake {
             return Err(ResponseError::new(ResponseErrorKind::AlreadyComplete, None));
         };
         let checked = result?;
+        #[allow(unused_mut)] // without the deflate feature
+        let mut connection = Connection::with_entropy(Role::Client, self.config.clone(), entropy);
+        #[cfg(feature = "deflate")]
+        if let Some(params) = checked.deflate {
+            connection.enable_deflate(params);
+        }
         Ok(Upgraded {
             response: checked.response,
             protocol: checked.protocol,
             extensions: checked.extensions,
             leftover: leftover.to_vec(),
-            connection: Connection::with_entropy(Role::Client, self.config.clone(), entropy),
+            connection,
         })
     }
 
@@ -389,10 +406,20 @@ impl ClientHandshake {
         let Ok(extensions) = self.chosen_extensions(response.headers()) else {
             return fail(Kind::ExtensionNotOffered);
         };
+        #[cfg(feature = "deflate")]
+        let deflate = match extensions.iter().find(|e| crate::deflate::is_deflate(e)) {
+            None => None,
+            Some(answer) => match crate::deflate::check_answer(answer, &self.config.deflate) {
+                Ok(params) => Some(params),
+                Err(_) => return fail(Kind::InvalidExtensionParams),
+            },
+        };
         Ok(Checked {
             response,
             protocol,
             extensions,
+            #[cfg(feature = "deflate")]
+            deflate,
         })
     }
 
@@ -429,6 +456,8 @@ pub(crate) struct Checked {
     response: Response,
     protocol: Option<String>,
     extensions: Vec<Extension>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::DeflateParams>,
 }
 
 /// A completed client handshake: what the server chose, and the connection.
@@ -455,6 +484,13 @@ impl Upgraded {
     /// The extensions the server accepted, with its parameters.
     pub fn extensions(&self) -> &[Extension] {
         &self.extensions
+    }
+
+    /// The permessage-deflate parameters agreed on, if the server accepted
+    /// the offer [`Config::deflate`](crate::Config::deflate) made.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<crate::DeflateParams> {
+        self.connection.deflate()
     }
 
     /// Bytes that arrived after the head in the same input: the server's

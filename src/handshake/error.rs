@@ -155,6 +155,9 @@ pub enum ResponseErrorKind {
     /// `Sec-WebSocket-Extensions` is malformed, names an extension the
     /// client did not offer, or names one twice.
     ExtensionNotOffered,
+    /// The server accepted permessage-deflate with parameters that are
+    /// invalid (RFC 7692 section 7.1) or that the offer did not allow.
+    InvalidExtensionParams,
     /// Input arrived after the handshake had already completed: a driver
     /// bug (those bytes belong to the connection).
     AlreadyComplete,
@@ -211,6 +214,9 @@ impl fmt::Display for ResponseError {
             ResponseErrorKind::InvalidAccept => "wrong or missing Sec-WebSocket-Accept",
             ResponseErrorKind::ProtocolNotOffered => "server chose a subprotocol not offered",
             ResponseErrorKind::ExtensionNotOffered => "server chose an extension not offered",
+            ResponseErrorKind::InvalidExtensionParams => {
+                "server answered permessage-deflate with parameters the offer does not allow"
+            }
             ResponseErrorKind::AlreadyComplete => "input after the handshake completed",
         };
         f.write_str(what)?;

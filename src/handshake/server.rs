@@ -47,6 +47,8 @@ use crate::{Config, Connection, Role};
 pub struct ServerHandshake {
     reader: HeadReader,
     max_headers: usize,
+    #[cfg(feature = "deflate")]
+    deflate: crate::DeflateConfig,
     state: Progress,
 }
 
@@ -60,11 +62,14 @@ enum Progress {
 impl ServerHandshake {
     /// A handshake that enforces `config`'s
     /// [`max_handshake_len`](Config::max_handshake_len) and
-    /// [`max_headers`](Config::max_headers).
+    /// [`max_headers`](Config::max_headers), and negotiates permessage-deflate
+    /// by its [`deflate`](Config::deflate) policy.
     pub fn new(config: &Config) -> Self {
         ServerHandshake {
             reader: HeadReader::new(config.max_handshake_len),
             max_headers: config.max_headers,
+            #[cfg(feature = "deflate")]
+            deflate: config.deflate.clone(),
             state: Progress::Reading,
         }
     }
@@ -90,6 +95,8 @@ impl ServerHandshake {
             HeadProgress::Complete { consumed } => parse_head(self.reader.head(), self.max_headers)
                 .map(|mut request| {
                     request.leftover = input[consumed..].to_vec();
+                    #[cfg(feature = "deflate")]
+                    request.negotiate_deflate(&self.deflate);
                     request
                 }),
         };
@@ -168,6 +175,9 @@ pub struct Request {
     protocols: Vec<String>,
     extensions: Vec<Extension>,
     leftover: Vec<u8>,
+    /// The permessage-deflate offer chosen, with the answer to send.
+    #[cfg(feature = "deflate")]
+    deflate: Option<(crate::DeflateParams, Extension)>,
 }
 
 impl Request {
@@ -308,7 +318,34 @@ impl Request {
             extensions,
             headers,
             leftover: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         })
+    }
+
+    /// Chooses among the client's permessage-deflate offers by `config`
+    /// (the first one it can honour; none if `config.enabled` is false) and
+    /// returns what was agreed. [`accept`](Self::accept) then answers it
+    /// and [`into_connection`](Self::into_connection) applies it.
+    ///
+    /// [`ServerHandshake`] calls this with its
+    /// [`Config::deflate`](Config::deflate); call it yourself after
+    /// [`from_parts`](Self::from_parts), or to decide per request (a
+    /// disabled config declines).
+    #[cfg(feature = "deflate")]
+    pub fn negotiate_deflate(
+        &mut self,
+        config: &crate::DeflateConfig,
+    ) -> Option<crate::DeflateParams> {
+        self.deflate = crate::deflate::accept_offers(&self.extensions, config);
+        self.deflate()
+    }
+
+    /// The permessage-deflate parameters agreed on, if any (see
+    /// [`negotiate_deflate`](Self::negotiate_deflate)).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<crate::DeflateParams> {
+        self.deflate.as_ref().map(|(params, _)| *params)
     }
 
     /// The method: `GET`, or `CONNECT` over HTTP/2.
@@ -417,17 +454,25 @@ impl Request {
             }
             headers.append("Sec-WebSocket-Protocol", protocol.as_str());
         }
-        if !accept.extensions.is_empty() {
-            extension::check_choices(&accept.extensions, &self.extensions).map_err(
-                |bad| match bad {
-                    BadChoice::NotOffered(name) => BuildError::ExtensionNotOffered(name.into()),
-                    BadChoice::Repeated(name) => BuildError::InvalidExtension(name.into()),
-                },
-            )?;
-            headers.append(
-                "Sec-WebSocket-Extensions",
-                extension::list_value(&accept.extensions),
-            );
+        #[cfg(feature = "deflate")]
+        if let Some(managed) = accept
+            .extensions
+            .iter()
+            .find(|e| crate::deflate::is_deflate(e))
+        {
+            // Negotiated by `negotiate_deflate`, so the connection applies it.
+            return Err(BuildError::InvalidExtension(managed.name().into()));
+        }
+        #[allow(unused_mut)] // without the deflate feature
+        let mut chosen = accept.extensions.clone();
+        #[cfg(feature = "deflate")]
+        chosen.extend(self.deflate.iter().map(|(_, answer)| answer.clone()));
+        if !chosen.is_empty() {
+            extension::check_choices(&chosen, &self.extensions).map_err(|bad| match bad {
+                BadChoice::NotOffered(name) => BuildError::ExtensionNotOffered(name.into()),
+                BadChoice::Repeated(name) => BuildError::InvalidExtension(name.into()),
+            })?;
+            headers.append("Sec-WebSocket-Extensions", extension::list_value(&chosen));
         }
         for (name, value) in accept.headers.iter() {
             push_header(&mut headers, name, value, &ACCEPT_OWNED)?;
@@ -441,6 +486,10 @@ impl Request {
     /// first messages are waiting in [`Connection::poll_event`]).
     pub fn into_connection(self, config: Config) -> Connection {
         let mut connection = Connection::new(Role::Server, config);
+        #[cfg(feature = "deflate")]
+        if let Some((params, _)) = self.deflate {
+            connection.enable_deflate(params);
+        }
         if !self.leftover.is_empty() {
             connection.recv(&self.leftover);
         }

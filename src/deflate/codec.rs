@@ -1,0 +1,371 @@
+//! The compressor and decompressor of one connection, over flate2 with the
+//! zlib-rs backend, framed as RFC 7692 section 7.2 asks: each message ends
+//! with a sync flush whose `00 00 ff ff` is stripped by the sender and put
+//! back by the receiver.
+
+use super::{DeflateConfig, DeflateParams, MIN_WINDOW_BITS};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+/// The end of a sync flush: an empty stored block's length fields.
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// zlib cannot make raw streams with a 256-byte window; with 512 bytes its
+/// matches reach at most 250 back, which an 8-bit window decodes.
+fn zlib_window_bits(bits: u8) -> u8 {
+    bits.max(MIN_WINDOW_BITS + 1)
+}
+
+/// The backend failed: a bug, not a peer's fault (zlib fails a sync flush
+/// only on a corrupt state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CompressFailed;
+
+/// Our side: compresses what we send.
+pub(crate) struct Deflater {
+    /// Allocated on the first compressed message (about 200-330 KiB).
+    compress: Option<Compress>,
+    window_bits: u8,
+    level: u32,
+    reset_after_message: bool,
+    min_compress_len: usize,
+}
+
+impl Deflater {
+    pub(crate) fn new(params: &DeflateParams, config: &DeflateConfig) -> Self {
+        Deflater {
+            compress: None,
+            window_bits: zlib_window_bits(params.own_max_window_bits),
+            level: u32::from(config.level.min(9)),
+            reset_after_message: params.own_no_context_takeover,
+            min_compress_len: config.min_compress_len,
+        }
+    }
+
+    /// Whether a whole message of `len` bytes is worth compressing.
+    pub(crate) fn wants(&self, len: usize) -> bool {
+        len >= self.min_compress_len
+    }
+
+    /// Compresses `input` (all or part of a message) and appends the result
+    /// to `out`. At the end of a message the sync flush's tail is stripped
+    /// and, without context takeover, the window emptied.
+    pub(crate) fn compress(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        end_of_message: bool,
+    ) -> Result<(), CompressFailed> {
+        let (level, bits) = (self.level, self.window_bits);
+        let compress = self.compress.get_or_insert_with(|| {
+            Compress::new_with_window_bits(Compression::new(level), false, bits)
+        });
+        let mut consumed = 0;
+        loop {
+            // A sync flush is complete once all input is taken and the
+            // output did not fill up.
+            if out.capacity() - out.len() < 64 {
+                out.reserve(64 + (input.len() - consumed) / 2);
+            }
+            let before = compress.total_in();
+            compress
+                .compress_vec(&input[consumed..], out, FlushCompress::Sync)
+                .map_err(|_| CompressFailed)?;
+            consumed += (compress.total_in() - before) as usize;
+            if consumed == input.len() && out.len() < out.capacity() {
+                break;
+            }
+        }
+        if end_of_message {
+            if !out.ends_with(&TAIL) {
+                return Err(CompressFailed);
+            }
+            out.truncate(out.len() - TAIL.len());
+            if self.reset_after_message {
+                compress.reset();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The compressed data of a message was not valid DEFLATE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct InvalidData;
+
+/// What one call to [`Inflater::inflate`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Inflated {
+    /// Bytes written to the output.
+    pub(crate) written: usize,
+    /// The message is complete: every byte pushed was inflated, and the
+    /// output did not fill up.
+    pub(crate) done: bool,
+    /// The output filled up: call again before pushing more input.
+    pub(crate) full: bool,
+}
+
+/// The peer's side: inflates what we receive, one message at a time.
+pub(crate) struct Inflater {
+    /// Allocated on the first compressed message received.
+    decompress: Option<Decompress>,
+    window_bits: u8,
+    reset_after_message: bool,
+    /// Compressed bytes pushed and not yet inflated (`pending[at..]`).
+    pending: Vec<u8>,
+    at: usize,
+    /// The message's last bytes are pushed; `tail_fed` bytes of [`TAIL`]
+    /// have been inflated.
+    fin: bool,
+    tail_fed: usize,
+    /// A block with BFINAL set ended the stream: the message's remaining
+    /// bytes are skipped, and the next message starts a new stream.
+    ended: bool,
+}
+
+impl Inflater {
+    pub(crate) fn new(params: &DeflateParams) -> Self {
+        Inflater {
+            decompress: None,
+            window_bits: zlib_window_bits(params.peer_max_window_bits),
+            reset_after_message: params.peer_no_context_takeover,
+            pending: Vec::new(),
+            at: 0,
+            fin: false,
+            tail_fed: 0,
+            ended: false,
+        }
+    }
+
+    /// Whether pushed input is waiting (the last output filled up).
+    pub(crate) fn has_pending(&self) -> bool {
+        self.at < self.pending.len() || (self.fin && self.tail_fed < TAIL.len())
+    }
+
+    /// Appends compressed bytes, still masked, and returns them for
+    /// unmasking in place. Call only once the previous input is inflated.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> &mut [u8] {
+        if self.at == self.pending.len() {
+            self.pending.clear();
+            self.at = 0;
+        }
+        let start = self.pending.len();
+        self.pending.extend_from_slice(bytes);
+        &mut self.pending[start..]
+    }
+
+    /// Marks the bytes pushed so far as the end of the message.
+    pub(crate) fn finish(&mut self) {
+        self.fin = true;
+    }
+
+    /// Inflates pushed input into `out`.
+    pub(crate) fn inflate(&mut self, out: &mut [u8]) -> Result<Inflated, InvalidData> {
+        let bits = self.window_bits;
+        let decompress = self
+            .decompress
+            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+        let mut written = 0;
+        loop {
+            if self.ended {
+                // Bytes after the final block (such as the tail) are not
+                // part of the stream.
+                self.at = self.pending.len();
+                if self.fin {
+                    self.tail_fed = TAIL.len();
+                }
+            }
+            let from_tail = self.at == self.pending.len();
+            let input = if from_tail {
+                &TAIL[if self.fin { self.tail_fed } else { TAIL.len() }..]
+            } else {
+                &self.pending[self.at..]
+            };
+            if written == out.len() || input.is_empty() {
+                break;
+            }
+            let (in_before, out_before) = (decompress.total_in(), decompress.total_out());
+            let status = decompress
+                .decompress(input, &mut out[written..], FlushDecompress::None)
+                .map_err(|_| InvalidData)?;
+            let used = (decompress.total_in() - in_before) as usize;
+            written += (decompress.total_out() - out_before) as usize;
+            if from_tail {
+                self.tail_fed += used;
+            } else {
+                self.at += used;
+            }
+            match status {
+                Status::StreamEnd => self.ended = true,
+                // No progress with input and room: zlib needs more input
+                // than a truncated stream can give (cannot happen with
+                // room left, but never loop on it).
+                Status::BufError if used == 0 => break,
+                Status::Ok | Status::BufError => {}
+            }
+        }
+        let full = written == out.len() && !out.is_empty();
+        let done = self.fin && !self.has_pending() && !full;
+        if done {
+            self.end_message();
+        }
+        Ok(Inflated {
+            written,
+            done,
+            full,
+        })
+    }
+
+    fn end_message(&mut self) {
+        if self.reset_after_message || self.ended {
+            if let Some(decompress) = &mut self.decompress {
+                decompress.reset(false);
+            }
+        }
+        self.pending.clear();
+        self.at = 0;
+        self.fin = false;
+        self.tail_fed = 0;
+        self.ended = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(own: u8, peer: u8, own_nct: bool, peer_nct: bool) -> DeflateParams {
+        DeflateParams {
+            own_max_window_bits: own,
+            peer_max_window_bits: peer,
+            own_no_context_takeover: own_nct,
+            peer_no_context_takeover: peer_nct,
+        }
+    }
+
+    /// Lowercase letters from a fixed LCG: compressible, not repetitive.
+    fn letters(len: usize) -> Vec<u8> {
+        let mut state = 12345u32;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                b'a' + (state >> 16) as u8 % 26
+            })
+            .collect()
+    }
+
+    fn inflate_all(
+        inflater: &mut Inflater,
+        payload: &[u8],
+        chunk: usize,
+    ) -> Result<Vec<u8>, InvalidData> {
+        inflater.push(payload);
+        inflater.finish();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; chunk];
+        loop {
+            let step = inflater.inflate(&mut buf)?;
+            out.extend_from_slice(&buf[..step.written]);
+            if step.done {
+                return Ok(out);
+            }
+            assert!(step.full, "stopped without finishing or filling up");
+        }
+    }
+
+    #[test]
+    fn rfc_7692_examples_inflate() {
+        let p = params(15, 15, false, false);
+        let mut inflater = Inflater::new(&p);
+        // Section 7.2.3.1 and 7.2.3.2: "Hello" twice, the second a match
+        // into the first (context takeover).
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        assert_eq!(
+            inflate_all(&mut inflater, &hello, 64),
+            Ok(b"Hello".to_vec())
+        );
+        assert_eq!(
+            inflate_all(&mut inflater, &[0xf2, 0x00, 0x11, 0x00, 0x00], 3),
+            Ok(b"Hello".to_vec())
+        );
+        // Section 7.2.3.3: a stored block.
+        let stored = [
+            0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
+        assert_eq!(
+            inflate_all(&mut inflater, &stored, 1),
+            Ok(b"Hello".to_vec())
+        );
+        // Section 7.2.3.4: BFINAL set; the stream restarts afterwards.
+        let last = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        assert_eq!(inflate_all(&mut inflater, &last, 64), Ok(b"Hello".to_vec()));
+        assert_eq!(
+            inflate_all(&mut inflater, &hello, 64),
+            Ok(b"Hello".to_vec())
+        );
+        // Garbage is refused, whatever the output room.
+        assert_eq!(
+            inflate_all(&mut Inflater::new(&p), &[0xff, 0xff, 0xff], 64),
+            Err(InvalidData)
+        );
+    }
+
+    #[test]
+    fn round_trip_with_and_without_context_takeover() {
+        for nct in [false, true] {
+            for bits in 8..=15 {
+                let p = params(bits, bits, nct, nct);
+                let mut deflater = Deflater::new(&p, &DeflateConfig::default());
+                let mut inflater = Inflater::new(&p);
+                let message = letters(2000);
+                let mut sizes = Vec::new();
+                for _ in 0..3 {
+                    let mut wire = Vec::new();
+                    deflater.compress(&message, &mut wire, true).unwrap();
+                    sizes.push(wire.len());
+                    assert_eq!(inflate_all(&mut inflater, &wire, 100), Ok(message.clone()));
+                }
+                // With context takeover, and a window that reaches back over
+                // it (zlib keeps 262 bytes of lookahead), a repeated message
+                // costs a few bytes.
+                let reaches = (1usize << zlib_window_bits(bits)) - 262 >= message.len();
+                assert_eq!(
+                    sizes[1] < sizes[0] / 4,
+                    !nct && reaches,
+                    "bits {bits} nct {nct}: {sizes:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fragments_compress_as_one_stream() {
+        let p = params(15, 15, false, false);
+        let mut deflater = Deflater::new(&p, &DeflateConfig::default());
+        let mut wire = Vec::new();
+        for (i, part) in [&b"first part, "[..], b"", b"second part, first part"]
+            .iter()
+            .enumerate()
+        {
+            deflater.compress(part, &mut wire, i == 2).unwrap();
+        }
+        let mut inflater = Inflater::new(&p);
+        assert_eq!(
+            inflate_all(&mut inflater, &wire, 7),
+            Ok(b"first part, second part, first part".to_vec())
+        );
+    }
+
+    #[test]
+    fn empty_message_is_one_byte() {
+        let p = params(15, 15, false, false);
+        let mut wire = Vec::new();
+        Deflater::new(&p, &DeflateConfig::default())
+            .compress(b"", &mut wire, true)
+            .unwrap();
+        assert_eq!(wire, [0x00]);
+        assert_eq!(
+            inflate_all(&mut Inflater::new(&p), &wire, 1),
+            Ok(Vec::new())
+        );
+    }
+}
