@@ -105,7 +105,7 @@ fn connect(url: &str) -> Result<(TcpStream, Connection), ClientError> {
     // Each echo is one small write; waiting to fill a segment only slows
     // the suite down.
     tcp.set_nodelay(true)?;
-    let mut handshake = ClientHandshake::new(&request, Config::default())?;
+    let mut handshake = ClientHandshake::new(&request, deflating())?;
     tcp.write_all(handshake.request_bytes())?;
     let mut buf = vec![0; READ_CHUNK];
     loop {
@@ -202,4 +202,11 @@ impl std::fmt::Display for ClientError {
             ClientError::Io(error) => write!(f, "I/O error: {error}"),
         }
     }
+}
+
+/// The default configuration, offering permessage-deflate.
+fn deflating() -> Config {
+    let mut config = Config::default();
+    config.deflate.enabled = true;
+    config
 }

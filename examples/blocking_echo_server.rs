@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use wsproto::State;
 use wsproto::handshake::{Request, Response, ServerHandshake};
-use wsproto::{Config, State};
 
 use support::{DEFAULT_ADDR, HANDSHAKE_TIMEOUT, LINGER_TIMEOUT, Outcome, READ_CHUNK};
 
@@ -117,7 +117,7 @@ fn serve_connection(mut tcp: TcpStream) -> Outcome {
     if let Err(error) = tcp.write_all(&support::accept(&request).to_bytes()) {
         return error.into();
     }
-    let mut conn = request.into_connection(Config::default());
+    let mut conn = request.into_connection(support::config());
     let mut outcome = None;
     loop {
         if let Some(ended) = support::echo_events(&mut conn) {
@@ -150,7 +150,7 @@ fn serve_connection(mut tcp: TcpStream) -> Outcome {
 /// answered with its HTTP status.
 fn read_request(tcp: &mut TcpStream, buf: &mut [u8]) -> Result<Request, Outcome> {
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
-    let mut handshake = ServerHandshake::new(&Config::default());
+    let mut handshake = ServerHandshake::new(&support::config());
     loop {
         let n = read_before(tcp, buf, deadline)?;
         if n == 0 {

@@ -114,10 +114,7 @@ async fn serve(mut tcp: TcpStream, room: &Room) -> String {
                 if let Err(error) = tcp.write_all(&accepted.to_bytes()).await {
                     return format!("upgrade failed: {error}");
                 }
-                let mut config = Config::default();
-                config.max_frame_len = MAX_MESSAGE;
-                config.max_message_len = MAX_MESSAGE;
-                let mut conn = request.into_connection(config);
+                let mut conn = request.into_connection(config());
                 conn.recv(&buf[len..]); // what we read past the head: the first frames, if any
                 return chat(tcp, conn, room).await;
             }
@@ -179,7 +176,7 @@ async fn read_head(tcp: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(Head, usiz
 /// Hands the request over to the crate: the 101 and the request to start
 /// the connection from, or the refusal to answer with.
 fn upgrade((method, target, version, headers): Head) -> Result<(Response, Request), Response> {
-    let request = Request::from_parts(&method, &target, version, headers)
+    let mut request = Request::from_parts(&method, &target, version, headers)
         .map_err(|error| error.response())?;
     // A page from another site must not join (no cookies here, but still).
     let ours = |origin: &str| origin.strip_prefix("http://") == Some(request.host());
@@ -189,10 +186,23 @@ fn upgrade((method, target, version, headers): Head) -> Result<(Response, Reques
     if !request.protocols().any(|offered| offered == PROTOCOL) {
         return Err(reply(400, "text/plain", "subprotocol chat.v1 required"));
     }
+    // Our HTTP parser made the request, so we negotiate compression
+    // ourselves (a `ServerHandshake` would have).
+    request.negotiate_deflate(&config().deflate);
     match request.accept(&Accept::new().protocol(PROTOCOL)) {
         Ok(accepted) => Ok((accepted, request)),
         Err(_) => Err(Response::internal_error()), // not expected: chat.v1 was offered
     }
+}
+
+/// Every chat connection's configuration: messages up to [`MAX_MESSAGE`]
+/// (inflated), permessage-deflate when the browser offers it.
+fn config() -> Config {
+    let mut config = Config::default();
+    config.max_frame_len = MAX_MESSAGE;
+    config.max_message_len = MAX_MESSAGE;
+    config.deflate.enabled = true;
+    config
 }
 
 /// A response that ends the exchange (it says `Connection: close`). Only

@@ -119,8 +119,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(), ClientError> {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut buf = vec![0; 64 * 1024];
-    let mut handshake =
-        ClientHandshake::new(request, Config::default()).map_err(ClientError::Url)?;
+    let mut handshake = ClientHandshake::new(request, deflating()).map_err(ClientError::Url)?;
     writer.write_all(handshake.request_bytes()).await?;
     let upgraded = timeout(HANDSHAKE_TIMEOUT, async {
         loop {
@@ -269,3 +268,10 @@ impl fmt::Display for ClientError {
 }
 
 impl std::error::Error for ClientError {}
+
+/// The default configuration, offering permessage-deflate.
+fn deflating() -> Config {
+    let mut config = Config::default();
+    config.deflate.enabled = true;
+    config
+}

@@ -30,8 +30,8 @@ use tokio::time::{Duration, sleep, timeout};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use wsproto::State;
 use wsproto::handshake::{Request, ServerHandshake};
-use wsproto::{Config, State};
 
 use support::{DEFAULT_ADDR, HANDSHAKE_TIMEOUT, LINGER_TIMEOUT, Outcome, READ_CHUNK};
 
@@ -108,7 +108,7 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> O
     {
         return error.into();
     }
-    let mut conn = request.into_connection(Config::default());
+    let mut conn = request.into_connection(support::config());
     let mut outcome = None;
     loop {
         if let Some(ended) = support::echo_events(&mut conn) {
@@ -141,7 +141,7 @@ async fn read_request<S>(stream: &mut S, buf: &mut [u8]) -> Result<Request, Outc
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut handshake = ServerHandshake::new(&Config::default());
+    let mut handshake = ServerHandshake::new(&support::config());
     loop {
         let n = stream.read(buf).await?;
         if n == 0 {

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use wsproto::handshake::ServerHandshake;
-use wsproto::{Config, Connection, State};
+use wsproto::{Connection, State};
 
 use support::{DEFAULT_ADDR, HANDSHAKE_TIMEOUT, LINGER_TIMEOUT, Outcome, READ_CHUNK};
 
@@ -133,7 +133,7 @@ impl Server {
             }
             let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
             self.deadlines.push(Reverse((deadline, token)));
-            let stage = Stage::Handshake(ServerHandshake::new(&Config::default()));
+            let stage = Stage::Handshake(ServerHandshake::new(&support::config()));
             let (head, deadline, outcome) = (Vec::new(), Some(deadline), None);
             let client = Client {
                 tcp,
@@ -253,7 +253,7 @@ impl Client {
                     self.head = support::accept(&request).to_bytes();
                     self.deadline = None;
                     // Frames sent along with the request are answered below.
-                    let conn = request.into_connection(Config::default());
+                    let conn = request.into_connection(support::config());
                     self.stage = Stage::Open(Box::new(conn));
                 }
                 Err(error) => {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::{fmt, io};
 
 use wsproto::handshake::{Accept, Request, RequestError, Response};
-use wsproto::{CloseCode, Connection, Event, ProtocolError, SendError};
+use wsproto::{CloseCode, Config, Connection, Event, ProtocolError, SendError};
 
 /// Bytes read from the transport at a time. Each read is fed and answered
 /// before the next, which bounds what one read can make us queue.
@@ -23,8 +23,17 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// with unread input sends a reset, which can destroy the close frame).
 pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The configuration of every echo server: the defaults, plus
+/// permessage-deflate (browsers and the Autobahn suite offer it).
+pub fn config() -> Config {
+    let mut config = Config::default();
+    config.deflate.enabled = true;
+    config
+}
+
 /// The answer to a valid upgrade request: any path is accepted, no
-/// subprotocol or extension is chosen.
+/// subprotocol is chosen; permessage-deflate is answered if [`config`]
+/// negotiated it.
 pub fn accept(request: &Request) -> Response {
     // An empty `Accept` names nothing that could be invalid; a 500 keeps the
     // server honest should that ever change.
