@@ -22,7 +22,8 @@ pub(crate) struct CompressFailed;
 
 /// Our side: compresses what we send.
 pub(crate) struct Deflater {
-    /// Allocated on the first compressed message (about 200-330 KiB).
+    /// Allocated on the first compressed message (250-380 KiB), freed after
+    /// each message without context takeover.
     compress: Option<Compress>,
     window_bits: u8,
     level: u32,
@@ -59,7 +60,7 @@ impl Deflater {
         let compress = self.compress.get_or_insert_with(|| {
             Compress::new_with_window_bits(Compression::new(level), false, bits)
         });
-        let mut consumed = 0;
+        let (start, mut consumed) = (out.len(), 0);
         loop {
             // A sync flush is complete once all input is taken and the
             // output did not fill up.
@@ -76,12 +77,20 @@ impl Deflater {
             }
         }
         if end_of_message {
-            if !out.ends_with(&TAIL) {
+            if out.len() == start {
+                // zlib skips a flush with nothing new since the last one; the
+                // message still needs the empty stored block's first byte,
+                // which the receiver completes with the tail (section 7.2.3.6).
+                out.push(0x00);
+            } else if out[start..].ends_with(&TAIL) {
+                out.truncate(out.len() - TAIL.len());
+            } else {
                 return Err(CompressFailed);
             }
-            out.truncate(out.len() - TAIL.len());
             if self.reset_after_message {
-                compress.reset();
+                // Freed, not reset: an idle connection then holds nothing
+                // (as Node's ws does).
+                self.compress = None;
             }
         }
         Ok(())
@@ -106,7 +115,9 @@ pub(crate) struct Inflated {
 
 /// The peer's side: inflates what we receive, one message at a time.
 pub(crate) struct Inflater {
-    /// Allocated on the first compressed message received.
+    /// Allocated on the first compressed message received (46 KiB whatever
+    /// the window: zlib-rs always allocates 32 KiB), freed after each
+    /// message without context takeover.
     decompress: Option<Decompress>,
     window_bits: u8,
     reset_after_message: bool,
@@ -216,7 +227,11 @@ impl Inflater {
     }
 
     fn end_message(&mut self) {
-        if self.reset_after_message || self.ended {
+        if self.reset_after_message {
+            // Freed, not reset: the next message may be long in coming.
+            self.decompress = None;
+            self.pending = Vec::new();
+        } else if self.ended {
             if let Some(decompress) = &mut self.decompress {
                 decompress.reset(false);
             }
@@ -353,6 +368,25 @@ mod tests {
             inflate_all(&mut inflater, &wire, 7),
             Ok(b"first part, second part, first part".to_vec())
         );
+    }
+
+    #[test]
+    fn an_empty_end_after_a_flush_is_one_byte() {
+        let p = params(15, 15, false, false);
+        let mut deflater = Deflater::new(&p, &DeflateConfig::default());
+        let mut inflater = Inflater::new(&p);
+        // A message, then an empty one; a fragment, then an empty last one.
+        let mut wire = Vec::new();
+        deflater.compress(b"first", &mut wire, true).unwrap();
+        assert_eq!(inflate_all(&mut inflater, &wire, 16), Ok(b"first".to_vec()));
+        wire.clear();
+        deflater.compress(b"", &mut wire, true).unwrap();
+        assert_eq!(wire, [0x00]);
+        assert_eq!(inflate_all(&mut inflater, &wire, 16), Ok(Vec::new()));
+        wire.clear();
+        deflater.compress(b"first", &mut wire, false).unwrap();
+        deflater.compress(b"", &mut wire, true).unwrap();
+        assert_eq!(inflate_all(&mut inflater, &wire, 16), Ok(b"first".to_vec()));
     }
 
     #[test]

@@ -8,9 +8,8 @@ use crate::error::ProtocolError;
 use crate::event::MessageKind;
 use crate::utf8::Utf8Validator;
 
-/// Output the message level reserves at a time: a bomb grows the message
-/// by this much past the limit at most before it is stopped.
-const GROWTH: usize = 32 << 10;
+/// Room the message level makes at least when the message's buffer is full.
+const MIN_ROOM: usize = 1024;
 
 /// The inflating half of permessage-deflate for one connection.
 pub(crate) struct Inbound {
@@ -73,9 +72,13 @@ impl Inbound {
     /// is complete and valid.
     pub(crate) fn inflate_into(&mut self, out: &mut [u8]) -> Result<Inflated, ProtocolError> {
         let kind = self.kind.unwrap_or(MessageKind::Binary);
+        // One byte past the limit is enough to know it was passed, and both
+        // levels then report the same length.
+        let room = (self.max - self.len.min(self.max)).saturating_add(1);
+        let room = usize::try_from(room).unwrap_or(usize::MAX).min(out.len());
         let step = self
             .inflater
-            .inflate(out)
+            .inflate(&mut out[..room])
             .map_err(|_| ProtocolError::InvalidCompressedData(kind))?;
         self.full = step.full;
         self.check(&out[..step.written], step.done)?;
@@ -83,20 +86,26 @@ impl Inbound {
     }
 
     /// Inflates everything pushed onto the end of `message` (the message
-    /// level), growing it by at most [`GROWTH`] past the limit. Returns
-    /// whether the message is complete.
+    /// level). The buffer doubles as a `Vec` would, but never past one byte
+    /// over the limit. Returns whether the message is complete.
     pub(crate) fn inflate_onto(&mut self, message: &mut Vec<u8>) -> Result<bool, ProtocolError> {
         loop {
             let start = message.len();
-            // One byte past the limit is enough to know it was passed.
-            let room = (self.max - self.len.min(self.max)).saturating_add(1);
-            let room = usize::try_from(room).unwrap_or(usize::MAX).min(GROWTH);
-            if message.capacity() - start < room {
-                // Double as a Vec would, but never far past the limit.
-                let limit = usize::try_from(self.max.saturating_add(1)).unwrap_or(usize::MAX);
-                let target = (message.capacity() * 2).clamp(start + room, limit.max(start + room));
-                message.reserve_exact(target - start);
+            // Bytes the message may still grow by, plus the one that would
+            // prove it too long.
+            let allowed = (self.max - self.len.min(self.max)).saturating_add(1);
+            let allowed = usize::try_from(allowed).unwrap_or(usize::MAX);
+            if message.capacity() - start < MIN_ROOM {
+                // Double; but once the limit is within two doublings, go
+                // straight to it, so the buffer is never copied for the
+                // one byte that proves a message too long.
+                let mut extra = message.capacity().max(MIN_ROOM);
+                if allowed / 4 <= extra {
+                    extra = allowed;
+                }
+                message.reserve_exact(extra.min(allowed));
             }
+            let room = (message.capacity() - start).min(allowed);
             // Zero-filled for safe code; issue 8 measures what this costs.
             message.resize(start + room, 0);
             let step = self.inflate_into(&mut message[start..]);

@@ -150,8 +150,10 @@ fn accept_offer(
         own_bits = own_bits.min(bits);
         answer = with(answer, SERVER_MAX_WINDOW_BITS, Some(own_bits));
     }
+    // Announced even when not asked for (section 7.1.1.1 allows it): the
+    // client can then drop its window between messages.
     let own_no_context_takeover = config.no_context_takeover || offered.server_no_context_takeover;
-    if offered.server_no_context_takeover {
+    if own_no_context_takeover {
         answer = with(answer, SERVER_NO_CONTEXT_TAKEOVER, None);
     }
     // The client's: without `client_max_window_bits` it may use 15 bits,
@@ -308,10 +310,15 @@ mod tests {
         c.peer_no_context_takeover = true;
         c.peer_max_window_bits = 12;
         assert_eq!(
-            serve("permessage-deflate; client_max_window_bits; server_max_window_bits=13", &c),
+            serve(
+                "permessage-deflate; client_max_window_bits; server_max_window_bits=13",
+                &c
+            ),
             Some((
                 params(11, 12, true, true),
-                "permessage-deflate; server_max_window_bits=11; client_max_window_bits=12; client_no_context_takeover".into()
+                "permessage-deflate; server_max_window_bits=11; server_no_context_takeover; \
+                 client_max_window_bits=12; client_no_context_takeover"
+                    .into()
             ))
         );
         // Our own smaller window needs no announcement; the peer's does.
@@ -319,7 +326,9 @@ mod tests {
             serve("permessage-deflate; client_max_window_bits=10", &c),
             Some((
                 params(11, 10, true, true),
-                "permessage-deflate; client_max_window_bits=10; client_no_context_takeover".into()
+                "permessage-deflate; server_no_context_takeover; client_max_window_bits=10; \
+                 client_no_context_takeover"
+                    .into()
             ))
         );
         // A client that cannot bound its window is declined.

@@ -11,6 +11,9 @@ use wsproto::{
     MessageKind, ProtocolError, Role, SendError, State, StreamEvent,
 };
 
+pub mod deflate_audit;
+pub mod deflate_bits;
+
 pub const OP_CONTINUATION: u8 = 0x0;
 pub const OP_TEXT: u8 = 0x1;
 pub const OP_BINARY: u8 = 0x2;
@@ -231,7 +234,11 @@ pub struct Run {
 /// Feeds `chunks` to a new `role` connection with `recv`, draining
 /// `poll_event` and `poll_transmit` after each chunk.
 pub fn run_messages(role: Role, config: Config, chunks: &[&[u8]]) -> Run {
-    let mut conn = connection(role, config);
+    run_messages_on(connection(role, config), chunks)
+}
+
+/// [`run_messages`] on a connection made by the caller (permessage-deflate).
+pub fn run_messages_on(mut conn: Connection, chunks: &[&[u8]]) -> Run {
     let mut events = Vec::new();
     let mut sent = Vec::new();
     'chunks: for chunk in chunks {
@@ -283,7 +290,11 @@ pub struct StreamRun {
 /// Feeds `chunks` to a new `role` connection with `recv_in_place`, each
 /// chunk copied into a mutable buffer and consumed until no event is left.
 pub fn run_stream(role: Role, config: Config, chunks: &[&[u8]]) -> StreamRun {
-    let mut conn = connection(role, config);
+    run_stream_on(connection(role, config), chunks)
+}
+
+/// [`run_stream`] on a connection made by the caller (permessage-deflate).
+pub fn run_stream_on(mut conn: Connection, chunks: &[&[u8]]) -> StreamRun {
     let mut pieces = Vec::new();
     let mut events = Vec::new();
     let mut sent = Vec::new();
@@ -375,8 +386,13 @@ pub fn server_messages(bytes: &[u8]) -> Run {
 /// Runs `chunks` at both levels, asserts that they agree (events, error,
 /// transmitted bytes, state) and returns the run.
 pub fn run_both(role: Role, config: Config, chunks: &[&[u8]]) -> Run {
-    let messages = run_messages(role, config.clone(), chunks);
-    let stream = run_stream(role, config, chunks);
+    run_both_on(&|| connection(role, config.clone()), chunks)
+}
+
+/// [`run_both`] on connections made by `make` (permessage-deflate).
+pub fn run_both_on(make: &dyn Fn() -> Connection, chunks: &[&[u8]]) -> Run {
+    let messages = run_messages_on(make(), chunks);
+    let stream = run_stream_on(make(), chunks);
     assert_eq!(
         stream.run, messages,
         "streaming level (left) and message level (right) disagree"

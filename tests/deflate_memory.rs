@@ -1,0 +1,213 @@
+//! What permessage-deflate costs in memory, measured with a counting
+//! allocator: the state each window size allocates (the table in
+//! `src/deflate/mod.rs` and `docs/security.md`), nothing for an idle
+//! connection, and a 10 GB bomb held to `max_message_len`.
+//!
+//! One test function, so no other test allocates while it measures.
+#![cfg(feature = "deflate")]
+
+mod common;
+
+use common::{ScriptedEntropy, limits};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use wsproto::{Config, Connection, DeflateParams, Event, ProtocolError, Role, StreamEvent};
+
+struct Counting;
+
+static HELD: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let held = HELD.fetch_add(layout.size(), Relaxed) + layout.size();
+        PEAK.fetch_max(held, Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HELD.fetch_sub(layout.size(), Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    // The system's realloc (which can grow in place), counted as the change.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            let held = HELD.fetch_add(new_size - layout.size(), Relaxed) + new_size - layout.size();
+            PEAK.fetch_max(held, Relaxed);
+        } else {
+            HELD.fetch_sub(layout.size() - new_size, Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Heap held now, and the peak since the last call.
+fn held() -> usize {
+    let now = HELD.load(Relaxed);
+    PEAK.store(now, Relaxed);
+    now
+}
+
+fn peak() -> usize {
+    PEAK.load(Relaxed)
+}
+
+fn connection(role: Role, config: Config, bits: u8) -> Connection {
+    let params = DeflateParams::new(bits, bits, false, false).expect("valid bits");
+    Connection::with_deflate(role, config, params, Box::new(ScriptedEntropy::xorshift()))
+}
+
+/// A compressed server frame carrying `payload` (RSV1, unmasked).
+fn server_rsv1(payload: &[u8]) -> Vec<u8> {
+    common::frame(
+        true,
+        0b100,
+        common::OP_BINARY,
+        payload,
+        None,
+        common::LenEncoding::Minimal,
+    )
+}
+
+/// Heap a connection gains when it first compresses, and when it first
+/// inflates, with `bits`-bit windows.
+fn state_cost(bits: u8) -> (usize, usize) {
+    let message = vec![b'x'; 4096];
+    let mut sender = connection(Role::Server, Config::default(), bits);
+    let mut receiver = connection(Role::Client, Config::default(), bits);
+    let mut wire = Vec::with_capacity(8192);
+    let mut out = Vec::with_capacity(8192);
+    // Warm the outbox and message buffers with an uncompressed message.
+    sender.send_binary(b"tiny").unwrap();
+    sender.poll_transmit(&mut wire);
+    receiver.recv(&wire);
+    receiver.poll_event().unwrap();
+    wire.clear();
+
+    let before = held();
+    sender.send_binary(&message).unwrap();
+    let compressor = held() - before;
+    sender.poll_transmit(&mut out);
+    let before = held();
+    receiver.recv(&out);
+    let Ok(Some(Event::Binary(received))) = receiver.poll_event() else {
+        panic!("no message");
+    };
+    let decompressor = held() - before - received.capacity();
+    assert!(
+        received.capacity() <= 2 * message.len(),
+        "{}",
+        received.capacity()
+    );
+    drop(received);
+    (compressor, decompressor)
+}
+
+#[test]
+fn memory_of_permessage_deflate() {
+    // An idle connection with deflate negotiated holds no zlib state.
+    let before = held();
+    let idle = connection(Role::Server, Config::default(), 15);
+    let idle_heap = held() - before;
+    drop(idle);
+    assert!(idle_heap < 1024, "idle connection holds {idle_heap} bytes");
+
+    println!("| window bits | compressor | decompressor |");
+    let mut costs = Vec::new();
+    for bits in [8, 9, 10, 12, 15] {
+        let (compressor, decompressor) = state_cost(bits);
+        println!(
+            "| {bits} | {} KiB | {} KiB |",
+            compressor / 1024,
+            decompressor / 1024
+        );
+        costs.push((bits, compressor, decompressor));
+    }
+    let at = |bits| costs.iter().find(|c| c.0 == bits).copied().unwrap();
+    // The compressor's window and its hash chains grow with the bits (four
+    // bytes per window byte); zlib-rs's decompressor always allocates a
+    // 32 KiB window.
+    assert!(at(15).1 - at(9).1 >= 96 << 10, "{costs:?}");
+    assert!(at(15).2 == at(9).2, "{costs:?}");
+    // Upper bounds the docs promise.
+    assert!(at(15).1 < 400 << 10 && at(15).2 < 64 << 10, "{costs:?}");
+    // 8 bits is made with 9 (zlib's raw minimum).
+    assert_eq!((at(8).1, at(8).2), (at(9).1, at(9).2));
+
+    // Without context takeover the state is freed after every message.
+    let params = DeflateParams::new(15, 15, true, true).unwrap();
+    let entropy = || Box::new(ScriptedEntropy::xorshift());
+    let mut sender = Connection::with_deflate(Role::Server, Config::default(), params, entropy());
+    let mut receiver = Connection::with_deflate(
+        Role::Client,
+        Config::default(),
+        params.mirrored(),
+        entropy(),
+    );
+    let mut wire = Vec::with_capacity(1 << 16);
+    sender.send_binary(b"tiny").unwrap(); // warm the outbox
+    sender.poll_transmit(&mut wire);
+    receiver.recv(&wire);
+    receiver.poll_event().unwrap();
+    wire.clear();
+    let before = held();
+    for _ in 0..3 {
+        sender.send_binary(&[b'y'; 4096]).unwrap();
+        sender.poll_transmit(&mut wire);
+        receiver.recv(&wire);
+        wire.clear();
+        assert!(matches!(receiver.poll_event(), Ok(Some(Event::Binary(_)))));
+        assert!(peak() - before > 250 << 10, "the state was allocated");
+        let idle = held().saturating_sub(before);
+        println!("no context takeover: {idle} bytes held between messages");
+        assert!(idle < 8 << 10, "{idle} bytes held between messages");
+    }
+
+    // A bomb: under 10 MB that inflate to over 10 GB (1032 bytes per
+    // compressed byte is DEFLATE's best), against a 16 MiB limit.
+    let limit = 16u64 << 20;
+    let pairs = 40_000_000; // 258 bytes each
+    let frame = server_rsv1(&common::deflate_bits::bomb(pairs));
+    assert!(frame.len() < 10 << 20);
+    let config = limits(16 << 20, limit);
+
+    let mut conn = connection(Role::Client, config.clone(), 15);
+    let before = held();
+    conn.recv(&frame);
+    let grown = peak() - before;
+    assert!(
+        matches!(conn.poll_event(), Err(ProtocolError::MessageTooLong { len, max }) if max == limit && len == limit + 1),
+    );
+    println!("message level: bomb stopped at {limit} bytes, peak heap +{grown} bytes");
+    assert!(grown as u64 <= limit + (1 << 20), "peak +{grown}");
+    drop(conn);
+
+    let mut conn = connection(Role::Client, config, 15);
+    let mut buf = frame.clone();
+    let before = held();
+    let mut at = 0;
+    let mut inflated = 0u64;
+    let error = loop {
+        match conn.recv_in_place(&mut buf[at..]) {
+            Ok((used, Some(StreamEvent::Data { payload, .. }))) => {
+                at += used;
+                inflated += payload.len() as u64;
+            }
+            Ok((used, other)) => panic!("{used} {other:?}"),
+            Err(error) => break error,
+        }
+    };
+    let grown = peak() - before;
+    println!("streaming level: {inflated} bytes handed out, peak heap +{grown} bytes");
+    assert_eq!(
+        error,
+        ProtocolError::MessageTooLong {
+            len: limit + 1,
+            max: limit
+        }
+    );
+    assert_eq!(inflated, limit);
+    assert!(grown < 256 << 10, "peak +{grown}");
+}
