@@ -34,6 +34,11 @@ pub struct Config {
     /// it also bounds the memory a message can take; at the streaming level,
     /// raise it freely (`u64::MAX` disables it), nothing is buffered.
     ///
+    /// A compressed message (permessage-deflate) is held to it twice: its
+    /// size on the wire, checked from the frame headers, and its inflated
+    /// size, checked as it inflates, so a decompression bomb stops at the
+    /// limit.
+    ///
     /// Default 64 MiB, as tungstenite: four maximal frames.
     pub max_message_len: u64,
     /// Whether a received ping queues a pong with the same payload

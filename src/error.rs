@@ -51,9 +51,12 @@ pub enum ProtocolError {
         /// The configured limit.
         max: u64,
     },
-    /// A message grew past [`Config::max_message_len`](crate::Config::max_message_len).
+    /// A message grew past [`Config::max_message_len`](crate::Config::max_message_len),
+    /// on the wire or, compressed, once inflated.
     MessageTooLong {
-        /// The length the message would reach with the frame just announced.
+        /// The length the message would reach with the frame just announced
+        /// (for an inflated message: the limit plus one, where inflating
+        /// stopped).
         len: u64,
         /// The configured limit.
         max: u64,

@@ -34,6 +34,10 @@
 //! `std::net`, tokio (with TLS), a single-threaded mio loop, a command-line
 //! client and a browser chat; `docs/runtime-*.md` walks through each.
 //!
+//! permessage-deflate ([RFC 7692]) is built in (the default `deflate`
+//! feature) and negotiated when `Config::deflate` turns it on: the
+//! `deflate` module explains the parameters, limits and memory.
+//!
 //! Peer misbehaviour is a [`ProtocolError`] that knows its close code; the
 //! close frame is already queued when you see it, and it is sticky. Caller
 //! misuse is a [`SendError`]. Limits live in [`Config`] and are checked from
@@ -117,6 +121,7 @@
 //! ```
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
+//! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -48,23 +48,32 @@
 //!
 //! ## Memory
 //!
-//! Each direction's state is allocated when the first compressed message
-//! is sent or received, and kept for the life of the connection (reset, not
-//! freed, between messages without context takeover). Measured with the
-//! zlib-rs backend (`tests/deflate_memory.rs` prints the table):
+//! Each direction's zlib state is allocated when the first compressed
+//! message is sent or received. With context takeover it is kept for the
+//! life of the connection; without it (our `no_context_takeover`, or the
+//! peer's) it is freed after every message, so an idle connection holds
+//! nothing. Measured with the zlib-rs backend by `tests/deflate_memory.rs`:
 //!
 //! | window bits | compressor | decompressor |
 //! | --- | --- | --- |
-//! | 15 (default) | about 325 KiB | about 41 KiB |
-//! | 12 | about 200 KiB | about 13 KiB |
-//! | 9 | about 196 KiB | about 10 KiB |
+//! | 15 (default) | 373 KiB | 46 KiB |
+//! | 12 | 261 KiB | 46 KiB |
+//! | 10 | 249 KiB | 46 KiB |
+//! | 8 or 9 | 247 KiB | 46 KiB |
 //!
 //! The compressor's hash table (128 KiB) and symbol buffer (64 KiB) do not
-//! shrink with the window; a server holding many idle connections saves
-//! the most by sending uncompressed ([`DeflateConfig::min_compress_len`]
-//! set to `usize::MAX` keeps the compressor from ever being allocated)
-//! while still accepting compressed input. The streaming receive level
-//! adds a 16 KiB output buffer and at most 16 KiB of compressed input.
+//! shrink with the window, and zlib-rs's decompressor always allocates a
+//! 32 KiB window. The knobs, from most to least effective:
+//! [`DeflateConfig::no_context_takeover`] and
+//! [`DeflateConfig::peer_no_context_takeover`] (nothing held between
+//! messages, at the cost of compression across messages and an allocation
+//! per message), [`DeflateConfig::min_compress_len`] set to `usize::MAX`
+//! (the compressor is never allocated; compressed input is still
+//! accepted), and [`DeflateConfig::max_window_bits`] (up to 126 KiB less).
+//! Receiving also keeps up to 16 KiB of compressed input, and the streaming
+//! level a 16 KiB output buffer. A message being inflated at the message
+//! level never grows past [`Config::max_message_len`](crate::Config::max_message_len)
+//! plus one byte.
 //!
 //! ## Window bits 8
 //!

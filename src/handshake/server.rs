@@ -63,7 +63,7 @@ impl ServerHandshake {
     /// A handshake that enforces `config`'s
     /// [`max_handshake_len`](Config::max_handshake_len) and
     /// [`max_headers`](Config::max_headers), and negotiates permessage-deflate
-    /// by its [`deflate`](Config::deflate) policy.
+    /// by its `deflate` policy (with the `deflate` feature).
     pub fn new(config: &Config) -> Self {
         ServerHandshake {
             reader: HeadReader::new(config.max_handshake_len),
