@@ -27,6 +27,7 @@ mod mio_echo_server;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
@@ -139,8 +140,18 @@ fn upgrade(stream: &mut TcpStream, addr: SocketAddr) -> Upgraded {
 /// Does the opening handshake, writing `first` (frames) in the same write
 /// as the request.
 fn upgrade_with(stream: &mut TcpStream, addr: SocketAddr, first: &[u8]) -> Upgraded {
+    upgrade_configured(stream, addr, first, Config::default())
+}
+
+/// Does the opening handshake with `config` (permessage-deflate or not).
+fn upgrade_configured(
+    stream: &mut TcpStream,
+    addr: SocketAddr,
+    first: &[u8],
+    config: Config,
+) -> Upgraded {
     let request = ClientRequest::new(&format!("ws://{addr}/echo")).expect("a valid URL");
-    let mut handshake = ClientHandshake::new(&request, Config::default()).expect("a request");
+    let mut handshake = ClientHandshake::new(&request, config).expect("a request");
     let mut out = handshake.request_bytes().to_vec();
     out.extend_from_slice(first);
     stream.write_all(&out).expect("write the upgrade request");
@@ -188,23 +199,33 @@ struct Client {
     conn: Arc<Mutex<Connection>>,
     stream: TcpStream,
     inbox: Receiver<Incoming>,
+    /// Bytes the reader thread has read from the server.
+    received: Arc<AtomicUsize>,
 }
 
 impl Client {
     fn connect(addr: SocketAddr) -> Self {
+        Self::connect_with(addr, Config::default())
+    }
+
+    fn connect_with(addr: SocketAddr, config: Config) -> Self {
         let mut stream = connect(addr);
-        let conn = Arc::new(Mutex::new(upgrade(&mut stream, addr).into_connection()));
+        let upgraded = upgrade_configured(&mut stream, addr, &[], config);
+        let conn = Arc::new(Mutex::new(upgraded.into_connection()));
         let (tx, inbox) = mpsc::channel();
         let reader = stream.try_clone().expect("clone the stream");
         let shared = Arc::clone(&conn);
+        let received = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&received);
         thread::Builder::new()
             .name("test client reader".into())
-            .spawn(move || read_loop(reader, &shared, &tx))
+            .spawn(move || read_loop(reader, &shared, &tx, &counter))
             .expect("spawn the reader");
         Client {
             conn,
             stream,
             inbox,
+            received,
         }
     }
 
@@ -284,7 +305,12 @@ impl Drop for Client {
     }
 }
 
-fn read_loop(mut stream: TcpStream, conn: &Mutex<Connection>, tx: &Sender<Incoming>) {
+fn read_loop(
+    mut stream: TcpStream,
+    conn: &Mutex<Connection>,
+    tx: &Sender<Incoming>,
+    received: &AtomicUsize,
+) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut failed = false;
     // Frames that came with the handshake response were fed already.
@@ -302,6 +328,7 @@ fn read_loop(mut stream: TcpStream, conn: &Mutex<Connection>, tx: &Sender<Incomi
                 return;
             }
             Ok(n) => {
+                received.fetch_add(n, Ordering::Relaxed);
                 let mut conn = conn.lock().unwrap();
                 conn.recv(&buf[..n]);
                 if forward_events(&mut conn, tx, &mut failed) {
@@ -422,6 +449,34 @@ fn echoes_pipelined_messages_in_order(server: Server) {
             Ok(text) => client.expect_text(&text),
             Err(data) => client.expect_binary(&data),
         }
+    }
+    client.close(1000, "");
+}
+
+/// With permessage-deflate offered, the server accepts it, inflates what
+/// we send and compresses what it echoes: 4 MiB of text come back in far
+/// fewer bytes; incompressible and small messages round-trip too.
+fn echoes_compressed_messages(server: Server) {
+    let mut config = Config::default();
+    config.deflate.enabled = true;
+    let mut client = Client::connect_with(server_addr(server), config);
+    assert!(
+        client.conn.lock().unwrap().deflate().is_some(),
+        "permessage-deflate negotiated"
+    );
+    let before = client.received.load(Ordering::Relaxed);
+    let text = text_of_len(4 << 20);
+    client.echo_text(&text);
+    let read = client.received.load(Ordering::Relaxed) - before;
+    assert!(
+        read < text.len() / 4,
+        "the echo took {read} bytes on the wire"
+    );
+    for (i, len) in [0, 5, 100, 70_000].into_iter().enumerate() {
+        let data = bytes_of_len(len, i as u64);
+        client.send_binary(&data);
+        client.expect_binary(&data);
+        client.echo_text(&format!("{len}: {}", "repeat ".repeat(len % 50)));
     }
     client.close(1000, "");
 }
@@ -659,6 +714,11 @@ macro_rules! server_tests {
             #[test]
             fn echoes_1000_pipelined_messages_in_order() {
                 echoes_pipelined_messages_in_order(SERVER);
+            }
+
+            #[test]
+            fn echoes_compressed_messages_with_permessage_deflate() {
+                echoes_compressed_messages(SERVER);
             }
 
             #[test]
