@@ -588,3 +588,29 @@ fn the_client_refuses_answers_its_offer_does_not_allow() {
         }
     }
 }
+
+#[test]
+fn a_peer_reaching_past_its_promised_window_is_decoded_the_same_at_every_split() {
+    // Promised 9 bits (512 bytes), compressed with 15: matches 1000 back.
+    let mut seed = 7u32;
+    let block: Vec<u8> = (0..1000)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as u8
+        })
+        .collect();
+    let data = block.repeat(3);
+    let bytes = client_rsv1(true, OP_BINARY, &compress(&data));
+    let make = || deflating(Role::Server, Config::default(), params(15, 9, false, false));
+    let whole = run_both_on(&make, &[&bytes]);
+    assert_eq!(whole.events, vec![binary(&data)]);
+    for at in (0..=bytes.len()).step_by(37) {
+        assert_eq!(
+            run_both_on(&make, &split_at(&bytes, at)),
+            whole,
+            "split at {at}"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 //! with a sync flush whose `00 00 ff ff` is stripped by the sender and put
 //! back by the receiver.
 
-use super::{DeflateConfig, DeflateParams, MIN_WINDOW_BITS};
+use super::{DeflateConfig, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// The end of a sync flush: an empty stored block's length fields.
@@ -137,7 +137,13 @@ impl Inflater {
     pub(crate) fn new(params: &DeflateParams) -> Self {
         Inflater {
             decompress: None,
-            window_bits: zlib_window_bits(params.peer_max_window_bits),
+            // Always the largest window, whatever the peer promised: zlib
+            // only checks a distance against the window when it reaches
+            // back past the current output buffer, so with a smaller window
+            // a peer that breaks its promise could be caught or not
+            // depending on how the input was split. zlib-rs allocates
+            // 32 KiB either way.
+            window_bits: MAX_WINDOW_BITS,
             reset_after_message: params.peer_no_context_takeover,
             pending: Vec::new(),
             at: 0,

@@ -80,8 +80,15 @@
 //! zlib cannot make raw DEFLATE streams with a 256-byte window. When 8 is
 //! negotiated for our side, we compress with a 512-byte window, whose
 //! matches zlib limits to 512 - 262 = 250 bytes back: every stream is
-//! valid for a 256-byte window. Inflating uses at least 9 bits, which
-//! decodes any 8-bit stream.
+//! valid for a 256-byte window.
+//!
+//! We inflate with a 15-bit window whatever the peer's window bits: it
+//! decodes every smaller window, costs nothing more (zlib-rs allocates
+//! 32 KiB either way), and makes the outcome independent of how the input
+//! was split (zlib checks a distance against its window only when it
+//! reaches back past the current output buffer). A peer that reaches back
+//! further than it promised is therefore not refused; one that reaches
+//! back before the start of its stream is.
 //!
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 
