@@ -32,7 +32,8 @@ impl Request {
     /// Validates an HTTP/1.1 upgrade request that an `http`-based server
     /// (hyper, axum) parsed. Then [`accept`](Self::accept) it, answer with
     /// [`Response::to_http`], and once the server hands over the upgraded
-    /// I/O, run [`into_connection`](Self::into_connection) over it.
+    /// I/O, run [`into_connection`](Self::into_connection) over it. For
+    /// permessage-deflate, call `negotiate_deflate` before accepting.
     ///
     /// ```
     /// use wsproto::handshake::{Accept, Request};
