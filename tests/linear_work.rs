@@ -241,3 +241,49 @@ fn a_1_mib_message_byte_at_a_time_at_the_streaming_level_allocates_nothing() {
     );
     assert_eq!(allocations, 0, "the streaming level allocated");
 }
+
+/// The same text compressed (permessage-deflate), fed one byte at a time:
+/// every compressed byte is copied and unmasked once, every inflated byte
+/// zero-filled at most twice (the buffer doubles) and validated twice.
+#[cfg(feature = "deflate")]
+#[test]
+fn a_1_mib_compressed_message_byte_at_a_time_costs_linear_work() {
+    use flate2::{Compress, Compression, FlushCompress};
+    let text = mixed_text();
+    let mut compress = Compress::new_with_window_bits(Compression::new(1), false, 15);
+    let mut payload = Vec::with_capacity(MESSAGE_LEN);
+    compress
+        .compress_vec(text.as_bytes(), &mut payload, FlushCompress::Sync)
+        .expect("compressed");
+    payload.truncate(payload.len() - 4);
+    let wire = common::masked_frame(true, 0b100, 0x1, &payload, MASK, LenEncoding::Minimal);
+    let params = wsproto::DeflateParams::new(15, 15, false, false).expect("valid bits");
+    let mut server = Connection::with_deflate(
+        Role::Server,
+        Config::default(),
+        params,
+        Box::new(common::ScriptedEntropy::xorshift()),
+    );
+    let (events, allocations) = allocations_during(|| {
+        let mut events = Vec::new();
+        for byte in &wire {
+            server.recv(std::slice::from_ref(byte));
+            while let Some(event) = server.poll_event().expect("valid") {
+                events.push(event);
+            }
+        }
+        events
+    });
+    assert_eq!(events, vec![Event::Text(text)]);
+    let work = server.bytes_examined();
+    let (n, c) = (MESSAGE_LEN as u64, payload.len() as u64);
+    println!("examined {work} bytes for {n} inflated from {c}; {allocations} allocations");
+    assert!(
+        work <= 8 * n + 4 * c,
+        "examined {work} bytes for a {n}-byte message ({c} compressed)"
+    );
+    assert!(
+        allocations <= 64,
+        "{allocations} allocations for one message"
+    );
+}

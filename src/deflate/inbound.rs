@@ -85,34 +85,38 @@ impl Inbound {
         Ok(step)
     }
 
-    /// Inflates everything pushed onto the end of `message` (the message
-    /// level). The buffer doubles as a `Vec` would, but never past one byte
-    /// over the limit. Returns whether the message is complete.
+    /// Inflates everything pushed into `message` (the message level),
+    /// which holds this message only. Its length runs ahead of the data
+    /// (zero-filled room, reused from call to call so nothing is zeroed
+    /// twice); the data is the first `self.len` bytes, and the rest
+    /// is cut off once the message is complete. The buffer doubles as a
+    /// `Vec` would, but never past one byte over the limit. Returns whether
+    /// the message is complete.
     pub(crate) fn inflate_onto(&mut self, message: &mut Vec<u8>) -> Result<bool, ProtocolError> {
         loop {
-            let start = message.len();
+            // Within the limit plus one, so within memory.
+            let filled = usize::try_from(self.len).unwrap_or(usize::MAX).min(message.len());
             // Bytes the message may still grow by, plus the one that would
             // prove it too long.
             let allowed = (self.max - self.len.min(self.max)).saturating_add(1);
             let allowed = usize::try_from(allowed).unwrap_or(usize::MAX);
-            if message.capacity() - start < MIN_ROOM {
+            if message.len() - filled < MIN_ROOM.min(allowed) {
                 // Double; but once the limit is within two doublings, go
                 // straight to it, so the buffer is never copied for the
                 // one byte that proves a message too long.
-                let mut extra = message.capacity().max(MIN_ROOM);
+                let mut extra = filled.max(MIN_ROOM);
                 if allowed / 4 <= extra {
                     extra = allowed;
                 }
-                message.reserve_exact(extra.min(allowed));
+                let target = filled + extra.min(allowed);
+                message.reserve_exact(target - message.len());
+                // Zero-filled for safe code, once per byte of room.
+                self.examined += (target - message.len()) as u64;
+                message.resize(target, 0);
             }
-            let room = (message.capacity() - start).min(allowed);
-            // Zero-filled for safe code; issue 8 measures what this costs.
-            message.resize(start + room, 0);
-            let step = self.inflate_into(&mut message[start..]);
-            let written = step.as_ref().map_or(0, |s| s.written);
-            message.truncate(start + written);
-            let step = step?;
+            let step = self.inflate_into(&mut message[filled..])?;
             if step.done {
+                message.truncate(filled + step.written);
                 return Ok(true);
             }
             if !step.full {
