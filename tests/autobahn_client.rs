@@ -6,6 +6,8 @@
 //!
 //! The real suite runs in CI through `scripts/autobahn.sh`; this checks the
 //! driver's side of the protocol in the README's test command.
+// The examples these tests run negotiate permessage-deflate.
+#![cfg(feature = "deflate")]
 
 #[allow(dead_code)]
 #[path = "../examples/autobahn_client.rs"]

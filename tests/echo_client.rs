@@ -6,6 +6,8 @@
 //! The servers (plain and TLS) run in-process, started once per test binary
 //! on ephemeral ports in a background thread with its own runtime. Every
 //! test is bounded by `TEST_TIMEOUT`.
+// The examples these tests run negotiate permessage-deflate.
+#![cfg(feature = "deflate")]
 
 #[allow(dead_code)]
 #[path = "../examples/echo_server.rs"]

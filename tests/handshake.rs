@@ -831,8 +831,8 @@ fn accept_refuses_bad_choices_and_produces_nothing() {
         (
             Accept::new()
                 .extension(Extension::new("x-deflate-frame").unwrap())
-                .extension(Extension::new("Permessage-Deflate").unwrap()),
-            BuildError::InvalidExtension("Permessage-Deflate".into()),
+                .extension(Extension::new("X-Deflate-Frame").unwrap()),
+            BuildError::InvalidExtension("X-Deflate-Frame".into()),
         ),
         (
             Accept::new().extension(Extension::new("x-webkit-deflate-frame").unwrap()),

@@ -95,7 +95,9 @@ impl Inbound {
     pub(crate) fn inflate_onto(&mut self, message: &mut Vec<u8>) -> Result<bool, ProtocolError> {
         loop {
             // Within the limit plus one, so within memory.
-            let filled = usize::try_from(self.len).unwrap_or(usize::MAX).min(message.len());
+            let filled = usize::try_from(self.len)
+                .unwrap_or(usize::MAX)
+                .min(message.len());
             // Bytes the message may still grow by, plus the one that would
             // prove it too long.
             let allowed = (self.max - self.len.min(self.max)).saturating_add(1);
