@@ -381,6 +381,12 @@ impl Connection {
     /// it returns `None`; then read more. Memory use does not depend on
     /// message size: a 10 GB message passes through in pieces.
     ///
+    /// A compressed message (permessage-deflate) comes out inflated, in
+    /// pieces of at most 16 KiB from a buffer inside the connection (so the
+    /// event borrows the connection too). When one piece of input inflates
+    /// to more than that, the following calls report 0 bytes consumed until
+    /// it is all handed out.
+    ///
     /// ```
     /// use wsproto::{Config, Connection, Role, StreamEvent};
     ///

@@ -91,7 +91,8 @@ pub enum StreamEvent<'a> {
     Data {
         /// Text or binary, the same for every piece of a message.
         kind: MessageKind,
-        /// The unmasked bytes, borrowed from the buffer passed in.
+        /// The unmasked bytes, borrowed from the buffer passed in; for a
+        /// compressed message, inflated bytes borrowed from the connection.
         payload: &'a [u8],
         /// Whether this is the last piece of the message.
         fin: bool,
