@@ -614,3 +614,71 @@ fn a_peer_reaching_past_its_promised_window_is_decoded_the_same_at_every_split()
         );
     }
 }
+
+/// Found by the deflate fuzz target: faults are reported in stream order
+/// whatever the split, at both levels.
+#[test]
+fn faults_come_in_stream_order_at_every_split() {
+    let client = |config: Config| {
+        move || deflating(Role::Client, config.clone(), params(15, 15, false, false))
+    };
+    // A 0xff literal, then an invalid code: the text is already invalid.
+    let bytes = [0xc1, 0x03, 0xfa, 0x3f, 0x06];
+    // 0xff, then 40 "a": invalid before it is too long for a 10-byte limit.
+    let long = [0xc1, 0x06, 0xfa, 0x9f, 0x48, 0x24, 0x00, 0x00];
+    for (bytes, config) in [
+        (&bytes[..], Config::default()),
+        (&long[..], limits(1 << 20, 10)),
+    ] {
+        let make = client(config);
+        for at in 0..=bytes.len() {
+            let run = run_both_on(&make, &split_at(bytes, at));
+            assert_eq!(
+                run.events,
+                vec![Err(ProtocolError::InvalidUtf8)],
+                "split at {at}"
+            );
+        }
+        let run = run_both_on(&make, &chunks_of(bytes, 1));
+        assert_eq!(run.events, vec![Err(ProtocolError::InvalidUtf8)]);
+    }
+}
+
+/// Found by the deflate fuzz target: a message whose data stops inside a
+/// match that did not fit the output keeps all its bytes (zlib holds the
+/// rest until called again), at both levels and every split.
+#[test]
+fn a_match_cut_by_a_full_output_stays_in_its_message() {
+    let mut bytes = vec![
+        0xc2, 0x42, 0xec, 0xc1, 0x01, 0x0d, 0x00, 0x00, 0x00, 0xc2, 0xa0, 0xae, 0xef, 0x1f, 0xc2,
+        0x1e, 0x0e, 0x28, 0x00, 0x00, 0x00, 0x00,
+    ];
+    bytes.extend_from_slice(&[0xff; 36]);
+    bytes.extend_from_slice(&[0x00; 10]);
+    bytes.extend_from_slice(&[0xc2, 0x00, 0xc2, 0x00, 0xc2, 0x00]);
+    let make = || {
+        deflating(
+            Role::Client,
+            Config::default(),
+            params(15, 15, false, false),
+        )
+    };
+    let whole = run_both_on(&make, &[&bytes]);
+    let lens: Vec<usize> = whole
+        .events
+        .iter()
+        .map(|e| match e {
+            Ok(Event::Binary(data)) => data.len(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // What flate2 gives when each message is inflated in one call.
+    assert_eq!(lens, [24230, 2234, 2234, 2234]);
+    for at in (0..=bytes.len()).step_by(3) {
+        assert_eq!(
+            run_both_on(&make, &split_at(&bytes, at)),
+            whole,
+            "split at {at}"
+        );
+    }
+}

@@ -97,15 +97,15 @@ impl Deflater {
     }
 }
 
-/// The compressed data of a message was not valid DEFLATE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct InvalidData;
-
 /// What one call to [`Inflater::inflate`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Inflated {
-    /// Bytes written to the output.
+    /// Bytes written to the output (before the fault, if `invalid`).
     pub(crate) written: usize,
+    /// The data was not valid DEFLATE: the written bytes came before the
+    /// fault, so they are checked first (errors then come in stream order,
+    /// whatever the split).
+    pub(crate) invalid: bool,
     /// The message is complete: every byte pushed was inflated, and the
     /// output did not fill up.
     pub(crate) done: bool,
@@ -176,13 +176,13 @@ impl Inflater {
     }
 
     /// Inflates pushed input into `out`.
-    pub(crate) fn inflate(&mut self, out: &mut [u8]) -> Result<Inflated, InvalidData> {
+    pub(crate) fn inflate(&mut self, out: &mut [u8]) -> Inflated {
         let bits = self.window_bits;
         let decompress = self
             .decompress
             .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
         let mut written = 0;
-        loop {
+        while written < out.len() {
             if self.ended {
                 // Bytes after the final block (such as the tail) are not
                 // part of the stream.
@@ -197,27 +197,32 @@ impl Inflater {
             } else {
                 &self.pending[self.at..]
             };
-            if written == out.len() || input.is_empty() {
-                break;
-            }
+            // Called even without input: zlib may hold the rest of a match
+            // that did not fit in the last output.
             let (in_before, out_before) = (decompress.total_in(), decompress.total_out());
-            let status = decompress
-                .decompress(input, &mut out[written..], FlushDecompress::None)
-                .map_err(|_| InvalidData)?;
+            let status = decompress.decompress(input, &mut out[written..], FlushDecompress::None);
             let used = (decompress.total_in() - in_before) as usize;
-            written += (decompress.total_out() - out_before) as usize;
+            let made = (decompress.total_out() - out_before) as usize;
+            written += made;
             if from_tail {
                 self.tail_fed += used;
             } else {
                 self.at += used;
             }
             match status {
-                Status::StreamEnd => self.ended = true,
-                // No progress with input and room: zlib needs more input
-                // than a truncated stream can give (cannot happen with
-                // room left, but never loop on it).
-                Status::BufError if used == 0 => break,
-                Status::Ok | Status::BufError => {}
+                Err(_) => {
+                    return Inflated {
+                        written,
+                        invalid: true,
+                        done: false,
+                        full: false,
+                    };
+                }
+                Ok(Status::StreamEnd) => self.ended = true,
+                Ok(Status::Ok | Status::BufError) => {}
+            }
+            if used == 0 && made == 0 {
+                break; // needs input it does not have yet
             }
         }
         let full = written == out.len() && !out.is_empty();
@@ -225,11 +230,12 @@ impl Inflater {
         if done {
             self.end_message();
         }
-        Ok(Inflated {
+        Inflated {
             written,
+            invalid: false,
             done,
             full,
-        })
+        }
     }
 
     fn end_message(&mut self) {
@@ -274,6 +280,9 @@ mod tests {
             .collect()
     }
 
+    #[derive(Debug, PartialEq)]
+    struct InvalidData;
+
     fn inflate_all(
         inflater: &mut Inflater,
         payload: &[u8],
@@ -284,8 +293,11 @@ mod tests {
         let mut out = Vec::new();
         let mut buf = vec![0u8; chunk];
         loop {
-            let step = inflater.inflate(&mut buf)?;
+            let step = inflater.inflate(&mut buf);
             out.extend_from_slice(&buf[..step.written]);
+            if step.invalid {
+                return Err(InvalidData);
+            }
             if step.done {
                 return Ok(out);
             }

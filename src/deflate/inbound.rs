@@ -76,12 +76,13 @@ impl Inbound {
         // levels then report the same length.
         let room = (self.max - self.len.min(self.max)).saturating_add(1);
         let room = usize::try_from(room).unwrap_or(usize::MAX).min(out.len());
-        let step = self
-            .inflater
-            .inflate(&mut out[..room])
-            .map_err(|_| ProtocolError::InvalidCompressedData(kind))?;
+        let step = self.inflater.inflate(&mut out[..room]);
         self.full = step.full;
+        // What came out before a fault is checked first.
         self.check(&out[..step.written], step.done)?;
+        if step.invalid {
+            return Err(ProtocolError::InvalidCompressedData(kind));
+        }
         Ok(step)
     }
 
@@ -128,7 +129,18 @@ impl Inbound {
     }
 
     /// Counts and validates freshly inflated bytes.
+    /// In stream order: invalid UTF-8 within the limit is reported before
+    /// the byte that passes it.
     fn check(&mut self, bytes: &[u8], done: bool) -> Result<(), ProtocolError> {
+        let fits = usize::try_from(self.max - self.len.min(self.max)).unwrap_or(usize::MAX);
+        let text = self.kind == Some(MessageKind::Text);
+        if text {
+            let within = &bytes[..bytes.len().min(fits)];
+            self.examined += within.len() as u64;
+            self.utf8
+                .feed(within)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
         self.len += bytes.len() as u64;
         if self.len > self.max {
             return Err(ProtocolError::MessageTooLong {
@@ -136,14 +148,8 @@ impl Inbound {
                 max: self.max,
             });
         }
-        if self.kind == Some(MessageKind::Text) {
-            self.examined += bytes.len() as u64;
-            self.utf8
-                .feed(bytes)
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
-            if done {
-                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-            }
+        if text && done {
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         if done {
             self.kind = None;
