@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes the seed corpora under fuzz/seeds/: valid handshakes, the RFC 6455
 example frames, fragmented messages and close frames, each behind the two
-setup bytes the targets read (see fuzz/src/input.rs: flags, largest chunk).
+setup bytes the targets read (see fuzz/src/input.rs: flags, largest chunk);
+and for the deflate target, the RFC 7692 examples, fragmented compressed
+messages, bombs and invalid data, behind its three setup bytes (see
+fuzz/src/deflate.rs).
 
 Run from the repository root: python3 scripts/fuzz_seeds.py
 The output is committed; rerun only to change the seeds.
@@ -11,6 +14,7 @@ import hashlib
 import os
 import random
 import struct
+import zlib
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 RFC_MASK = bytes([0x37, 0xFA, 0x21, 0x3D])
@@ -123,6 +127,117 @@ def responses():
     }
 
 
+# The RFC 7692 section 7.2.3 payloads.
+HELLO = bytes.fromhex("f248cdc9c90700")  # "Hello"
+HELLO_AGAIN = bytes.fromhex("f200110000")  # "Hello" again, from the window
+HELLO_STORED = bytes.fromhex("000500faff48656c6c6f00")  # a stored block
+HELLO_FINAL = bytes.fromhex("f348cdc9c9070000")  # BFINAL set, a byte after
+EMPTY = b"\x00"  # an empty message (section 7.2.3.6)
+
+
+def deflate(data, bits=15, level=9):
+    """Raw DEFLATE as a permessage-deflate sender makes it: a sync flush
+    with its 00 00 ff ff tail stripped."""
+    c = zlib.compressobj(level, zlib.DEFLATED, -max(bits, 9))
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def deflate_streams(mask):
+    """Raw frames with compressed payloads, for a connection whose peer
+    masks with `mask`."""
+    f = lambda *a, **k: frame(*a, mask=mask, **k)
+    z = lambda *a, **k: frame(*a, mask=mask, rsv=4, **k)
+    bomb = deflate(bytes(1 << 20))  # 1 MiB of zeros in about 1 KiB
+    return {
+        "rfc-hello": z(0x1, HELLO),
+        "rfc-hello-takeover": z(0x1, HELLO) + z(0x1, HELLO_AGAIN),
+        "rfc-stored": z(0x1, HELLO_STORED) + z(0x2, HELLO_AGAIN),
+        "rfc-bfinal": z(0x1, HELLO_FINAL) + z(0x1, HELLO),
+        "empty": z(0x1, EMPTY) + z(0x2, EMPTY) + z(0x1, HELLO),
+        "fragmented": z(0x1, HELLO[:3], fin=False)
+        + f(0x9, b"ping")
+        + f(0x0, HELLO[3:5], fin=False)
+        + f(0x0, HELLO[5:]),
+        "uncompressed-between": z(0x1, HELLO) + f(0x1, b"plain") + z(0x1, HELLO_AGAIN),
+        "tail-kept": z(0x2, HELLO + b"\x00\x00\xff\xff"),
+        "bomb-binary": z(0x2, bomb),
+        "bomb-text": z(0x1, deflate(b"a" * 100000)),
+        "bomb-fragments": z(0x2, bomb[:100], fin=False) + f(0x0, bomb[100:]),
+        "invalid-binary": z(0x2, b"\xff\xff\xff"),
+        "invalid-text": z(0x1, b"\xff\xff\xff"),
+        "invalid-utf8": z(0x1, deflate(b"ok \xed\xa0\x80")),
+        "window-9": z(0x2, deflate(bytes(range(256)) * 3, bits=9)),
+        "rsv1-continuation": z(0x1, HELLO[:3], fin=False) + frame(0x0, HELLO[3:], mask=mask, rsv=4),
+        "rsv1-ping": frame(0x9, b"x", mask=mask, rsv=4),
+    }
+
+
+def deflate_scripts():
+    """Structured bodies for the deflate target (fuzz/src/deflate.rs): an
+    op byte, a length, maybe a cut seed, then the bytes."""
+
+    def message(data, compressed=True, text=False, fragments=1, pings=False, plain=False):
+        c = (0 if compressed else 1) | (4 if text else 0) | ((fragments - 1) << 3)
+        c |= (0x20 if pings else 0) | (0x80 if plain else 0)
+        if len(data) > 255:
+            c |= 0x40
+            head = bytes([c, len(data) & 0xFF, len(data) >> 8])
+        else:
+            head = bytes([c, len(data)])
+        if fragments > 1:
+            head += bytes([len(data) * 7 % 251])
+        return head + data
+
+    ping = b"\x02\x04ping"
+    close = b"\x06"
+    text = b"the quick brown fox jumps over the lazy dog; " * 8
+    return {
+        "s-rfc-hello": message(HELLO, text=True) + message(HELLO_AGAIN, text=True),
+        "s-rfc-stored-bfinal": message(HELLO_STORED) + message(HELLO_FINAL) + message(HELLO),
+        "s-fragmented": message(HELLO, text=True, fragments=4, pings=True) + ping + close,
+        "s-compress-plain": message(b"Hello Hello Hello", plain=True, text=True)
+        + message(b"Hello Hello Hello", plain=True, text=True)
+        + message(text, plain=True, fragments=3),
+        "s-mixed": message(b"plain text", compressed=False, text=True)
+        + message(HELLO, text=True)
+        + message(EMPTY)
+        + message(b"", plain=True),
+        "s-bomb": message(deflate(bytes(1 << 20))),
+        "s-bomb-fragments": message(deflate(b"b" * 50000), fragments=4, text=True),
+        "s-invalid": message(HELLO) + message(b"\xff\xff", text=True),
+        "s-raw": message(HELLO) + b"\x03\x03\xc1\x00\x00" + message(HELLO),
+    }
+
+
+# Deflate setups: byte 0 (flags, see fuzz/src/deflate.rs), largest chunk, window bits
+# and level. 0x77: 15-bit windows both ways, level 6.
+DEFLATE_SETUPS = [
+    (0x00, 0, 0x77),  # default limits, whole
+    (0x01, 5, 0x77),  # small limits, 5-byte chunks
+    (0x80 | 0x04, 3, 0x7F),  # 40,000-byte messages, end of stream, level 1
+    (0x20 | 0x40, 64, 0x10),  # no context takeover both ways, 9 and 8 bits
+]
+ROLE_CLIENT, STRUCTURED = 0x08, 0x10
+
+
+def write_deflate():
+    out = os.path.join("fuzz", "seeds", "deflate")
+    os.makedirs(out, exist_ok=True)
+    named = []
+    for role, mask in [("server", RFC_MASK), ("client", None)]:
+        role_flag = ROLE_CLIENT if role == "client" else 0
+        for name, stream in deflate_streams(mask).items():
+            named.append((f"{name}-{role}", role_flag, stream))
+        for name, body in deflate_scripts().items():
+            named.append((f"{name}-{role}", role_flag | STRUCTURED, body))
+    for name, flags, body in named:
+        for setup, (extra, chunk, bits) in enumerate(DEFLATE_SETUPS):
+            with open(os.path.join(out, f"{name}-{setup}"), "wb") as f:
+                f.write(bytes([flags | extra, chunk, bits]) + body)
+
+
 def write(target, named):
     out = os.path.join("fuzz", "seeds", target)
     os.makedirs(out, exist_ok=True)
@@ -138,6 +253,7 @@ def main():
     write("decode_client", streams(None))
     write("server_handshake", requests())
     write("client_response", responses())
+    write_deflate()
     # The pair target reads an `Arbitrary` script: random bytes decode into
     # varied scripts, and libFuzzer finds the structure from there.
     rng = random.Random(6455)

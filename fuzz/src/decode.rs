@@ -17,11 +17,14 @@
 //!   close and nothing after it;
 //! - the heap a connection holds grows with the bytes fed and its limits,
 //!   never with lengths a header announces.
+//!
+//! The `deflate` target runs the same four ways on a connection with
+//! permessage-deflate (`Setup::deflate`); see `crate::deflate`.
 
 use crate::frames::{Reply, replies};
 use crate::heap;
 use crate::input::{Setup, Xorshift, chunks, split_setup};
-use wsproto::{Config, Connection, Event, MessageKind, ProtocolError, Role, State, StreamEvent};
+use wsproto::{Connection, Event, MessageKind, ProtocolError, Role, State, StreamEvent};
 
 /// Runs every check on one fuzz input.
 pub fn check(role: Role, data: &[u8]) {
@@ -44,9 +47,14 @@ pub struct Run {
     pub state: State,
 }
 
-/// A connection whose client masks are deterministic, so runs compare.
-pub fn connection(role: Role, config: Config) -> Connection {
-    Connection::with_entropy(role, config, Box::new(Xorshift::new(7)))
+/// A connection as `setup` says, whose client masks are deterministic, so
+/// runs compare.
+pub fn connection(role: Role, setup: &Setup) -> Connection {
+    let (config, entropy) = (setup.config.clone(), Box::new(Xorshift::new(7)));
+    match setup.deflate {
+        Some(params) => Connection::with_deflate(role, config, params, entropy),
+        None => Connection::with_entropy(role, config, entropy),
+    }
 }
 
 /// What the connection must send in reply to `events` (in order).
@@ -107,7 +115,7 @@ fn check_run(role: Role, setup: &Setup, run: &Run) {
 
 /// Message level: `recv` each chunk, poll every event, transmit.
 pub fn run_messages(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
-    let mut conn = connection(role, setup.config.clone());
+    let mut conn = connection(role, setup);
     let mut events = Vec::new();
     let mut sent = Vec::new();
     let mut failed = None;
@@ -161,7 +169,7 @@ pub fn run_messages(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
 /// Streaming level: `recv_in_place` on a copy of each chunk; the data
 /// pieces are joined into message events to compare with the message level.
 pub fn run_stream(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
-    let mut conn = connection(role, setup.config.clone());
+    let mut conn = connection(role, setup);
     let mut events = Vec::new();
     let mut sent = Vec::new();
     let mut message: Option<(MessageKind, Vec<u8>)> = None;
@@ -175,6 +183,12 @@ pub fn run_stream(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
                 Ok(found) => found,
                 Err(error) => {
                     assert_eq!(conn.poll_event(), Err(error), "the message level disagrees");
+                    let mut probe = [0x81u8, 0x00];
+                    assert_eq!(
+                        conn.recv_in_place(&mut probe).map(|(used, _)| used),
+                        Err(error),
+                        "the error is not sticky"
+                    );
                     failed = Some(error);
                     events.push(Err(error));
                     break 'chunks;
@@ -187,7 +201,23 @@ pub fn run_stream(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
                     break;
                 }
                 Some(StreamEvent::Data { kind, payload, fin }) => {
-                    assert!(payload.len() <= used, "payload longer than the bytes used");
+                    // Inflated payload comes from the connection's buffer,
+                    // maybe with nothing consumed (output left over from
+                    // the last piece), but never empty then: each such
+                    // event makes progress.
+                    if setup.deflate.is_none() || payload.len() <= used {
+                        assert!(payload.len() <= used, "payload longer than the bytes used");
+                    } else {
+                        assert!(
+                            payload.len() <= INFLATE_OUTPUT,
+                            "{} inflated bytes at once",
+                            payload.len()
+                        );
+                    }
+                    assert!(
+                        used > 0 || !payload.is_empty() || fin,
+                        "an empty event that consumed nothing"
+                    );
                     let (kind0, bytes) = message.get_or_insert_with(|| (kind, Vec::new()));
                     assert_eq!(*kind0, kind, "a message changed kind");
                     bytes.extend_from_slice(payload);
@@ -229,41 +259,92 @@ const SLACK: usize = 4096;
 /// Heap per input byte an event queue may take: at most one event per two
 /// bytes, each under 160 bytes, with the queue's doubling.
 const PER_INPUT_BYTE: usize = 256;
+/// Room a message's buffer may have beyond twice its length (an inflated
+/// message's first reservation).
+const MESSAGE_ROOM: usize = 4096;
+/// What zlib-rs allocates for one inflater: 47,552 bytes with zlib-rs
+/// 0.6.8, for every window size (it always allocates a 32 KiB window), plus
+/// slack.
+pub const INFLATE_STATE: usize = 56 << 10;
+/// Compressed bytes an inflater copies and holds: a piece of at most
+/// 16 KiB, in a buffer that may have doubled once.
+pub const INFLATE_INPUT: usize = 32 << 10;
+/// The streaming level's buffer for inflated payload (16 KiB).
+pub const INFLATE_OUTPUT: usize = 16 << 10;
+/// DEFLATE's best ratio: 258 bytes from a length/distance pair coded in
+/// as little as two bits, so about 1032 bytes out per byte in.
+pub const EXPANSION: usize = 1032;
 
-/// Feeds the chunks, dropping every event at once, and meters the heap:
-/// while receiving, the peak stays within three times the partial message
-/// (a growing buffer and its copy) plus the chunk's events; after the
-/// events are drained, what stays is the partial message (at most twice
-/// its length) and the queue's capacity. "The partial message" is bounded
-/// both by the bytes fed and by `max_message_len`: a header announcing a
-/// huge length reserves nothing.
-fn check_memory(role: Role, setup: &Setup, pieces: &[&[u8]]) {
-    let mut conn = connection(role, setup.config.clone());
+/// Feeds the chunks, polling every event at once, and meters the heap.
+///
+/// - While receiving, the peak stays within three times the partial message
+///   (a growing buffer and its copy), plus the buffers of the messages the
+///   chunk completed, plus the chunk's events; each message's buffer is at
+///   most twice its length plus `MESSAGE_ROOM` (an inflated one may instead
+///   reach one byte past the limit, once that is within two doublings).
+/// - After the events are polled, what stays is the partial message (at
+///   most twice its bound) and the queue's capacity.
+///
+/// "The partial message" is bounded by `max_message_len` (plus one byte, by
+/// which an inflated message proves too long), and by the bytes actually
+/// fed: as they are without deflate (a header announcing a huge length
+/// reserves nothing), `EXPANSION` times that with it (a deflate bomb costs
+/// no more than the limit). With deflate the inflater's state and its copy
+/// of the compressed input are allowed on top, a fixed amount.
+pub fn check_memory(role: Role, setup: &Setup, pieces: &[&[u8]]) {
+    let mut conn = connection(role, setup);
     let limit = usize::try_from(setup.config.max_message_len).unwrap_or(usize::MAX);
+    let fixed = match setup.deflate {
+        Some(_) => SLACK + INFLATE_STATE + INFLATE_INPUT,
+        None => SLACK,
+    };
+    let partial = |fed: usize| match setup.deflate {
+        Some(_) => limit
+            .saturating_add(1)
+            .min(EXPANSION.saturating_mul(fed) + MESSAGE_ROOM),
+        None => fed.min(limit),
+    };
     let baseline = heap::live();
     let mut fed = 0usize;
     let mut largest_chunk = 0usize;
     for chunk in pieces {
         fed += chunk.len();
         largest_chunk = largest_chunk.max(chunk.len());
-        let message_bound = fed.min(limit);
         let before = heap::reset_peak();
         conn.recv(chunk);
         let grown = heap::peak().saturating_sub(before);
-        assert!(
-            grown <= 3 * message_bound + PER_INPUT_BYTE * chunk.len() + SLACK,
-            "receiving {} bytes took {grown} heap bytes (fed {fed}, limit {limit})",
-            chunk.len()
-        );
+        let mut messages = 0usize;
         while let Ok(Some(event)) = conn.poll_event() {
+            let (len, capacity) = match &event {
+                Event::Text(text) => (text.len(), text.capacity()),
+                Event::Binary(data) => (data.len(), data.capacity()),
+                _ => (0, 0),
+            };
+            // Doubling, or (inflating) straight to one byte past the limit
+            // once that is within two doublings.
+            let doubled = capacity <= 2 * len + MESSAGE_ROOM;
+            let to_limit = setup.deflate.is_some()
+                && capacity <= limit.saturating_add(1)
+                && capacity <= 5 * len + 4 * MESSAGE_ROOM;
+            assert!(
+                doubled || to_limit,
+                "a message of {len} bytes holds a {capacity}-byte buffer"
+            );
+            messages += capacity;
             drop(event);
         }
+        assert!(
+            grown <= 3 * partial(fed) + messages + PER_INPUT_BYTE * chunk.len() + fixed,
+            "receiving {} bytes took {grown} heap bytes (fed {fed}, limit {limit}, \
+             {messages} bytes of messages)",
+            chunk.len()
+        );
         let mut out = Vec::new();
         conn.poll_transmit(&mut out);
         drop(out);
         let held = heap::live().saturating_sub(baseline);
         assert!(
-            held <= 2 * message_bound + PER_INPUT_BYTE * largest_chunk + SLACK,
+            held <= 2 * partial(fed) + PER_INPUT_BYTE * largest_chunk + fixed,
             "holding {held} heap bytes after {fed} bytes fed (limit {limit})"
         );
     }

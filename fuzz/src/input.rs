@@ -1,7 +1,7 @@
 //! How a raw fuzz input becomes a configuration, a chunking and a byte
 //! stream: the first two bytes choose, the rest is the stream.
 
-use wsproto::{Config, EntropyError, EntropySource};
+use wsproto::{Config, DeflateParams, EntropyError, EntropySource};
 
 /// What the first two bytes of an input chose.
 #[derive(Clone, Debug)]
@@ -13,6 +13,9 @@ pub struct Setup {
     pub seed: u8,
     /// Whether the transport ends (`recv_eof`) after the last chunk.
     pub eof: bool,
+    /// permessage-deflate in force on the connection, if any (only the
+    /// `deflate` target sets it; see `crate::deflate`).
+    pub deflate: Option<DeflateParams>,
 }
 
 /// Limits small enough for a fuzz input to reach every one of them (a
@@ -47,6 +50,7 @@ pub fn split_setup(data: &[u8]) -> (Setup, &[u8]) {
         max_chunk: usize::from(chunking),
         seed: chunking,
         eof: flags & 4 != 0,
+        deflate: None,
     };
     (setup, rest)
 }

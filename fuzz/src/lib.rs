@@ -5,6 +5,7 @@
 //! inside the crate.
 
 pub mod decode;
+pub mod deflate;
 pub mod frames;
 pub mod handshake;
 pub mod heap;

@@ -15,6 +15,10 @@
 //!   echo arrive where the model puts them;
 //! - two well-behaved endpoints never see a protocol error; after an end of
 //!   stream without a close, the receiver reports `UnexpectedEof`;
+//! - all of the above with permessage-deflate negotiated (half the
+//!   scripts), with any window bits, context takeover or not either way,
+//!   any compression level and any `min_compress_len`: compression changes
+//!   the bytes on the wire, never what arrives;
 //! - `recv_in_place` never consumes more than it was given;
 //! - after everything is delivered, nothing expected is missing, and once
 //!   both closes have crossed, both sides are `Closed`.
@@ -23,8 +27,8 @@ use std::collections::VecDeque;
 
 use arbitrary::Arbitrary;
 use wsproto::{
-    CloseCode, CloseFrame, Config, Connection, ControlPayload, Event, MessageKind, ProtocolError,
-    Role, SendError, State, StreamEvent,
+    CloseCode, CloseFrame, Config, Connection, ControlPayload, DeflateParams, Event, MessageKind,
+    ProtocolError, Role, SendError, State, StreamEvent,
 };
 
 use crate::input::Xorshift;
@@ -80,14 +84,61 @@ pub enum Op {
     },
 }
 
-/// A whole script: how each side reads, then the operations.
+/// A whole script: how each side reads, whether they negotiated
+/// permessage-deflate, then the operations.
 #[derive(Arbitrary, Debug)]
 pub struct Script {
     client_streams: bool,
     server_streams: bool,
     client_auto_pong: bool,
     server_auto_pong: bool,
+    deflate: Option<Deflate>,
     ops: Vec<Op>,
+}
+
+/// permessage-deflate as a handshake could have agreed on it: the client's
+/// parameters are the server's mirrored, and each side compresses at its
+/// own level from its own `min_compress_len`.
+///
+/// The limits stay the defaults (16 MiB frames, 64 MiB messages), far above
+/// what a script sends even uncompressed; so the model need not predict
+/// how compression changes the size on the wire, which also counts against
+/// the receiver's `max_message_len`.
+#[derive(Arbitrary, Debug)]
+pub struct Deflate {
+    /// Window bits, 8 + n % 8.
+    client_bits: u8,
+    server_bits: u8,
+    client_no_context_takeover: bool,
+    server_no_context_takeover: bool,
+    /// zlib levels, n % 10 (the crate clamps 10 and up to 9 itself).
+    client_level: u8,
+    server_level: u8,
+    /// Whole messages shorter than this go uncompressed; 255 means never
+    /// compress one (`usize::MAX`).
+    client_min_compress_len: u8,
+    server_min_compress_len: u8,
+}
+
+impl Deflate {
+    /// The client's parameters (the server's are these mirrored).
+    fn client_params(&self) -> DeflateParams {
+        DeflateParams::new(
+            8 + self.client_bits % 8,
+            8 + self.server_bits % 8,
+            self.client_no_context_takeover,
+            self.server_no_context_takeover,
+        )
+        .expect("window bits are 8..=15")
+    }
+}
+
+fn min_compress_len(n: u8) -> usize {
+    if n == u8::MAX {
+        usize::MAX
+    } else {
+        usize::from(n)
+    }
 }
 
 /// One endpoint and the model of what it must see.
@@ -110,11 +161,33 @@ struct Side {
 }
 
 impl Side {
-    fn new(role: Role, streams: bool, auto_pong: bool) -> Self {
+    fn new(role: Role, streams: bool, auto_pong: bool, deflate: Option<&Deflate>) -> Self {
         let mut config = Config::default();
         config.auto_pong = auto_pong;
+        let entropy = Box::new(Xorshift::new(3));
+        let conn = match deflate {
+            None => Connection::with_entropy(role, config, entropy),
+            Some(deflate) => {
+                let (params, level, min_len) = match role {
+                    Role::Client => (
+                        deflate.client_params(),
+                        deflate.client_level,
+                        deflate.client_min_compress_len,
+                    ),
+                    Role::Server => (
+                        deflate.client_params().mirrored(),
+                        deflate.server_level,
+                        deflate.server_min_compress_len,
+                    ),
+                };
+                config.deflate.enabled = true;
+                config.deflate.level = level % 10;
+                config.deflate.min_compress_len = min_compress_len(min_len);
+                Connection::with_deflate(role, config, params, entropy)
+            }
+        };
         Side {
-            conn: Connection::with_entropy(role, config, Box::new(Xorshift::new(3))),
+            conn,
             streams,
             auto_pong,
             expect: VecDeque::new(),
@@ -134,8 +207,19 @@ impl Side {
 
 /// Runs a script; panics on the first broken invariant.
 pub fn check(script: Script) {
-    let mut client = Side::new(Role::Client, script.client_streams, script.client_auto_pong);
-    let mut server = Side::new(Role::Server, script.server_streams, script.server_auto_pong);
+    let deflate = script.deflate.as_ref();
+    let mut client = Side::new(
+        Role::Client,
+        script.client_streams,
+        script.client_auto_pong,
+        deflate,
+    );
+    let mut server = Side::new(
+        Role::Server,
+        script.server_streams,
+        script.server_auto_pong,
+        deflate,
+    );
     for op in script.ops {
         let client_acts = match op {
             Op::Text { client, .. }
@@ -382,13 +466,16 @@ fn deliver(from: &mut Side, to: &mut Side, max: usize) -> usize {
         return n;
     }
     if to.streams {
+        // Until the connection has nothing more to say: with deflate,
+        // inflated output may still wait once every byte is consumed.
+        let role = to.conn.role();
         let mut at = 0;
-        while at < chunk.len() {
+        loop {
             let given = chunk.len() - at;
             let (used, event) = to
                 .conn
                 .recv_in_place(&mut chunk[at..])
-                .unwrap_or_else(|e| panic!("{:?} failed: {e:?}", to.conn.role()));
+                .unwrap_or_else(|e| panic!("{role:?} failed: {e:?}"));
             assert!(used <= given, "consumed {used} of {given} bytes");
             let event = match event {
                 None => {
@@ -396,6 +483,10 @@ fn deliver(from: &mut Side, to: &mut Side, max: usize) -> usize {
                     break;
                 }
                 Some(StreamEvent::Data { kind, payload, fin }) => {
+                    assert!(
+                        used > 0 || !payload.is_empty() || fin,
+                        "an empty event that consumed nothing"
+                    );
                     let (current, bytes) = to.receiving.get_or_insert_with(|| (kind, Vec::new()));
                     assert_eq!(*current, kind, "a message changed kind");
                     bytes.extend_from_slice(payload);
