@@ -2,23 +2,27 @@
 """Compare Autobahn|Testsuite reports with the committed expected results.
 
 Usage:
-  autobahn_compare.py [--update] [--skip PATTERNS] EXPECTED ROLE=REPORT_DIR...
+  autobahn_compare.py [--update] [--skip PATTERNS] EXPECTED ROLE[:PATTERNS]=REPORT_DIR...
 
 EXPECTED is a JSON file {"server": {case: {"behavior": B, "behaviorClose": C}},
 "client": {...}}. Each ROLE=REPORT_DIR names the role ("server" or "client")
 whose expectations a report is held to; several reports may share a role (the
-three echo servers are all held to "server").
+three echo servers are all held to "server"). ROLE:PATTERNS=REPORT_DIR skips
+PATTERNS for that report only ("server:12.*,13.*=DIR": a server run without
+the compression cases).
 
 A case fails the comparison when its behavior or close behavior is FAILED (or
 anything wstest did not classify as OK, NON-STRICT, INFORMATIONAL or
 UNIMPLEMENTED), or when it differs from the expected value and is not OK: a
 case may only get better. A case missing from a report fails too, unless it
-matches one of the --skip patterns (comma-separated, wstest style: "12.*").
+matches one of the --skip patterns (comma-separated, wstest style: "12.*"; for
+every report) or of the report's own.
 Cases that turned OK where something else was expected are listed, and pass:
 run with --update to record them.
 
---update rewrites EXPECTED from the reports (each role from its first report)
-and then compares, so that a FAILED case is never recorded silently.
+--update rewrites EXPECTED from the reports (each role from its first report,
+which must skip nothing; the others may skip their own patterns) and then
+compares, so that a FAILED case is never recorded silently.
 
 Exit status: 0 when every report meets the expectations, 1 otherwise, 2 when a
 file cannot be read.
@@ -34,6 +38,11 @@ KNOWN = ("OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED")
 
 def case_key(case_id):
     return [int(p) if p.isdigit() else 0 for p in case_id.split(".")]
+
+
+def patterns(text):
+    """Comma-separated case patterns, as a list."""
+    return [p.strip() for p in text.split(",") if p.strip()]
 
 
 def load_report(report_dir):
@@ -85,8 +94,9 @@ def check(role, label, expected, actual, skip):
             elif g != w:
                 improved.append("%s: %s %s, expected %s" % (cid, field, g, w))
     checked = len(actual)
-    print("%s (%s): %d cases checked, %d worse than expected, %d better"
-          % (label, role, checked, len(problems), len(improved)))
+    skipped = " (skipped: %s)" % ",".join(skip) if skip else ""
+    print("%s (%s): %d cases checked%s, %d worse than expected, %d better"
+          % (label, role, checked, skipped, len(problems), len(improved)))
     for line in problems:
         print("  WORSE   " + line)
     for line in improved:
@@ -101,23 +111,29 @@ def main():
     parser.add_argument("--update", action="store_true")
     parser.add_argument("--skip", default="")
     parser.add_argument("expected")
-    parser.add_argument("reports", nargs="+", metavar="ROLE=REPORT_DIR")
+    parser.add_argument("reports", nargs="+", metavar="ROLE[:PATTERNS]=REPORT_DIR")
     args = parser.parse_args()
-    skip = [p.strip() for p in args.skip.split(",") if p.strip()]
+    skip = patterns(args.skip)
 
     reports = []
     try:
         for spec in args.reports:
-            role, sep, path = spec.partition("=")
-            if not sep or role not in ("server", "client"):
-                parser.error("reports are ROLE=DIR with ROLE server or client: %r" % spec)
-            reports.append((role, path, load_report(path)))
+            head, sep, path = spec.partition("=")
+            role, _, own = head.partition(":")
+            if not sep or not path or role not in ("server", "client"):
+                parser.error("reports are ROLE[:PATTERNS]=DIR with ROLE server or client: %r" % spec)
+            reports.append((role, path, skip + patterns(own), load_report(path)))
         if args.update:
             if skip:
                 parser.error("--update needs a full run (no skipped cases)")
             expected = {}
-            for role, _, cases in reports:
-                expected.setdefault(role, cases)
+            for role, path, report_skip, cases in reports:
+                if role in expected:
+                    continue
+                if report_skip:
+                    parser.error("--update records each role from its first report, "
+                                 "which skips %s: %s" % (",".join(report_skip), path))
+                expected[role] = cases
             with open(args.expected, "w") as f:
                 f.write(format_expected(expected))
             print("wrote %s" % args.expected)
@@ -128,12 +144,12 @@ def main():
         return 2
 
     failures = 0
-    for role, path, cases in reports:
+    for role, path, report_skip, cases in reports:
         if role not in expected:
             print("%s: no expected results for role %s" % (path, role))
             failures += 1
             continue
-        failures += check(role, path, expected[role], cases, skip)
+        failures += check(role, path, expected[role], cases, report_skip)
     print("conformance: %s" % ("as expected or better" if failures == 0 else "%d problems" % failures))
     return 0 if failures == 0 else 1
 

@@ -41,6 +41,8 @@ class CompareTest(unittest.TestCase):
             old, compare.sys.argv = compare.sys.argv, argv
             try:
                 status = compare.main()
+            except SystemExit as e:  # argparse's errors (status 2)
+                status = e.code
             finally:
                 compare.sys.argv = old
         return status, out.getvalue()
@@ -87,6 +89,28 @@ class CompareTest(unittest.TestCase):
         status, out = self.run_compare("--skip", "12.*,13.*", self.expected, "server=" + self.report(partial))
         self.assertEqual(status, 0, out)
 
+    def test_a_report_may_skip_cases_of_its_own(self):
+        full = self.report(EXPECTED)
+        partial = self.report({"1.1.1": OK, "7.1.6": INFO})
+        status, out = self.run_compare(self.expected, "server=" + full, "server:12.*,13.*=" + partial)
+        self.assertEqual(status, 0, out)
+        self.assertIn("2 cases checked (skipped: 12.*,13.*), 0 worse", out)
+        # ... and only that report: the same run without the skip fails.
+        status, out = self.run_compare(self.expected, "server:12.*,13.*=" + full, "server=" + partial)
+        self.assertEqual(status, 1)
+        self.assertIn("12.1.1: missing from the report", out)
+
+    def test_a_skipped_case_that_ran_is_still_checked(self):
+        failed = {"behavior": "FAILED", "behaviorClose": "OK"}
+        status, out = self.run_compare(self.expected, "server:12.*=" + self.report({**EXPECTED, "12.1.1": failed}))
+        self.assertEqual(status, 1)
+        self.assertIn("WORSE   12.1.1: behavior FAILED", out)
+
+    def test_a_bad_report_argument_is_refused(self):
+        for spec in ("server", "peer=x", "server:12.*=", ":12.*=x"):
+            status, _ = self.run_compare(self.expected, spec)
+            self.assertEqual(status, 2, spec)
+
     def test_a_case_not_expected_fails(self):
         status, out = self.run_compare(self.expected, "server=" + self.report({**EXPECTED, "1.1.2": OK}))
         self.assertEqual(status, 1)
@@ -112,6 +136,28 @@ class CompareTest(unittest.TestCase):
         failed = {**EXPECTED, "1.1.1": {"behavior": "FAILED", "behaviorClose": "FAILED"}}
         status, _ = self.run_compare("--update", self.expected, "server=" + self.report(failed))
         self.assertEqual(status, 1)
+
+    def test_update_records_each_role_from_its_first_report_which_must_be_full(self):
+        run = {**EXPECTED, "12.1.1": OK}
+        without_compression = self.report({"1.1.1": OK, "7.1.6": INFO})
+        status, out = self.run_compare("--update", self.expected, "server=" + self.report(run),
+                                       "server:12.*,13.*=" + without_compression, "client=" + self.report(run))
+        self.assertEqual(status, 0, out)
+        with open(self.expected) as f:
+            recorded = json.load(f)
+        self.assertEqual(recorded["server"], run)
+        self.assertEqual(recorded["client"], run)
+        with open(self.expected) as f:
+            before = f.read()
+        status, out = self.run_compare("--update", self.expected, "server:12.*,13.*=" + without_compression,
+                                       "server=" + self.report(run))
+        self.assertEqual(status, 2)
+        self.assertIn("which skips 12.*,13.*", out)
+        with open(self.expected) as f:
+            self.assertEqual(f.read(), before)
+        status, out = self.run_compare("--update", "--skip", "9.*", self.expected, "server=" + self.report(run))
+        self.assertEqual(status, 2)
+        self.assertIn("--update needs a full run", out)
 
 
 if __name__ == "__main__":
