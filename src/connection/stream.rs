@@ -1,0 +1,192 @@
+//! The streaming receive level: payload handed out as it arrives,
+//! unmasked in the caller's buffer, or inflated into the connection's own
+//! (permessage-deflate).
+
+use super::Connection;
+use crate::error::ProtocolError;
+use crate::event::{MessageKind, StreamEvent};
+use crate::recv::{Control, Step};
+use core::ops::Range;
+
+/// The streaming level's buffer for inflated payload.
+#[cfg(feature = "deflate")]
+const INFLATE_CHUNK: usize = 16 << 10;
+
+/// What one streaming step found, before the payload is borrowed.
+enum Found {
+    Nothing,
+    Control(Control),
+    /// Payload in the caller's input.
+    Plain {
+        range: Range<usize>,
+        kind: MessageKind,
+        fin: bool,
+    },
+    /// Inflated payload in `Connection::inflated`.
+    #[cfg(feature = "deflate")]
+    Inflated {
+        len: usize,
+        kind: MessageKind,
+        fin: bool,
+    },
+}
+
+impl Connection {
+    /// Decodes from `input` until one event is found or `input` is used up,
+    /// unmasking data payload in place; returns how many bytes were consumed
+    /// and the event, if any. Call again with `&mut input[consumed..]` until
+    /// it returns `None`; then read more. Memory use does not depend on
+    /// message size: a 10 GB message passes through in pieces.
+    ///
+    /// A compressed message (permessage-deflate) comes out inflated, in
+    /// pieces of at most 16 KiB from a buffer inside the connection (so the
+    /// event borrows the connection too). When one piece of input inflates
+    /// to more than that, the following calls report 0 bytes consumed until
+    /// it is all handed out.
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, Role, StreamEvent};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// // A masked text frame "Hello" (RFC 6455 section 5.7).
+    /// let mut buf = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// let mut received = Vec::new();
+    /// let mut at = 0;
+    /// loop {
+    ///     let (used, event) = server.recv_in_place(&mut buf[at..])?;
+    ///     at += used;
+    ///     match event {
+    ///         Some(StreamEvent::Data { payload, .. }) => received.extend_from_slice(payload),
+    ///         Some(_) => {}
+    ///         None => break,
+    ///     }
+    /// }
+    /// assert_eq!(received, b"Hello");
+    /// # Ok::<(), wsproto::ProtocolError>(())
+    /// ```
+    pub fn recv_in_place<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+    ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
+        if let Some(error) = self.pending_error.take() {
+            self.fail(error);
+        }
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        if !self.receiving() {
+            return Ok((input.len(), None));
+        }
+        let (used, found) = match self.stream_step(input) {
+            Ok(found) => found,
+            Err(error) => {
+                self.fail(error);
+                return Err(error);
+            }
+        };
+        let event = match found {
+            Found::Nothing => None,
+            Found::Control(control) => Some(control.into_stream_event()),
+            Found::Plain { range, kind, fin } => Some(StreamEvent::Data {
+                kind,
+                payload: &input[range],
+                fin,
+            }),
+            #[cfg(feature = "deflate")]
+            Found::Inflated { len, kind, fin } => Some(StreamEvent::Data {
+                kind,
+                payload: &self.inflated[..len],
+                fin,
+            }),
+        };
+        Ok((used, event))
+    }
+
+    /// One streaming event's worth of decoding: the bytes used and what was
+    /// found, payload still unborrowed. A compressed piece that inflates to
+    /// nothing yet is not an event: decoding goes on.
+    // Without deflate every step is an event, so the loop runs once.
+    #[cfg_attr(not(feature = "deflate"), allow(clippy::never_loop))]
+    fn stream_step(&mut self, input: &mut [u8]) -> Result<(usize, Found), ProtocolError> {
+        #[cfg(feature = "deflate")]
+        if let Some(found) = self.inflate_more(None)? {
+            // Output left over from the last piece comes before new input.
+            return Ok((0, found));
+        }
+        let mut used = 0;
+        loop {
+            let (took, step) = self.receiver.step(&input[used..])?;
+            let at = used;
+            used += took;
+            let found = match step {
+                Step::NeedMore => Found::Nothing,
+                Step::Control(control) => {
+                    match &control {
+                        Control::Ping(payload) => self.answer_ping(payload),
+                        Control::Pong(_) => {}
+                        Control::Close(frame) => {
+                            self.close_decoded = true;
+                            self.answer_close(frame);
+                        }
+                    }
+                    Found::Control(control)
+                }
+                #[cfg(feature = "deflate")]
+                Step::Data(piece) if piece.compressed => {
+                    let range = at + piece.range.start..at + piece.range.end;
+                    match self.inflate_more(Some((&mut input[range], &piece)))? {
+                        Some(found) => found,
+                        None => continue,
+                    }
+                }
+                Step::Data(piece) => {
+                    let range = at + piece.range.start..at + piece.range.end;
+                    self.receiver
+                        .accept_data(&mut input[range.clone()], &piece)?;
+                    Found::Plain {
+                        range,
+                        kind: piece.kind,
+                        fin: piece.fin,
+                    }
+                }
+            };
+            return Ok((used, found));
+        }
+    }
+
+    /// Unmasks and takes a compressed piece (if given), then inflates into
+    /// the streaming buffer. `None` when there is nothing to report: no
+    /// piece and no output waiting, or a piece that gave no output yet.
+    #[cfg(feature = "deflate")]
+    fn inflate_more(
+        &mut self,
+        piece: Option<(&mut [u8], &crate::recv::DataPiece)>,
+    ) -> Result<Option<Found>, ProtocolError> {
+        let Some((_, inbound)) = &mut self.deflate else {
+            return match piece {
+                // RSV1 is refused unless permessage-deflate was negotiated.
+                Some(_) => Err(ProtocolError::ReservedBits(crate::recv::RSV1)),
+                None => Ok(None),
+            };
+        };
+        let kind = match piece {
+            Some((bytes, piece)) => {
+                self.receiver.accept_data(bytes, piece)?;
+                self.examined += bytes.len() as u64;
+                inbound.push(piece.kind, bytes, piece.fin);
+                piece.kind
+            }
+            None if inbound.has_pending() => inbound.kind().unwrap_or(MessageKind::Binary),
+            None => return Ok(None),
+        };
+        if self.inflated.len() < INFLATE_CHUNK {
+            self.inflated.resize(INFLATE_CHUNK, 0);
+        }
+        let step = inbound.inflate_into(&mut self.inflated)?;
+        Ok((step.written > 0 || step.done).then_some(Found::Inflated {
+            len: step.written,
+            kind,
+            fin: step.done,
+        }))
+    }
+}
