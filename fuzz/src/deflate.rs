@@ -576,7 +576,8 @@ impl Oracle {
         let (mut at, mut invalid, mut ended) = (0, false, false);
         while output.len() < cap {
             let start = output.len();
-            output.resize(start + (cap - start).min(1 << 20), 0);
+            let room = (cap - start).min(1 << 20);
+            output.resize(start + room, 0);
             let (in_before, out_before) = (self.inflater.total_in(), self.inflater.total_out());
             let status =
                 self.inflater
@@ -590,10 +591,13 @@ impl Oracle {
                 Ok(Status::StreamEnd) => ended = true,
                 Ok(Status::Ok | Status::BufError) => {}
             }
+            // With all input taken, zlib may still hold the rest of a
+            // match that did not fit: only output left unfilled says it is
+            // done.
             if invalid
                 || ended
                 || (used == 0 && written == 0)
-                || output.len() < cap && at == input.len()
+                || written < room && at == input.len()
             {
                 break;
             }
