@@ -169,21 +169,24 @@ fn mixed_text() -> String {
     text
 }
 
+/// Feeds `wire` one byte at a time at the message level; the events.
+fn messages_byte_at_a_time(conn: &mut Connection, wire: &[u8]) -> Vec<Event> {
+    let mut events = Vec::new();
+    for byte in wire {
+        conn.recv(std::slice::from_ref(byte));
+        while let Some(event) = conn.poll_event().expect("valid") {
+            events.push(event);
+        }
+    }
+    events
+}
+
 #[test]
 fn a_1_mib_message_byte_at_a_time_costs_linear_work() {
     let text = mixed_text();
     let wire = client_frame(true, 0x1, text.as_bytes());
     let mut server = Connection::new(Role::Server, Config::default());
-    let (events, allocations) = allocations_during(|| {
-        let mut events = Vec::new();
-        for byte in &wire {
-            server.recv(std::slice::from_ref(byte));
-            while let Some(event) = server.poll_event().expect("valid") {
-                events.push(event);
-            }
-        }
-        events
-    });
+    let (events, allocations) = allocations_during(|| messages_byte_at_a_time(&mut server, &wire));
     assert_eq!(events, vec![Event::Text(text)]);
     // Per payload byte: unmask, validate, copy into the message, and the
     // final check of the whole message (4 per byte), plus the header parsed
@@ -264,16 +267,7 @@ fn a_1_mib_compressed_message_byte_at_a_time_costs_linear_work() {
         params,
         Box::new(common::ScriptedEntropy::xorshift()),
     );
-    let (events, allocations) = allocations_during(|| {
-        let mut events = Vec::new();
-        for byte in &wire {
-            server.recv(std::slice::from_ref(byte));
-            while let Some(event) = server.poll_event().expect("valid") {
-                events.push(event);
-            }
-        }
-        events
-    });
+    let (events, allocations) = allocations_during(|| messages_byte_at_a_time(&mut server, &wire));
     assert_eq!(events, vec![Event::Text(text)]);
     let work = server.bytes_examined();
     let (n, c) = (MESSAGE_LEN as u64, payload.len() as u64);

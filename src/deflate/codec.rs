@@ -259,15 +259,7 @@ impl Inflater {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(own: u8, peer: u8, own_nct: bool, peer_nct: bool) -> DeflateParams {
-        DeflateParams {
-            own_max_window_bits: own,
-            peer_max_window_bits: peer,
-            own_no_context_takeover: own_nct,
-            peer_no_context_takeover: peer_nct,
-        }
-    }
+    use crate::deflate::tests::params;
 
     /// Lowercase letters from a fixed LCG: compressible, not repetitive.
     fn letters(len: usize) -> Vec<u8> {

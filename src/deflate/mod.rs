@@ -263,3 +263,13 @@ impl DeflateParams {
         self.peer_no_context_takeover
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::DeflateParams;
+
+    /// Parameters for the unit tests, window bits known to be valid.
+    pub(crate) fn params(own: u8, peer: u8, own_nct: bool, peer_nct: bool) -> DeflateParams {
+        DeflateParams::new(own, peer, own_nct, peer_nct).expect("valid window bits")
+    }
+}

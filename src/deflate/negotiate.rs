@@ -216,6 +216,7 @@ pub(crate) fn check_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deflate::tests::params;
 
     fn config() -> DeflateConfig {
         DeflateConfig {
@@ -226,15 +227,6 @@ mod tests {
 
     fn ext(value: &str) -> Vec<Extension> {
         Extension::parse_list(value).expect("well-formed")
-    }
-
-    fn params(own: u8, peer: u8, own_nct: bool, peer_nct: bool) -> DeflateParams {
-        DeflateParams {
-            own_max_window_bits: own,
-            peer_max_window_bits: peer,
-            own_no_context_takeover: own_nct,
-            peer_no_context_takeover: peer_nct,
-        }
     }
 
     /// The server's answer and parameters for an offer header.
