@@ -314,14 +314,28 @@ impl Connection {
         bytes: &[u8],
         piece: &crate::recv::DataPiece,
     ) -> Result<bool, ProtocolError> {
+        self.take_compressed(bytes, piece)?;
+        let message = &mut self.message;
+        self.deflate
+            .as_mut()
+            .map_or(Ok(false), |(_, inbound)| inbound.inflate_onto(message))
+    }
+
+    /// Copies a compressed piece (still masked, from the input) into the
+    /// decompressor and unmasks it there; both receive levels.
+    #[cfg(feature = "deflate")]
+    fn take_compressed(
+        &mut self,
+        bytes: &[u8],
+        piece: &crate::recv::DataPiece,
+    ) -> Result<(), ProtocolError> {
         let Some((_, inbound)) = &mut self.deflate else {
             // RSV1 is refused unless permessage-deflate was negotiated.
             return Err(ProtocolError::ReservedBits(crate::recv::RSV1));
         };
         self.examined += bytes.len() as u64;
         let compressed = inbound.push(piece.kind, bytes, piece.fin);
-        self.receiver.accept_data(compressed, piece)?;
-        inbound.inflate_onto(&mut self.message)
+        self.receiver.accept_data(compressed, piece)
     }
 
     /// The next message-level event, in the order the peer sent them.

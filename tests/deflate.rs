@@ -27,6 +27,12 @@ fn deflating(role: Role, config: Config, params: DeflateParams) -> Connection {
     Connection::with_deflate(role, config, params, Box::new(ScriptedEntropy::xorshift()))
 }
 
+/// A connection with the default parameters: 15-bit windows both ways,
+/// context takeover both ways.
+fn deflating_15(role: Role, config: Config) -> Connection {
+    deflating(role, config, params(15, 15, false, false))
+}
+
 /// Compresses `data` as one RFC 7692 message with an independent
 /// compressor: sync flush, tail stripped.
 fn compress(data: &[u8]) -> Vec<u8> {
@@ -48,7 +54,7 @@ fn client_rsv1(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
 /// Runs `chunks` into a server with permessage-deflate (default params) at
 /// both levels, every split point of the whole input too.
 fn serve_at_every_split(bytes: &[u8], config: Config) -> Run {
-    let make = || deflating(Role::Server, config.clone(), params(15, 15, false, false));
+    let make = || deflating_15(Role::Server, config.clone());
     let whole = run_both_on(&make, &[bytes]);
     for at in 0..=bytes.len() {
         assert_eq!(
@@ -121,7 +127,7 @@ fn rsv1_only_on_the_first_frame_of_a_data_message() {
         ),
     ];
     for (what, bytes) in cases {
-        let make = || deflating(Role::Server, config.clone(), params(15, 15, false, false));
+        let make = || deflating_15(Role::Server, config.clone());
         let run = run_both_on(&make, &[&bytes]);
         let error = run.events.last().cloned().and_then(Result::err);
         assert!(
@@ -153,13 +159,7 @@ fn invalid_compressed_data_closes_1007_for_text_and_1002_for_binary() {
             (OP_TEXT, MessageKind::Text, 1007),
             (OP_BINARY, MessageKind::Binary, 1002),
         ] {
-            let make = || {
-                deflating(
-                    Role::Server,
-                    Config::default(),
-                    params(15, 15, false, false),
-                )
-            };
+            let make = || deflating_15(Role::Server, Config::default());
             let bytes = concat(&[
                 client_rsv1(true, opcode, payload),
                 client_frame(true, OP_TEXT, b"after"),
@@ -179,13 +179,7 @@ fn inflated_text_must_be_utf8_even_across_pieces() {
     let mut bad = "κόσμε".as_bytes().to_vec();
     bad.extend_from_slice(&[0xed, 0xa0, 0x80]); // a surrogate
     let bytes = client_rsv1(true, OP_TEXT, &compress(&bad));
-    let make = || {
-        deflating(
-            Role::Server,
-            Config::default(),
-            params(15, 15, false, false),
-        )
-    };
+    let make = || deflating_15(Role::Server, Config::default());
     let run = run_both_on(&make, &[&bytes]);
     assert_eq!(run.events, vec![Err(ProtocolError::InvalidUtf8)]);
     assert_eq!(sent_close_code(&run.sent), Some(1007));
@@ -207,7 +201,7 @@ fn a_small_bomb_is_stopped_at_max_message_len_with_1009() {
     assert!(payload.len() < 1100);
     let config = limits(1 << 20, 64 << 10);
     let bytes = client_rsv1(true, OP_BINARY, &payload);
-    let make = || deflating(Role::Server, config.clone(), params(15, 15, false, false));
+    let make = || deflating_15(Role::Server, config.clone());
     let run = run_both_on(&make, &[&bytes]);
     assert!(
         matches!(
@@ -220,13 +214,7 @@ fn a_small_bomb_is_stopped_at_max_message_len_with_1009() {
     assert_eq!(sent_close_code(&run.sent), Some(1009));
     // One byte under the bomb's size passes.
     let exact = 1 + 258 * 4000;
-    let make = || {
-        deflating(
-            Role::Server,
-            limits(1 << 20, exact),
-            params(15, 15, false, false),
-        )
-    };
+    let make = || deflating_15(Role::Server, limits(1 << 20, exact));
     assert_eq!(
         run_both_on(&make, &[&bytes]).events,
         vec![binary(&vec![0; exact as usize])]
@@ -237,8 +225,8 @@ fn a_small_bomb_is_stopped_at_max_message_len_with_1009() {
 fn an_uncompressed_message_between_compressed_ones_keeps_the_windows_in_step() {
     let mut config = Config::default();
     config.deflate.min_compress_len = 32;
-    let mut client = deflating(Role::Client, config.clone(), params(15, 15, false, false));
-    let mut server = deflating(Role::Server, config, params(15, 15, false, false));
+    let mut client = deflating_15(Role::Client, config.clone());
+    let mut server = deflating_15(Role::Server, config);
     let long = "the quick brown fox jumps over the lazy dog, twice: the quick brown fox";
     let messages = [long, "short", long, "", long];
     for message in messages {
@@ -262,16 +250,8 @@ fn an_uncompressed_message_between_compressed_ones_keeps_the_windows_in_step() {
 
 #[test]
 fn fragmented_sends_are_compressed_as_one_message() {
-    let mut client = deflating(
-        Role::Client,
-        Config::default(),
-        params(15, 15, false, false),
-    );
-    let mut server = deflating(
-        Role::Server,
-        Config::default(),
-        params(15, 15, false, false),
-    );
+    let mut client = deflating_15(Role::Client, Config::default());
+    let mut server = deflating_15(Role::Server, Config::default());
     client
         .send_fragment(MessageKind::Text, "ab".as_bytes(), false)
         .unwrap();
@@ -317,11 +297,7 @@ fn the_streaming_level_hands_out_a_large_message_in_bounded_pieces() {
     let message = vec![7u8; 1 << 20];
     let bytes = client_rsv1(true, OP_BINARY, &compress(&message));
     assert!(bytes.len() < 2000);
-    let mut server = deflating(
-        Role::Server,
-        Config::default(),
-        params(15, 15, false, false),
-    );
+    let mut server = deflating_15(Role::Server, Config::default());
     let mut buf = bytes.clone();
     let (mut at, mut received, mut pieces, mut largest) = (0, Vec::new(), 0, 0);
     loop {
@@ -619,9 +595,7 @@ fn a_peer_reaching_past_its_promised_window_is_decoded_the_same_at_every_split()
 /// whatever the split, at both levels.
 #[test]
 fn faults_come_in_stream_order_at_every_split() {
-    let client = |config: Config| {
-        move || deflating(Role::Client, config.clone(), params(15, 15, false, false))
-    };
+    let client = |config: Config| move || deflating_15(Role::Client, config.clone());
     // A 0xff literal, then an invalid code: the text is already invalid.
     let bytes = [0xc1, 0x03, 0xfa, 0x3f, 0x06];
     // 0xff, then 40 "a": invalid before it is too long for a 10-byte limit.
@@ -656,13 +630,7 @@ fn a_match_cut_by_a_full_output_stays_in_its_message() {
     bytes.extend_from_slice(&[0xff; 36]);
     bytes.extend_from_slice(&[0x00; 10]);
     bytes.extend_from_slice(&[0xc2, 0x00, 0xc2, 0x00, 0xc2, 0x00]);
-    let make = || {
-        deflating(
-            Role::Client,
-            Config::default(),
-            params(15, 15, false, false),
-        )
-    };
+    let make = || deflating_15(Role::Client, Config::default());
     let whole = run_both_on(&make, &[&bytes]);
     let lens: Vec<usize> = whole
         .events

@@ -109,7 +109,7 @@ impl Connection {
     #[cfg_attr(not(feature = "deflate"), allow(clippy::never_loop))]
     fn stream_step(&mut self, input: &mut [u8]) -> Result<(usize, Found), ProtocolError> {
         #[cfg(feature = "deflate")]
-        if let Some(found) = self.inflate_more(None)? {
+        if let Some(found) = self.inflate_more(false)? {
             // Output left over from the last piece comes before new input.
             return Ok((0, found));
         }
@@ -134,7 +134,9 @@ impl Connection {
                 #[cfg(feature = "deflate")]
                 Step::Data(piece) if piece.compressed => {
                     let range = at + piece.range.start..at + piece.range.end;
-                    match self.inflate_more(Some((&mut input[range], &piece)))? {
+                    // Unmasked in the decompressor's copy, not in `input`.
+                    self.take_compressed(&input[range], &piece)?;
+                    match self.inflate_more(true)? {
                         Some(found) => found,
                         None => continue,
                     }
@@ -154,31 +156,20 @@ impl Connection {
         }
     }
 
-    /// Unmasks and takes a compressed piece (if given), then inflates into
-    /// the streaming buffer. `None` when there is nothing to report: no
-    /// piece and no output waiting, or a piece that gave no output yet.
+    /// Inflates into the streaming buffer: after a piece was just taken
+    /// (`fresh`), or when the last output filled up. `None` when there is
+    /// nothing to report: no output waiting, or a piece that gave no output
+    /// yet.
     #[cfg(feature = "deflate")]
-    fn inflate_more(
-        &mut self,
-        piece: Option<(&mut [u8], &crate::recv::DataPiece)>,
-    ) -> Result<Option<Found>, ProtocolError> {
+    fn inflate_more(&mut self, fresh: bool) -> Result<Option<Found>, ProtocolError> {
         let Some((_, inbound)) = &mut self.deflate else {
-            return match piece {
-                // RSV1 is refused unless permessage-deflate was negotiated.
-                Some(_) => Err(ProtocolError::ReservedBits(crate::recv::RSV1)),
-                None => Ok(None),
-            };
+            return Ok(None);
         };
-        let kind = match piece {
-            Some((bytes, piece)) => {
-                self.receiver.accept_data(bytes, piece)?;
-                self.examined += bytes.len() as u64;
-                inbound.push(piece.kind, bytes, piece.fin);
-                piece.kind
-            }
-            None if inbound.has_pending() => inbound.kind().unwrap_or(MessageKind::Binary),
-            None => return Ok(None),
-        };
+        if !fresh && !inbound.has_pending() {
+            return Ok(None);
+        }
+        // Read before inflating: a completed message forgets its kind.
+        let kind = inbound.kind().unwrap_or(MessageKind::Binary);
         if self.inflated.len() < INFLATE_CHUNK {
             self.inflated.resize(INFLATE_CHUNK, 0);
         }

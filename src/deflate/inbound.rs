@@ -49,6 +49,18 @@ impl Inbound {
         self.kind.is_some() && self.full
     }
 
+    /// Inflated bytes the message may still grow by.
+    fn fits(&self) -> usize {
+        usize::try_from(self.max - self.len.min(self.max)).unwrap_or(usize::MAX)
+    }
+
+    /// [`fits`](Self::fits) plus the one byte that would prove the message
+    /// too long: as far as inflating ever goes, so both levels report the
+    /// same length.
+    fn allowed(&self) -> usize {
+        self.fits().saturating_add(1)
+    }
+
     /// The kind of the compressed message in progress.
     pub(crate) fn kind(&self) -> Option<MessageKind> {
         self.kind
@@ -72,10 +84,7 @@ impl Inbound {
     /// is complete and valid.
     pub(crate) fn inflate_into(&mut self, out: &mut [u8]) -> Result<Inflated, ProtocolError> {
         let kind = self.kind.unwrap_or(MessageKind::Binary);
-        // One byte past the limit is enough to know it was passed, and both
-        // levels then report the same length.
-        let room = (self.max - self.len.min(self.max)).saturating_add(1);
-        let room = usize::try_from(room).unwrap_or(usize::MAX).min(out.len());
+        let room = self.allowed().min(out.len());
         let step = self.inflater.inflate(&mut out[..room]);
         self.full = step.full;
         // What came out before a fault is checked first.
@@ -99,10 +108,7 @@ impl Inbound {
             let filled = usize::try_from(self.len)
                 .unwrap_or(usize::MAX)
                 .min(message.len());
-            // Bytes the message may still grow by, plus the one that would
-            // prove it too long.
-            let allowed = (self.max - self.len.min(self.max)).saturating_add(1);
-            let allowed = usize::try_from(allowed).unwrap_or(usize::MAX);
+            let allowed = self.allowed();
             if message.len() - filled < MIN_ROOM.min(allowed) {
                 // Double; but once the limit is within two doublings, go
                 // straight to it, so the buffer is never copied for the
@@ -128,11 +134,11 @@ impl Inbound {
         }
     }
 
-    /// Counts and validates freshly inflated bytes.
-    /// In stream order: invalid UTF-8 within the limit is reported before
-    /// the byte that passes it.
+    /// Counts and validates freshly inflated bytes, in stream order:
+    /// invalid UTF-8 within the limit is reported before the byte that
+    /// passes it.
     fn check(&mut self, bytes: &[u8], done: bool) -> Result<(), ProtocolError> {
-        let fits = usize::try_from(self.max - self.len.min(self.max)).unwrap_or(usize::MAX);
+        let fits = self.fits();
         let text = self.kind == Some(MessageKind::Text);
         if text {
             let within = &bytes[..bytes.len().min(fits)];
