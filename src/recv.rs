@@ -144,6 +144,11 @@ impl Receiver {
     /// Decodes from `input` until something is found or the input is used
     /// up; returns how many bytes were consumed and what was found.
     pub(crate) fn step(&mut self, input: &[u8]) -> Result<(usize, Step), ProtocolError> {
+        if self.frame.is_none() && self.header_len == 0 && self.message.is_none() {
+            if let Some(found) = self.whole_message(input) {
+                return Ok(found);
+            }
+        }
         let mut pos = 0;
         loop {
             let Some(frame) = &mut self.frame else {
@@ -206,6 +211,56 @@ impl Receiver {
         }
     }
 
+    /// The fast path for the common case: `input` starts with a whole
+    /// unfragmented, uncompressed data message (header and payload, short
+    /// or 16-bit length) that breaks no rule; `None` sends everything else
+    /// down the general path, which judges it from scratch.
+    fn whole_message(&mut self, input: &[u8]) -> Option<(usize, Step)> {
+        let [first, second, ..] = *input else {
+            return None;
+        };
+        // FIN, no RSV bit, text or binary.
+        let kind = match first {
+            0x81 => MessageKind::Text,
+            0x82 => MessageKind::Binary,
+            _ => return None,
+        };
+        let masked = second & 0x80 != 0;
+        if masked != (self.role == Role::Server) {
+            return None;
+        }
+        let (len, mut at) = match second & 0x7f {
+            126 => {
+                let bytes = input.get(2..4)?;
+                (usize::from(u16::from_be_bytes([bytes[0], bytes[1]])), 4)
+            }
+            127 => return None,
+            short => (usize::from(short), 2),
+        };
+        let mask = if masked {
+            let key = input.get(at..at + 4)?;
+            at += 4;
+            Some([key[0], key[1], key[2], key[3]])
+        } else {
+            None
+        };
+        let end = at + len;
+        let limit = self.max_frame_len.min(self.max_message_len);
+        if end > input.len() || len as u64 > limit {
+            return None;
+        }
+        self.examined += at as u64;
+        let piece = DataPiece {
+            range: at..end,
+            kind,
+            fin: true,
+            compressed: false,
+            mask,
+            offset: 0,
+        };
+        Some((end, Step::Data(piece)))
+    }
+
     /// Unmasks the bytes of `piece` (taken from the input, in place or
     /// copied) and validates them; completes the message on its last piece.
     pub(crate) fn accept_data(
@@ -219,12 +274,16 @@ impl Receiver {
         }
         if piece.kind == MessageKind::Text && !piece.compressed {
             self.examined += bytes.len() as u64;
-            if let Some(message) = &mut self.message {
-                let utf8 = &mut message.utf8;
-                utf8.feed(bytes).map_err(|_| ProtocolError::InvalidUtf8)?;
-                if piece.fin {
-                    utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            match &mut self.message {
+                Some(message) => {
+                    let utf8 = &mut message.utf8;
+                    utf8.feed(bytes).map_err(|_| ProtocolError::InvalidUtf8)?;
+                    if piece.fin {
+                        utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                    }
                 }
+                // A whole message from the fast path, validated at once.
+                None => crate::utf8::validate(bytes).map_err(|_| ProtocolError::InvalidUtf8)?,
             }
         }
         if piece.fin {

@@ -1,6 +1,7 @@
 //! Incremental UTF-8 validation that fails fast across chunk boundaries.
 //!
-//! `core::str::from_utf8` already tells apart "invalid" (`error_len()` is
+//! SIMD validation (`simdutf8`, with runtime CPU detection). Its `compat`
+//! API, like `core::str::from_utf8`, tells apart "invalid" (`error_len()` is
 //! `Some`) from "valid but cut short" (`None`), and it rejects a truncated
 //! sequence as soon as its prefix can no longer start a valid character
 //! (e.g. `E0 80`, `ED A0`, `F4 90`). We carry the 1-3 bytes of a cut
@@ -28,7 +29,7 @@ impl Utf8Validator {
             let take = (want - have).min(chunk.len());
             self.partial[have..have + take].copy_from_slice(&chunk[..take]);
             let filled = have + take;
-            match core::str::from_utf8(&self.partial[..filled]) {
+            match simdutf8::compat::from_utf8(&self.partial[..filled]) {
                 Ok(_) => self.partial_len = 0,
                 Err(e) if e.error_len().is_some() => return Err(InvalidUtf8),
                 Err(_) => {
@@ -39,7 +40,7 @@ impl Utf8Validator {
             }
             chunk = &chunk[take..];
         }
-        match core::str::from_utf8(chunk) {
+        match simdutf8::compat::from_utf8(chunk) {
             Ok(_) => Ok(()),
             Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
             Err(e) => {
@@ -57,6 +58,13 @@ impl Utf8Validator {
         *self = Self::default();
         if complete { Ok(()) } else { Err(InvalidUtf8) }
     }
+}
+
+/// Checks a whole text at once.
+pub(crate) fn validate(bytes: &[u8]) -> Result<(), InvalidUtf8> {
+    simdutf8::basic::from_utf8(bytes)
+        .map(drop)
+        .map_err(|_| InvalidUtf8)
 }
 
 /// The length of the sequence a lead byte starts, if it can start one.

@@ -84,22 +84,29 @@ impl Connection {
                 return Err(error);
             }
         };
-        let event = match found {
-            Found::Nothing => None,
-            Found::Control(control) => Some(control.into_stream_event()),
-            Found::Plain { range, kind, fin } => Some(StreamEvent::Data {
-                kind,
-                payload: &input[range],
-                fin,
-            }),
+        // Each arm builds its own result: a shared one would copy the
+        // largest event (a close frame) on every data piece.
+        match found {
+            Found::Nothing => Ok((used, None)),
+            Found::Control(control) => Ok((used, Some(control.into_stream_event()))),
+            Found::Plain { range, kind, fin } => Ok((
+                used,
+                Some(StreamEvent::Data {
+                    kind,
+                    payload: &input[range],
+                    fin,
+                }),
+            )),
             #[cfg(feature = "deflate")]
-            Found::Inflated { len, kind, fin } => Some(StreamEvent::Data {
-                kind,
-                payload: &self.inflated[..len],
-                fin,
-            }),
-        };
-        Ok((used, event))
+            Found::Inflated { len, kind, fin } => Ok((
+                used,
+                Some(StreamEvent::Data {
+                    kind,
+                    payload: &self.inflated[..len],
+                    fin,
+                }),
+            )),
+        }
     }
 
     /// One streaming event's worth of decoding: the bytes used and what was
