@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::{Config, Role};
-use crate::entropy::{EntropySource, OsEntropy};
+use crate::entropy::EntropySource;
 use crate::error::{ProtocolError, SendError};
 use crate::event::{Event, MAX_CONTROL_PAYLOAD, MessageKind};
 use crate::frame::OpCode;
@@ -30,7 +30,10 @@ use core::fmt;
 #[cfg(feature = "deflate")]
 use crate::deflate::{DeflateParams, Deflater, Inbound};
 
+mod in_place;
 mod stream;
+
+pub use in_place::Outgoing;
 
 /// Which endpoint started the closing handshake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,19 +97,26 @@ pub struct Connection {
     /// Who sent the first close frame (a failure counts as local).
     close_initiator: Option<Initiator>,
     eof: bool,
-    /// An error found by the message-level decoder, reported (and acted on)
-    /// once the events decoded before it have been polled.
-    pending_error: Option<ProtocolError>,
-    /// The sticky error that ended the connection.
+    /// The error that ends the connection. While `error_pending`, it was
+    /// found by the message-level decoder and waits behind the events
+    /// decoded before it; once acted on (close frame queued), it is sticky.
     error: Option<ProtocolError>,
+    error_pending: bool,
     /// Bytes copied into messages and validated whole (see
     /// [`bytes_examined`](Self::bytes_examined)).
     examined: u64,
-    /// permessage-deflate, when negotiated: the parameters, the inflating
-    /// side, and the streaming level's output buffer (allocated on first use).
+    /// permessage-deflate, when negotiated (boxed: most connections go
+    /// without, and should not carry its size).
     #[cfg(feature = "deflate")]
-    deflate: Option<(DeflateParams, Inbound)>,
-    #[cfg(feature = "deflate")]
+    deflate: Option<Box<Inflating>>,
+}
+
+/// The receiving side of permessage-deflate.
+#[cfg(feature = "deflate")]
+struct Inflating {
+    params: DeflateParams,
+    inbound: Inbound,
+    /// The streaming level's output buffer (allocated on first use).
     inflated: Vec<u8>,
 }
 
@@ -115,7 +125,7 @@ impl Connection {
     /// or by the transport). Clients draw masking keys from the operating
     /// system's generator.
     pub fn new(role: Role, config: Config) -> Self {
-        Self::build(role, config, Entropy::Os(OsEntropy::new()))
+        Self::build(role, config, Entropy::Os(None))
     }
 
     /// Like [`new`](Self::new), with masking keys from `entropy` (for
@@ -161,13 +171,17 @@ impl Connection {
         self.sender
             .enable_deflate(Deflater::new(&params, &self.config.deflate));
         let inbound = Inbound::new(&params, self.config.max_message_len);
-        self.deflate = Some((params, inbound));
+        self.deflate = Some(Box::new(Inflating {
+            params,
+            inbound,
+            inflated: Vec::new(),
+        }));
     }
 
     /// The permessage-deflate parameters in force, if it was negotiated.
     #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<DeflateParams> {
-        self.deflate.as_ref().map(|(params, _)| *params)
+        self.deflate.as_ref().map(|inflating| inflating.params)
     }
 
     fn build(role: Role, config: Config, entropy: Entropy) -> Self {
@@ -183,13 +197,11 @@ impl Connection {
             close_sent: false,
             close_initiator: None,
             eof: false,
-            pending_error: None,
             error: None,
+            error_pending: false,
             examined: 0,
             #[cfg(feature = "deflate")]
             deflate: None,
-            #[cfg(feature = "deflate")]
-            inflated: Vec::new(),
         }
     }
 
@@ -202,7 +214,7 @@ impl Connection {
         let inflated = self
             .deflate
             .as_ref()
-            .map_or(0, |(_, inbound)| inbound.examined());
+            .map_or(0, |inflating| inflating.inbound.examined());
         #[cfg(not(feature = "deflate"))]
         let inflated = 0;
         self.examined + self.receiver.examined() + inflated
@@ -221,7 +233,8 @@ impl Connection {
     /// Where the connection is in its life; [`State::Closed`] means the
     /// transport should be closed.
     pub fn state(&self) -> State {
-        let finished = self.eof || self.error.is_some() || (self.close_sent && self.close_received);
+        let finished =
+            self.eof || self.failed().is_some() || (self.close_sent && self.close_received);
         if finished && (self.eof || self.sender.is_idle()) {
             State::Closed
         } else {
@@ -316,9 +329,9 @@ impl Connection {
     ) -> Result<bool, ProtocolError> {
         self.take_compressed(bytes, piece)?;
         let message = &mut self.message;
-        self.deflate
-            .as_mut()
-            .map_or(Ok(false), |(_, inbound)| inbound.inflate_onto(message))
+        self.deflate.as_mut().map_or(Ok(false), |inflating| {
+            inflating.inbound.inflate_onto(message)
+        })
     }
 
     /// Copies a compressed piece (still masked, from the input) into the
@@ -329,7 +342,7 @@ impl Connection {
         bytes: &[u8],
         piece: &crate::recv::DataPiece,
     ) -> Result<(), ProtocolError> {
-        let Some((_, inbound)) = &mut self.deflate else {
+        let Some(Inflating { inbound, .. }) = self.deflate.as_deref_mut() else {
             // RSV1 is refused unless permessage-deflate was negotiated.
             return Err(ProtocolError::ReservedBits(crate::recv::RSV1));
         };
@@ -352,16 +365,17 @@ impl Connection {
             }
             return Ok(Some(event));
         }
-        if let Some(error) = self.pending_error.take() {
+        if let Some(error) = self.take_pending_error() {
             self.fail(error);
         }
-        self.error.map_or(Ok(None), Err)
+        self.failed().map_or(Ok(None), Err)
     }
 
     /// Stops the message-level decoder at `error`; the error is reported
     /// after the events decoded before it.
     fn stop_receiving(&mut self, error: ProtocolError) {
-        self.pending_error = Some(error);
+        self.error = Some(error);
+        self.error_pending = true;
         self.message = Vec::new();
     }
 
@@ -379,13 +393,28 @@ impl Connection {
     }
 
     fn receiving(&self) -> bool {
-        !self.close_decoded && !self.eof && self.pending_error.is_none() && self.error.is_none()
+        !self.close_decoded && !self.eof && self.error.is_none()
+    }
+
+    /// The sticky error the connection failed with (not one still pending).
+    fn failed(&self) -> Option<ProtocolError> {
+        self.error.filter(|_| !self.error_pending)
+    }
+
+    /// The error the message-level decoder found, if it is still to be
+    /// acted on.
+    fn take_pending_error(&mut self) -> Option<ProtocolError> {
+        if !self.error_pending {
+            return None;
+        }
+        self.error_pending = false;
+        self.error.take()
     }
 
     /// Queues the automatic pong. A client that cannot draw a masking key
     /// cannot send it; the ping is still reported.
     fn answer_ping(&mut self, payload: &[u8]) {
-        if self.config.auto_pong && !self.close_sent && self.error.is_none() {
+        if self.config.auto_pong && !self.close_sent && self.failed().is_none() {
             let _ = self.sender.control(OpCode::Pong, payload);
         }
     }
@@ -408,6 +437,7 @@ impl Connection {
     /// error's code is queued.
     fn fail(&mut self, error: ProtocolError) {
         self.error = Some(error);
+        self.error_pending = false;
         self.message = Vec::new();
         // 1006 (end of stream) is never sent.
         if !self.close_sent && error.close_code().is_sendable() {
@@ -488,7 +518,7 @@ impl Connection {
     }
 
     fn check_open(&self) -> Result<(), SendError> {
-        if self.close_sent || self.eof || self.error.is_some() {
+        if self.close_sent || self.eof || self.failed().is_some() {
             Err(SendError::Closed)
         } else {
             Ok(())
@@ -524,7 +554,7 @@ impl fmt::Debug for Connection {
             .field("state", &self.state())
             .field("pending_transmit", &self.sender.pending().len())
             .field("queued_events", &self.events.len())
-            .field("error", &self.error)
+            .field("error", &self.failed())
             .finish_non_exhaustive()
     }
 }

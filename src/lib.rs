@@ -147,7 +147,7 @@ struct ReadmeDoctests;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON_LEN};
 pub use config::{Config, Role};
-pub use connection::{Connection, Initiator, State};
+pub use connection::{Connection, Initiator, Outgoing, State};
 #[cfg(feature = "deflate")]
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use entropy::{EntropyError, EntropySource, OsEntropy};

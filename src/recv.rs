@@ -107,7 +107,8 @@ pub(crate) struct Receiver {
     header_len: usize,
     frame: Option<Frame>,
     message: Option<Message>,
-    control: [u8; MAX_CONTROL_PAYLOAD],
+    /// A control frame's payload split across inputs, until complete.
+    control: Option<Box<[u8; MAX_CONTROL_PAYLOAD]>>,
     /// Bytes parsed, copied, unmasked and validated so far: the work meter
     /// the linear-work tests read.
     examined: u64,
@@ -124,7 +125,7 @@ impl Receiver {
             header_len: 0,
             frame: None,
             message: None,
-            control: [0; MAX_CONTROL_PAYLOAD],
+            control: None,
             examined: 0,
         }
     }
@@ -179,19 +180,34 @@ impl Receiver {
             pos += take;
             let frame_done = frame.done == frame.len;
             if frame.opcode.is_control() {
-                // Control payloads are at most 125 bytes: keep them here so
-                // they can be validated whole, whatever the chunking.
-                let at = offset as usize;
+                // Control payloads are at most 125 bytes and validated whole:
+                // one that arrives whole is unmasked on the stack; one split
+                // across inputs is gathered in a buffer boxed until it is
+                // complete, so an idle connection holds none.
                 self.examined += take as u64;
-                let dest = &mut self.control[at..at + take];
-                dest.copy_from_slice(&input[range]);
-                if let Some(key) = frame.mask {
-                    apply_mask(dest, key, offset);
+                let (opcode, mask) = (frame.opcode, frame.mask);
+                let mut local = [0u8; MAX_CONTROL_PAYLOAD];
+                let payload = if offset == 0 && frame_done {
+                    &mut local[..take]
+                } else {
+                    let gathered = self
+                        .control
+                        .get_or_insert_with(|| Box::new([0; MAX_CONTROL_PAYLOAD]));
+                    let at = offset as usize;
+                    &mut gathered[at..at + take]
+                };
+                payload.copy_from_slice(&input[range]);
+                if let Some(key) = mask {
+                    apply_mask(payload, key, offset);
                 }
                 if frame_done {
-                    let (opcode, len) = (frame.opcode, frame.len);
+                    let len = (offset as usize) + take;
                     self.frame = None;
-                    return Ok((pos, Step::Control(self.control_frame(opcode, len)?)));
+                    let control = match self.control.take() {
+                        Some(gathered) => Self::control_frame(opcode, &gathered[..len])?,
+                        None => Self::control_frame(opcode, &local[..len])?,
+                    };
+                    return Ok((pos, Step::Control(control)));
                 }
                 continue;
             }
@@ -419,9 +435,7 @@ impl Receiver {
         let (opcode, fin) = (frame.opcode, frame.fin);
         self.frame = None;
         if opcode.is_control() {
-            return self
-                .control_frame(opcode, 0)
-                .map(|c| Some(Step::Control(c)));
+            return Self::control_frame(opcode, &[]).map(|c| Some(Step::Control(c)));
         }
         // An empty middle fragment says nothing; an empty final one ends
         // the message (and may be all of it).
@@ -438,10 +452,9 @@ impl Receiver {
         }))
     }
 
-    /// Validates a complete control frame whose payload is in `self.control`.
-    fn control_frame(&self, opcode: OpCode, len: u64) -> Result<Control, ProtocolError> {
-        // The header parser capped control payloads at 125 bytes.
-        let payload = &self.control[..(len as usize).min(MAX_CONTROL_PAYLOAD)];
+    /// Validates a complete control frame (the header parser capped its
+    /// payload at 125 bytes).
+    fn control_frame(opcode: OpCode, payload: &[u8]) -> Result<Control, ProtocolError> {
         let control = match opcode {
             OpCode::Close => Control::Close(CloseFrame::parse_payload(payload)?),
             OpCode::Ping => Control::Ping(ControlPayload::truncated(payload)),

@@ -20,14 +20,18 @@ use crate::recv::RSV1;
 
 /// Where masking keys come from.
 pub(crate) enum Entropy {
-    Os(OsEntropy),
+    /// The OS generator, boxed on first use: servers never draw a key,
+    /// and its batch of random bytes should not widen every connection.
+    Os(Option<Box<OsEntropy>>),
     Custom(Box<dyn EntropySource>),
 }
 
 impl Entropy {
     fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError> {
         match self {
-            Entropy::Os(source) => source.fill(dest),
+            Entropy::Os(source) => source
+                .get_or_insert_with(|| Box::new(OsEntropy::new()))
+                .fill(dest),
             Entropy::Custom(source) => source.fill(dest),
         }
     }
@@ -42,11 +46,17 @@ pub(crate) struct Sender {
     written: usize,
     /// The fragmented message being sent, with its UTF-8 state for text.
     fragmented: Option<Fragmented>,
-    /// permessage-deflate, when negotiated.
+    /// permessage-deflate, when negotiated (boxed: most connections go
+    /// without, and should not carry its size).
     #[cfg(feature = "deflate")]
-    deflater: Option<Deflater>,
+    deflater: Option<Box<Compressing>>,
+}
+
+/// The compressing side of permessage-deflate.
+#[cfg(feature = "deflate")]
+struct Compressing {
+    deflater: Deflater,
     /// Compressed payload on its way into the outbox, kept between messages.
-    #[cfg(feature = "deflate")]
     scratch: Vec<u8>,
 }
 
@@ -69,15 +79,16 @@ impl Sender {
             fragmented: None,
             #[cfg(feature = "deflate")]
             deflater: None,
-            #[cfg(feature = "deflate")]
-            scratch: Vec::new(),
         }
     }
 
     /// Compresses data messages from now on (permessage-deflate).
     #[cfg(feature = "deflate")]
     pub(crate) fn enable_deflate(&mut self, deflater: Deflater) {
-        self.deflater = Some(deflater);
+        self.deflater = Some(Box::new(Compressing {
+            deflater,
+            scratch: Vec::new(),
+        }));
     }
 
     /// Queues a whole data message.
@@ -89,11 +100,48 @@ impl Sender {
         if self
             .deflater
             .as_ref()
-            .is_some_and(|d| d.wants(payload.len()))
+            .is_some_and(|c| c.deflater.wants(payload.len()))
         {
             return self.compressed_frame(true, data_opcode(kind), payload, true);
         }
         Ok(self.frame(true, 0, data_opcode(kind), payload)?)
+    }
+
+    /// Queues a whole data message whose payload the caller writes out
+    /// itself, straight after the pending bytes: only the header goes into
+    /// the outbox, and a client masks `payload` in place. Returns whether the
+    /// payload is owed; `false` when it was compressed into the outbox.
+    pub(crate) fn message_in_place(
+        &mut self,
+        kind: MessageKind,
+        payload: &mut [u8],
+    ) -> Result<bool, SendError> {
+        if self.fragmented.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        #[cfg(feature = "deflate")]
+        if self
+            .deflater
+            .as_ref()
+            .is_some_and(|c| c.deflater.wants(payload.len()))
+        {
+            self.compressed_frame(true, data_opcode(kind), payload, true)?;
+            return Ok(false);
+        }
+        let mask = self.next_mask()?;
+        // No room reserved for the payload: it does not come here unless
+        // the transport leaves some of it.
+        self.push_header(true, 0, data_opcode(kind), mask, payload.len(), 0);
+        if let Some(key) = mask {
+            apply_mask(payload, key, 0);
+        }
+        Ok(true)
+    }
+
+    /// Appends the part of an in-place payload the transport did not take,
+    /// so the frame is whole in the outbox.
+    pub(crate) fn append_payload(&mut self, rest: &[u8]) {
+        self.outbox.extend_from_slice(rest);
     }
 
     /// Compresses `payload` and queues it as one frame; RSV1 on the first
@@ -109,17 +157,19 @@ impl Sender {
         // The key first: once compressed, the message must go out, or the
         // peer's window would miss what ours holds.
         let mask = self.next_mask()?;
-        let Some(deflater) = &mut self.deflater else {
+        let Some(compressing) = &mut self.deflater else {
             return Err(SendError::Compression);
         };
-        let mut scratch = core::mem::take(&mut self.scratch);
+        let mut scratch = core::mem::take(&mut compressing.scratch);
         scratch.clear();
-        let compressed = deflater.compress(payload, &mut scratch, fin);
+        let compressed = compressing.deflater.compress(payload, &mut scratch, fin);
         let rsv = if first { RSV1 } else { 0 };
         if compressed.is_ok() {
             self.push_frame(fin, rsv, opcode, mask, &scratch);
         }
-        self.scratch = scratch;
+        if let Some(compressing) = &mut self.deflater {
+            compressing.scratch = scratch;
+        }
         compressed.map_err(|_| SendError::Compression)
     }
 
@@ -218,23 +268,36 @@ impl Sender {
         mask: Option<[u8; 4]>,
         payload: &[u8],
     ) {
-        let header = FrameHeader {
-            fin,
-            rsv,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
-        let mut encoded = [0u8; MAX_HEADER_LEN];
-        let header_len = header.encode(&mut encoded);
-        self.compact();
-        self.outbox.reserve(header_len + payload.len());
-        self.outbox.extend_from_slice(&encoded[..header_len]);
+        self.push_header(fin, rsv, opcode, mask, payload.len(), payload.len());
         let start = self.outbox.len();
         self.outbox.extend_from_slice(payload);
         if let Some(key) = mask {
             apply_mask(&mut self.outbox[start..], key, 0);
         }
+    }
+
+    /// Appends a frame header, with room for `room` more bytes after it.
+    fn push_header(
+        &mut self,
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        mask: Option<[u8; 4]>,
+        payload_len: usize,
+        room: usize,
+    ) {
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask,
+            payload_len: payload_len as u64,
+        };
+        let mut encoded = [0u8; MAX_HEADER_LEN];
+        let header_len = header.encode(&mut encoded);
+        self.compact();
+        self.outbox.reserve(header_len + room);
+        self.outbox.extend_from_slice(&encoded[..header_len]);
     }
 
     /// Drops written bytes from the front once they are half the outbox, so

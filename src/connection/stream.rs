@@ -68,10 +68,10 @@ impl Connection {
         &'a mut self,
         input: &'a mut [u8],
     ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
-        if let Some(error) = self.pending_error.take() {
+        if let Some(error) = self.take_pending_error() {
             self.fail(error);
         }
-        if let Some(error) = self.error {
+        if let Some(error) = self.failed() {
             return Err(error);
         }
         if !self.receiving() {
@@ -100,9 +100,9 @@ impl Connection {
             #[cfg(feature = "deflate")]
             Found::Inflated { len, kind, fin } => Ok((
                 used,
-                Some(StreamEvent::Data {
+                self.deflate.as_deref().map(|inflating| StreamEvent::Data {
                     kind,
-                    payload: &self.inflated[..len],
+                    payload: &inflating.inflated[..len],
                     fin,
                 }),
             )),
@@ -169,7 +169,10 @@ impl Connection {
     /// yet.
     #[cfg(feature = "deflate")]
     fn inflate_more(&mut self, fresh: bool) -> Result<Option<Found>, ProtocolError> {
-        let Some((_, inbound)) = &mut self.deflate else {
+        let Some(super::Inflating {
+            inbound, inflated, ..
+        }) = self.deflate.as_deref_mut()
+        else {
             return Ok(None);
         };
         if !fresh && !inbound.has_pending() {
@@ -177,10 +180,10 @@ impl Connection {
         }
         // Read before inflating: a completed message forgets its kind.
         let kind = inbound.kind().unwrap_or(MessageKind::Binary);
-        if self.inflated.len() < INFLATE_CHUNK {
-            self.inflated.resize(INFLATE_CHUNK, 0);
+        if inflated.len() < INFLATE_CHUNK {
+            inflated.resize(INFLATE_CHUNK, 0);
         }
-        let step = inbound.inflate_into(&mut self.inflated)?;
+        let step = inbound.inflate_into(inflated)?;
         Ok((step.written > 0 || step.done).then_some(Found::Inflated {
             len: step.written,
             kind,

@@ -1,0 +1,552 @@
+//! Decode, encode and the primitives, wsproto next to tungstenite and
+//! fastwebsockets on the same inputs in the same run (criterion).
+//!
+//! ```sh
+//! cargo bench --bench codec                 # everything (~4 minutes)
+//! cargo bench --bench codec -- decode/binary/125
+//! ```
+//!
+//! - `decode/{binary,text_ascii,text_mixed}/SIZE`: a server decodes masked
+//!   frames of SIZE bytes from an in-memory source where every read is one
+//!   memcpy (standing in for the kernel's copy). wsproto is measured at both
+//!   receive levels: `stream` (`recv_in_place`, payload unmasked in the read
+//!   buffer) and `message` (`recv` + `poll_event`, an owned message each).
+//! - `encode/{server,client}/SIZE`: binary frames written into a sink that
+//!   copies each byte once (standing in for the kernel's copy). wsproto is
+//!   measured with `send_binary` (payload copied into the connection) and
+//!   `send_in_place` (header queued, payload written from the caller's
+//!   buffer with one vectored write).
+//! - `primitives/*`: 1 MiB of memcpy, unmasking and UTF-8 validation: the
+//!   ceilings the decode figures are held to.
+//!
+//! Each benchmark reports bytes/s and messages/s. CI only builds this
+//! (`cargo bench --no-run`); the figures are in `docs/performance.md`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::io::{self, IoSlice, Read, Write};
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wsproto::frame::apply_mask;
+use wsproto::{
+    Config, Connection, EntropyError, EntropySource, Event, MessageKind, Role, StreamEvent,
+};
+
+const SIZES: [usize; 5] = [16, 125, 1024, 64 << 10, 1 << 20];
+
+/// What wsproto reads per call, as the example drivers do.
+const READ_CHUNK: usize = 64 << 10;
+
+/// A fixed masking key, so every library masks the same way.
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+struct FixedKey;
+
+impl EntropySource for FixedKey {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError> {
+        for (i, byte) in dest.iter_mut().enumerate() {
+            *byte = KEY[i % 4];
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Payload {
+    Binary,
+    TextAscii,
+    /// Characters of 1, 2, 3 and 4 bytes in turn.
+    TextMixed,
+}
+
+impl Payload {
+    fn name(self) -> &'static str {
+        match self {
+            Payload::Binary => "binary",
+            Payload::TextAscii => "text_ascii",
+            Payload::TextMixed => "text_mixed",
+        }
+    }
+
+    fn bytes(self, size: usize) -> Vec<u8> {
+        let chars: &[char] = match self {
+            Payload::Binary => return (0..size).map(|i| (i * 31 + 7) as u8).collect(),
+            Payload::TextAscii => &['t', 'h', 'e', ' ', 'q', 'u', 'i', 'c', 'k'],
+            Payload::TextMixed => &['a', 'é', '€', '𝄞'],
+        };
+        let mut text = String::with_capacity(size);
+        for c in chars.iter().cycle() {
+            if text.len() + c.len_utf8() > size {
+                break;
+            }
+            text.push(*c);
+        }
+        // Pad with ASCII to the exact size.
+        while text.len() < size {
+            text.push('.');
+        }
+        text.into_bytes()
+    }
+}
+
+/// `count` frames of `payload` as a client sends them (masked).
+fn client_wire(kind: Payload, payload: &[u8], count: usize) -> Vec<u8> {
+    let mut client = Connection::with_entropy(Role::Client, Config::default(), Box::new(FixedKey));
+    let mut wire = Vec::new();
+    for _ in 0..count {
+        match kind {
+            Payload::Binary => client.send_binary(payload),
+            _ => client.send_text(std::str::from_utf8(payload).expect("text payload")),
+        }
+        .expect("encodes");
+        client.poll_transmit(&mut wire);
+    }
+    wire
+}
+
+/// Enough frames per iteration to make about 1 MiB (at least one).
+fn frames_per_iter(size: usize) -> usize {
+    ((1 << 20) / size).max(1)
+}
+
+/// An endless in-memory stream of the same wire bytes: every read is one
+/// memcpy; writes are counted and dropped (the decode benches' peers may
+/// answer nothing, but their write paths need a stream).
+struct Source {
+    wire: Vec<u8>,
+    at: usize,
+}
+
+impl Source {
+    fn new(wire: Vec<u8>) -> Self {
+        Source { wire, at: 0 }
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.wire.len() - self.at);
+        buf[..n].copy_from_slice(&self.wire[self.at..self.at + n]);
+        self.at = (self.at + n) % self.wire.len();
+        n
+    }
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.fill(buf))
+    }
+}
+
+impl Write for Source {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsyncRead for Source {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let n = this.fill(buf.initialize_unfilled());
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Source {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A sink that copies every byte it is given once, into a buffer it
+/// reuses (the kernel's copy into a socket buffer).
+struct Sink {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Sink {
+    fn new() -> Self {
+        Sink {
+            buf: vec![0; 4 << 20],
+            len: 0,
+        }
+    }
+
+    fn copy(&mut self, bytes: &[u8]) -> usize {
+        if self.len + bytes.len() > self.buf.len() {
+            self.len = 0;
+        }
+        let n = bytes.len().min(self.buf.len());
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+        n
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(self.copy(buf))
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Ok(bufs.iter().map(|b| self.copy(b)).sum())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for Sink {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Ok(0)
+    }
+}
+
+impl AsyncWrite for Sink {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.get_mut().copy(buf)))
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        Poll::Ready(Ok(bufs.iter().map(|b| this.copy(b)).sum()))
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for Sink {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Runs a future whose I/O is in memory, so it never waits.
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("in-memory I/O never waits"),
+    }
+}
+
+/// wsproto's streaming level: reads into a buffer, payload unmasked there.
+struct WsprotoStream {
+    conn: Connection,
+    source: Source,
+    buf: Vec<u8>,
+    at: usize,
+    filled: usize,
+}
+
+impl WsprotoStream {
+    fn new(wire: Vec<u8>) -> Self {
+        WsprotoStream {
+            conn: Connection::new(Role::Server, Config::default()),
+            source: Source::new(wire),
+            buf: vec![0; READ_CHUNK],
+            at: 0,
+            filled: 0,
+        }
+    }
+
+    /// Decodes `count` messages; returns the payload bytes seen.
+    fn messages(&mut self, count: usize) -> usize {
+        let (mut messages, mut bytes) = (0, 0);
+        while messages < count {
+            if self.at == self.filled {
+                self.filled = self.source.fill(&mut self.buf);
+                self.at = 0;
+            }
+            let (used, event) = self
+                .conn
+                .recv_in_place(&mut self.buf[self.at..self.filled])
+                .expect("valid frames");
+            self.at += used;
+            if let Some(StreamEvent::Data { payload, fin, .. }) = event {
+                bytes += black_box(payload).len();
+                messages += usize::from(fin);
+            }
+        }
+        bytes
+    }
+}
+
+/// wsproto's message level: every message an owned `Vec` or `String`.
+struct WsprotoMessage {
+    conn: Connection,
+    source: Source,
+    buf: Vec<u8>,
+}
+
+impl WsprotoMessage {
+    fn new(wire: Vec<u8>) -> Self {
+        WsprotoMessage {
+            conn: Connection::new(Role::Server, Config::default()),
+            source: Source::new(wire),
+            buf: vec![0; READ_CHUNK],
+        }
+    }
+
+    fn messages(&mut self, count: usize) -> usize {
+        let (mut messages, mut bytes) = (0, 0);
+        while messages < count {
+            match self.conn.poll_event().expect("valid frames") {
+                Some(Event::Binary(data)) => bytes += black_box(data).len(),
+                Some(Event::Text(text)) => bytes += black_box(text).len(),
+                Some(_) => continue,
+                None => {
+                    let n = self.source.fill(&mut self.buf);
+                    self.conn.recv(&self.buf[..n]);
+                    continue;
+                }
+            }
+            messages += 1;
+        }
+        bytes
+    }
+}
+
+fn tungstenite_server(wire: Vec<u8>) -> tungstenite::WebSocket<Source> {
+    tungstenite::WebSocket::from_raw_socket(
+        Source::new(wire),
+        tungstenite::protocol::Role::Server,
+        None,
+    )
+}
+
+fn tungstenite_messages(ws: &mut tungstenite::WebSocket<Source>, count: usize) -> usize {
+    let mut bytes = 0;
+    for _ in 0..count {
+        match ws.read().expect("valid frames") {
+            tungstenite::Message::Binary(data) => bytes += black_box(data).len(),
+            tungstenite::Message::Text(text) => bytes += black_box(text).len(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    bytes
+}
+
+fn fastwebsockets_server(wire: Vec<u8>) -> fastwebsockets::WebSocket<Source> {
+    fastwebsockets::WebSocket::after_handshake(Source::new(wire), fastwebsockets::Role::Server)
+}
+
+fn fastwebsockets_messages(ws: &mut fastwebsockets::WebSocket<Source>, count: usize) -> usize {
+    let mut bytes = 0;
+    for _ in 0..count {
+        let frame = ready(ws.read_frame()).expect("valid frames");
+        bytes += black_box(&frame.payload[..]).len();
+    }
+    bytes
+}
+
+fn decode(c: &mut Criterion) {
+    for kind in [Payload::Binary, Payload::TextAscii, Payload::TextMixed] {
+        let mut group = c.benchmark_group(format!("decode/{}", kind.name()));
+        for size in SIZES {
+            let count = frames_per_iter(size);
+            let payload = kind.bytes(size);
+            let wire = client_wire(kind, &payload, count);
+            let expected = size * count;
+            group.throughput(Throughput::ElementsAndBytes {
+                elements: count as u64,
+                bytes: expected as u64,
+            });
+            let mut stream = WsprotoStream::new(wire.clone());
+            group.bench_function(BenchmarkId::new("wsproto_stream", size), |b| {
+                b.iter(|| assert_eq!(stream.messages(count), expected))
+            });
+            let mut message = WsprotoMessage::new(wire.clone());
+            group.bench_function(BenchmarkId::new("wsproto_message", size), |b| {
+                b.iter(|| assert_eq!(message.messages(count), expected))
+            });
+            let mut tung = tungstenite_server(wire.clone());
+            group.bench_function(BenchmarkId::new("tungstenite", size), |b| {
+                b.iter(|| assert_eq!(tungstenite_messages(&mut tung, count), expected))
+            });
+            let mut fws = fastwebsockets_server(wire);
+            group.bench_function(BenchmarkId::new("fastwebsockets", size), |b| {
+                b.iter(|| assert_eq!(fastwebsockets_messages(&mut fws, count), expected))
+            });
+        }
+        group.finish();
+    }
+}
+
+fn encode(c: &mut Criterion) {
+    for (role_name, client) in [("server", false), ("client", true)] {
+        let mut group = c.benchmark_group(format!("encode/{role_name}"));
+        for size in SIZES {
+            let count = frames_per_iter(size);
+            let mut payload = Payload::Binary.bytes(size);
+            group.throughput(Throughput::ElementsAndBytes {
+                elements: count as u64,
+                bytes: (size * count) as u64,
+            });
+
+            let role = if client { Role::Client } else { Role::Server };
+            let mut conn = Connection::with_entropy(role, Config::default(), Box::new(FixedKey));
+            let mut sink = Sink::new();
+            group.bench_function(BenchmarkId::new("wsproto", size), |b| {
+                b.iter(|| {
+                    for _ in 0..count {
+                        conn.send_binary(&payload).expect("encodes");
+                        let n = sink.copy(conn.pending_transmit());
+                        conn.advance_transmit(n);
+                    }
+                })
+            });
+            // The payload stays in the caller's buffer: header and payload
+            // go out in one vectored write, the sink's copy the only one.
+            group.bench_function(BenchmarkId::new("wsproto_in_place", size), |b| {
+                b.iter(|| {
+                    for _ in 0..count {
+                        let mut out = conn
+                            .send_in_place(MessageKind::Binary, &mut payload)
+                            .expect("encodes");
+                        let n = sink
+                            .write_vectored(&out.chunks().map(IoSlice::new))
+                            .expect("in memory");
+                        out.advance(n);
+                    }
+                })
+            });
+
+            let tung_role = if client {
+                tungstenite::protocol::Role::Client
+            } else {
+                tungstenite::protocol::Role::Server
+            };
+            let mut tung = tungstenite::WebSocket::from_raw_socket(Sink::new(), tung_role, None);
+            let shared = tungstenite::Bytes::from(payload.clone());
+            group.bench_function(BenchmarkId::new("tungstenite", size), |b| {
+                b.iter(|| {
+                    for _ in 0..count {
+                        tung.send(tungstenite::Message::Binary(shared.clone()))
+                            .expect("encodes");
+                    }
+                })
+            });
+
+            let fws_role = if client {
+                fastwebsockets::Role::Client
+            } else {
+                fastwebsockets::Role::Server
+            };
+            let mut fws = fastwebsockets::WebSocket::after_handshake(Sink::new(), fws_role);
+            group.bench_function(BenchmarkId::new("fastwebsockets", size), |b| {
+                b.iter(|| {
+                    for _ in 0..count {
+                        // Borrowed mutably: a client masks in place, as
+                        // wsproto masks its own copy.
+                        let frame = fastwebsockets::Frame::binary(
+                            fastwebsockets::Payload::BorrowedMut(&mut payload),
+                        );
+                        ready(fws.write_frame(frame)).expect("encodes");
+                    }
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+fn primitives(c: &mut Criterion) {
+    const LEN: usize = 1 << 20;
+    let mut group = c.benchmark_group("primitives");
+    group.throughput(Throughput::Bytes(LEN as u64));
+    let source = Payload::Binary.bytes(LEN);
+    let mut dest = vec![0u8; LEN];
+    group.bench_function("memcpy", |b| {
+        b.iter(|| dest.copy_from_slice(black_box(&source)))
+    });
+    group.bench_function("unmask/wsproto", |b| {
+        b.iter(|| apply_mask(black_box(&mut dest), KEY, 0))
+    });
+    group.bench_function("unmask/fastwebsockets", |b| {
+        b.iter(|| fastwebsockets::unmask(black_box(&mut dest), KEY))
+    });
+    group.bench_function("memcpy+unmask/wsproto", |b| {
+        b.iter(|| {
+            dest.copy_from_slice(black_box(&source));
+            apply_mask(&mut dest, KEY, 0);
+        })
+    });
+
+    // UTF-8 through wsproto's real path: a client reads an unmasked 1 MiB
+    // text frame in place (header, then validation; nothing to unmask).
+    let text = Payload::TextMixed.bytes(LEN);
+    let mut server = Connection::new(Role::Server, Config::default());
+    server
+        .send_text(std::str::from_utf8(&text).expect("text"))
+        .expect("encodes");
+    let mut frame = Vec::new();
+    server.poll_transmit(&mut frame);
+    let mut client = Connection::with_entropy(Role::Client, Config::default(), Box::new(FixedKey));
+    let frame_len = frame.len();
+    group.bench_function("utf8_mixed/wsproto", |b| {
+        b.iter(|| {
+            let (used, event) = client.recv_in_place(&mut frame).expect("valid");
+            assert!(matches!(event, Some(StreamEvent::Data { fin: true, .. })));
+            assert_eq!(used, frame_len);
+        })
+    });
+    group.bench_function("utf8_mixed/std", |b| {
+        b.iter(|| assert!(std::str::from_utf8(black_box(&text)).is_ok()))
+    });
+    let ascii = Payload::TextAscii.bytes(LEN);
+    group.bench_function("utf8_ascii/std", |b| {
+        b.iter(|| assert!(std::str::from_utf8(black_box(&ascii)).is_ok()))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(300))
+        .measurement_time(std::time::Duration::from_millis(700))
+        .sample_size(20);
+    targets = decode, encode, primitives
+}
+criterion_main!(benches);
