@@ -86,9 +86,9 @@ pub struct Connection {
     config: Config,
     receiver: Receiver,
     sender: Sender,
-    /// The message being reassembled at the message level.
-    message: Vec<u8>,
-    events: VecDeque<Event>,
+    /// The message level's state, boxed on first use: the streaming level
+    /// never needs it.
+    inbox: Option<Box<Inbox>>,
     /// The decoder has read the peer's close frame and reads no further.
     close_decoded: bool,
     /// The application has been given the peer's close frame.
@@ -109,6 +109,15 @@ pub struct Connection {
     /// without, and should not carry its size).
     #[cfg(feature = "deflate")]
     deflate: Option<Box<Inflating>>,
+}
+
+/// What the message level keeps between calls.
+#[derive(Default)]
+struct Inbox {
+    /// The message being reassembled.
+    message: Vec<u8>,
+    /// Events decoded and not yet polled.
+    events: VecDeque<Event>,
 }
 
 /// The receiving side of permessage-deflate.
@@ -190,8 +199,7 @@ impl Connection {
             receiver: Receiver::new(role, &config),
             sender: Sender::new(role, entropy),
             config,
-            message: Vec::new(),
-            events: VecDeque::new(),
+            inbox: None,
             close_decoded: false,
             close_received: false,
             close_sent: false,
@@ -273,24 +281,22 @@ impl Connection {
                         Err(error) => return self.stop_receiving(error),
                     };
                     if complete {
-                        let data = core::mem::take(&mut self.message);
+                        let data = core::mem::take(&mut self.inbox().message);
                         if let Err(error) = self.push_message(piece.kind, data) {
                             return self.stop_receiving(error);
                         }
                     }
                 }
                 Step::Data(piece) => {
-                    let start = self.message.len();
-                    self.message.extend_from_slice(&input[piece.range.clone()]);
+                    let message = &mut self.inbox.get_or_insert_with(Box::default).message;
+                    let start = message.len();
+                    message.extend_from_slice(&input[piece.range.clone()]);
                     self.examined += piece.range.len() as u64;
-                    if let Err(error) = self
-                        .receiver
-                        .accept_data(&mut self.message[start..], &piece)
-                    {
+                    if let Err(error) = self.receiver.accept_data(&mut message[start..], &piece) {
                         return self.stop_receiving(error);
                     }
                     if piece.fin {
-                        let data = core::mem::take(&mut self.message);
+                        let data = core::mem::take(message);
                         if let Err(error) = self.push_message(piece.kind, data) {
                             return self.stop_receiving(error);
                         }
@@ -298,7 +304,7 @@ impl Connection {
                 }
                 Step::Control(control) => {
                     self.close_decoded |= matches!(control, Control::Close(_));
-                    self.events.push_back(control.into_event());
+                    self.inbox().events.push_back(control.into_event());
                 }
             }
             input = &input[used..];
@@ -315,8 +321,20 @@ impl Connection {
                 Event::Text(String::from_utf8(data).map_err(|_| ProtocolError::InvalidUtf8)?)
             }
         };
-        self.events.push_back(event);
+        self.inbox().events.push_back(event);
         Ok(())
+    }
+
+    /// The message level's state, created on first use.
+    fn inbox(&mut self) -> &mut Inbox {
+        self.inbox.get_or_insert_with(Box::default)
+    }
+
+    /// Drops the message being reassembled (and its memory).
+    fn drop_partial_message(&mut self) {
+        if let Some(inbox) = &mut self.inbox {
+            inbox.message = Vec::new();
+        }
     }
 
     /// Unmasks a compressed piece into the decompressor and inflates it
@@ -328,7 +346,7 @@ impl Connection {
         piece: &crate::recv::DataPiece,
     ) -> Result<bool, ProtocolError> {
         self.take_compressed(bytes, piece)?;
-        let message = &mut self.message;
+        let message = &mut self.inbox.get_or_insert_with(Box::default).message;
         self.deflate.as_mut().map_or(Ok(false), |inflating| {
             inflating.inbound.inflate_onto(message)
         })
@@ -357,7 +375,11 @@ impl Connection {
     /// the events decoded before the failure come first, then the
     /// [`ProtocolError`] is returned on this and every later call.
     pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
-        if let Some(event) = self.events.pop_front() {
+        if let Some(event) = self
+            .inbox
+            .as_mut()
+            .and_then(|inbox| inbox.events.pop_front())
+        {
             match &event {
                 Event::Ping(payload) => self.answer_ping(payload),
                 Event::Close(frame) => self.answer_close(frame),
@@ -376,7 +398,7 @@ impl Connection {
     fn stop_receiving(&mut self, error: ProtocolError) {
         self.error = Some(error);
         self.error_pending = true;
-        self.message = Vec::new();
+        self.drop_partial_message();
     }
 
     // ----- receive, end of stream (the streaming level is in `stream.rs`) -----
@@ -425,7 +447,7 @@ impl Connection {
     fn answer_close(&mut self, frame: &CloseFrame) {
         self.close_received = true;
         self.close_initiator.get_or_insert(Initiator::Remote);
-        self.message = Vec::new();
+        self.drop_partial_message();
         if !self.close_sent {
             self.close_sent = true;
             let _ = self.sender.close(&CloseFrame::code_only(frame.code()));
@@ -438,7 +460,7 @@ impl Connection {
     fn fail(&mut self, error: ProtocolError) {
         self.error = Some(error);
         self.error_pending = false;
-        self.message = Vec::new();
+        self.drop_partial_message();
         // 1006 (end of stream) is never sent.
         if !self.close_sent && error.close_code().is_sendable() {
             self.close_sent = true;
@@ -553,7 +575,10 @@ impl fmt::Debug for Connection {
             .field("role", &self.role)
             .field("state", &self.state())
             .field("pending_transmit", &self.sender.pending().len())
-            .field("queued_events", &self.events.len())
+            .field(
+                "queued_events",
+                &self.inbox.as_ref().map_or(0, |inbox| inbox.events.len()),
+            )
             .field("error", &self.failed())
             .finish_non_exhaustive()
     }
