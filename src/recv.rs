@@ -145,10 +145,8 @@ impl Receiver {
     /// Decodes from `input` until something is found or the input is used
     /// up; returns how many bytes were consumed and what was found.
     pub(crate) fn step(&mut self, input: &[u8]) -> Result<(usize, Step), ProtocolError> {
-        if self.frame.is_none() && self.header_len == 0 && self.message.is_none() {
-            if let Some(found) = self.whole_message(input) {
-                return Ok(found);
-            }
+        if let Some((used, piece)) = self.whole_message(input) {
+            return Ok((used, Step::Data(piece)));
         }
         let mut pos = 0;
         loop {
@@ -231,7 +229,11 @@ impl Receiver {
     /// unfragmented, uncompressed data message (header and payload, short
     /// or 16-bit length) that breaks no rule; `None` sends everything else
     /// down the general path, which judges it from scratch.
-    fn whole_message(&mut self, input: &[u8]) -> Option<(usize, Step)> {
+    #[inline]
+    pub(crate) fn whole_message(&mut self, input: &[u8]) -> Option<(usize, DataPiece)> {
+        if self.frame.is_some() || self.header_len != 0 || self.message.is_some() {
+            return None;
+        }
         let [first, second, ..] = *input else {
             return None;
         };
@@ -274,7 +276,27 @@ impl Receiver {
             mask,
             offset: 0,
         };
-        Some((end, Step::Data(piece)))
+        Some((end, piece))
+    }
+
+    /// [`accept_data`](Self::accept_data) for a piece from
+    /// [`whole_message`](Self::whole_message): a whole message, so no
+    /// message state to keep.
+    #[inline]
+    pub(crate) fn accept_whole(
+        &mut self,
+        bytes: &mut [u8],
+        piece: &DataPiece,
+    ) -> Result<(), ProtocolError> {
+        if let Some(key) = piece.mask {
+            apply_mask(bytes, key, 0);
+            self.examined += bytes.len() as u64;
+        }
+        if piece.kind == MessageKind::Text {
+            self.examined += bytes.len() as u64;
+            crate::utf8::validate(bytes).map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
     }
 
     /// Unmasks the bytes of `piece` (taken from the input, in place or

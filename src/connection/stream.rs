@@ -68,6 +68,34 @@ impl Connection {
         &'a mut self,
         input: &'a mut [u8],
     ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
+        if self.fast_path_open() {
+            if let Some((used, piece)) = self.receiver.whole_message(input) {
+                let range = piece.range.clone();
+                if let Err(error) = self
+                    .receiver
+                    .accept_whole(&mut input[range.clone()], &piece)
+                {
+                    self.fail(error);
+                    return Err(error);
+                }
+                let event = StreamEvent::Data {
+                    kind: piece.kind,
+                    payload: &input[range],
+                    fin: true,
+                };
+                return Ok((used, Some(event)));
+            }
+        }
+        self.recv_in_place_general(input)
+    }
+
+    /// Everything but the fast path: kept out of line, so that the fast
+    /// path does not pay for the general one's stack frame.
+    #[inline(never)]
+    fn recv_in_place_general<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+    ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
         if let Some(error) = self.take_pending_error() {
             self.fail(error);
         }
@@ -107,6 +135,18 @@ impl Connection {
                 }),
             )),
         }
+    }
+
+    /// Whether a whole message at the front of the input may skip the
+    /// general path: nothing pending, failed or closed, and no inflated
+    /// output waiting to come first.
+    #[inline]
+    fn fast_path_open(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        let inflating = self.deflate.is_some();
+        #[cfg(not(feature = "deflate"))]
+        let inflating = false;
+        self.receiving() && !inflating
     }
 
     /// One streaming event's worth of decoding: the bytes used and what was
