@@ -104,6 +104,15 @@ impl Sender {
         {
             return self.compressed_frame(true, data_opcode(kind), payload, true);
         }
+        if self.role == Role::Server && payload.len() < 126 {
+            // The common small echo: a two-byte header, nothing to mask.
+            self.compact();
+            self.outbox.reserve(2 + payload.len());
+            let first = 0x80 | data_opcode(kind).bits();
+            self.outbox.extend_from_slice(&[first, payload.len() as u8]);
+            self.outbox.extend_from_slice(payload);
+            return Ok(());
+        }
         Ok(self.frame(true, 0, data_opcode(kind), payload)?)
     }
 
