@@ -83,7 +83,9 @@ pub enum State {
 /// performs I/O, reads a clock or panics on any input.
 pub struct Connection {
     role: Role,
-    config: Config,
+    /// [`Config::auto_pong`]: the only setting read after construction
+    /// (the limits live in the receiver), so the config is not kept.
+    auto_pong: bool,
     receiver: Receiver,
     sender: Sender,
     /// The message level's state, boxed on first use: the streaming level
@@ -102,9 +104,6 @@ pub struct Connection {
     /// decoded before it; once acted on (close frame queued), it is sticky.
     error: Option<ProtocolError>,
     error_pending: bool,
-    /// Bytes copied into messages and validated whole (see
-    /// [`bytes_examined`](Self::bytes_examined)).
-    examined: u64,
     /// permessage-deflate, when negotiated (boxed: most connections go
     /// without, and should not carry its size).
     #[cfg(feature = "deflate")]
@@ -134,13 +133,13 @@ impl Connection {
     /// or by the transport). Clients draw masking keys from the operating
     /// system's generator.
     pub fn new(role: Role, config: Config) -> Self {
-        Self::build(role, config, Entropy::Os(None))
+        Self::build(role, &config, Entropy::Os(None))
     }
 
     /// Like [`new`](Self::new), with masking keys from `entropy` (for
     /// deterministic tests, or platforms without an OS generator).
     pub fn with_entropy(role: Role, config: Config, entropy: Box<dyn EntropySource>) -> Self {
-        Self::build(role, config, Entropy::Custom(entropy))
+        Self::build(role, &config, Entropy::Custom(entropy))
     }
 
     /// A connection with permessage-deflate (RFC 7692) in force, for a
@@ -168,18 +167,18 @@ impl Connection {
         params: DeflateParams,
         entropy: Box<dyn EntropySource>,
     ) -> Self {
-        let mut connection = Self::build(role, config, Entropy::Custom(entropy));
-        connection.enable_deflate(params);
+        let mut connection = Self::build(role, &config, Entropy::Custom(entropy));
+        connection.enable_deflate(params, &config);
         connection
     }
 
     /// Turns permessage-deflate on, before any byte is exchanged.
     #[cfg(feature = "deflate")]
-    pub(crate) fn enable_deflate(&mut self, params: DeflateParams) {
+    pub(crate) fn enable_deflate(&mut self, params: DeflateParams, config: &Config) {
         self.receiver.allow_compression();
         self.sender
-            .enable_deflate(Deflater::new(&params, &self.config.deflate));
-        let inbound = Inbound::new(&params, self.config.max_message_len);
+            .enable_deflate(Deflater::new(&params, &config.deflate));
+        let inbound = Inbound::new(&params, config.max_message_len);
         self.deflate = Some(Box::new(Inflating {
             params,
             inbound,
@@ -193,12 +192,12 @@ impl Connection {
         self.deflate.as_ref().map(|inflating| inflating.params)
     }
 
-    fn build(role: Role, config: Config, entropy: Entropy) -> Self {
+    fn build(role: Role, config: &Config, entropy: Entropy) -> Self {
         Connection {
             role,
-            receiver: Receiver::new(role, &config),
+            auto_pong: config.auto_pong,
+            receiver: Receiver::new(role, config),
             sender: Sender::new(role, entropy),
-            config,
             inbox: None,
             close_decoded: false,
             close_received: false,
@@ -207,7 +206,6 @@ impl Connection {
             eof: false,
             error: None,
             error_pending: false,
-            examined: 0,
             #[cfg(feature = "deflate")]
             deflate: None,
         }
@@ -225,17 +223,12 @@ impl Connection {
             .map_or(0, |inflating| inflating.inbound.examined());
         #[cfg(not(feature = "deflate"))]
         let inflated = 0;
-        self.examined + self.receiver.examined() + inflated
+        self.receiver.examined() + inflated
     }
 
     /// This endpoint's role.
     pub fn role(&self) -> Role {
         self.role
-    }
-
-    /// The configuration the connection was built with.
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// Where the connection is in its life; [`State::Closed`] means the
@@ -291,7 +284,7 @@ impl Connection {
                     let message = &mut self.inbox.get_or_insert_with(Box::default).message;
                     let start = message.len();
                     message.extend_from_slice(&input[piece.range.clone()]);
-                    self.examined += piece.range.len() as u64;
+                    self.receiver.count_examined(piece.range.len());
                     if let Err(error) = self.receiver.accept_data(&mut message[start..], &piece) {
                         return self.stop_receiving(error);
                     }
@@ -316,7 +309,7 @@ impl Connection {
         let event = match kind {
             MessageKind::Binary => Event::Binary(data),
             MessageKind::Text => {
-                self.examined += data.len() as u64;
+                self.receiver.count_examined(data.len());
                 // Validated as it arrived; this check cannot fail.
                 Event::Text(String::from_utf8(data).map_err(|_| ProtocolError::InvalidUtf8)?)
             }
@@ -364,7 +357,7 @@ impl Connection {
             // RSV1 is refused unless permessage-deflate was negotiated.
             return Err(ProtocolError::ReservedBits(crate::recv::RSV1));
         };
-        self.examined += bytes.len() as u64;
+        self.receiver.count_examined(bytes.len());
         let compressed = inbound.push(piece.kind, bytes, piece.fin);
         self.receiver.accept_data(compressed, piece)
     }
@@ -436,7 +429,7 @@ impl Connection {
     /// Queues the automatic pong. A client that cannot draw a masking key
     /// cannot send it; the ping is still reported.
     fn answer_ping(&mut self, payload: &[u8]) {
-        if self.config.auto_pong && !self.close_sent && self.failed().is_none() {
+        if self.auto_pong && !self.close_sent && self.failed().is_none() {
             let _ = self.sender.control(OpCode::Pong, payload);
         }
     }

@@ -142,6 +142,12 @@ impl Receiver {
         self.examined
     }
 
+    /// Counts work the connection did on received bytes (copying them
+    /// into a message, validating it whole), so one meter covers both.
+    pub(crate) fn count_examined(&mut self, bytes: usize) {
+        self.examined += bytes as u64;
+    }
+
     /// Decodes from `input` until something is found or the input is used
     /// up; returns how many bytes were consumed and what was found.
     pub(crate) fn step(&mut self, input: &[u8]) -> Result<(usize, Step), ProtocolError> {

@@ -332,7 +332,7 @@ impl ClientHandshake {
         let mut connection = Connection::with_entropy(Role::Client, self.config.clone(), entropy);
         #[cfg(feature = "deflate")]
         if let Some(params) = checked.deflate {
-            connection.enable_deflate(params);
+            connection.enable_deflate(params, &self.config);
         }
         Ok(Upgraded {
             response: checked.response,

@@ -485,10 +485,10 @@ impl Request {
     /// [leftover](Self::leftover) bytes already fed to it (so the client's
     /// first messages are waiting in [`Connection::poll_event`]).
     pub fn into_connection(self, config: Config) -> Connection {
-        let mut connection = Connection::new(Role::Server, config);
+        let mut connection = Connection::new(Role::Server, config.clone());
         #[cfg(feature = "deflate")]
         if let Some((params, _)) = self.deflate {
-            connection.enable_deflate(params);
+            connection.enable_deflate(params, &config);
         }
         if !self.leftover.is_empty() {
             connection.recv(&self.leftover);
