@@ -18,6 +18,10 @@
 //!   buffer with one vectored write).
 //! - `primitives/*`: 1 MiB of memcpy, unmasking and UTF-8 validation: the
 //!   ceilings the decode figures are held to.
+//! - `deflate/*`: permessage-deflate, compressible JSON-like text, decoded
+//!   (both levels) and encoded by wsproto next to zlib alone (flate2 on the
+//!   same backend) inflating and deflating the same text: the peers have no
+//!   permessage-deflate to compare with.
 //!
 //! Each benchmark reports bytes/s and messages/s. CI only builds this
 //! (`cargo bench --no-run`); the figures are in `docs/performance.md`.
@@ -541,12 +545,133 @@ fn primitives(c: &mut Criterion) {
     group.finish();
 }
 
+/// Compressible text: JSON-like records, as chat or API traffic is.
+#[cfg(feature = "deflate")]
+fn json_text(size: usize) -> Vec<u8> {
+    let mut text = String::with_capacity(size + 100);
+    let mut id = 0;
+    while text.len() < size {
+        text.push_str(&format!(
+            r#"{{"id":{id},"user":"user{}","tags":["news","sport"],"text":"the quick brown fox {}"}},"#,
+            id % 97,
+            id * 7919 % 1000
+        ));
+        id += 1;
+    }
+    text.truncate(size);
+    text.into_bytes()
+}
+
+/// permessage-deflate: wsproto's compressed paths against zlib itself
+/// (flate2 on the same zlib-rs backend), the ceiling they are held to.
+/// The client compresses without context takeover so that every message
+/// stands alone and the server can decode the same wire over and over.
+#[cfg(feature = "deflate")]
+fn deflate(c: &mut Criterion) {
+    use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+    use wsproto::DeflateParams;
+
+    // Ours: window 15, context kept; the peer's: window 15, reset.
+    let server_params = DeflateParams::new(15, 15, false, true).expect("valid");
+    for size in [125usize, 16 << 10, 1 << 20] {
+        let count = frames_per_iter(size);
+        let text = json_text(size);
+        let mut group = c.benchmark_group("deflate");
+        group.throughput(Throughput::ElementsAndBytes {
+            elements: count as u64,
+            bytes: (size * count) as u64,
+        });
+        let mut client = Connection::with_deflate(
+            Role::Client,
+            Config::default(),
+            server_params.mirrored(),
+            Box::new(FixedKey),
+        );
+        let mut wire = Vec::new();
+        for _ in 0..count {
+            client
+                .send_text(std::str::from_utf8(&text).expect("text"))
+                .expect("encodes");
+            client.poll_transmit(&mut wire);
+        }
+        let server = || {
+            Connection::with_deflate(
+                Role::Server,
+                Config::default(),
+                server_params,
+                Box::new(FixedKey),
+            )
+        };
+        let mut stream = WsprotoStream::new(wire.clone());
+        stream.conn = server();
+        group.bench_function(BenchmarkId::new("decode/wsproto_stream", size), |b| {
+            b.iter(|| assert_eq!(stream.messages(count), size * count))
+        });
+        let mut message = WsprotoMessage::new(wire);
+        message.conn = server();
+        group.bench_function(BenchmarkId::new("decode/wsproto_message", size), |b| {
+            b.iter(|| assert_eq!(message.messages(count), size * count))
+        });
+
+        // zlib alone: the same text compressed the same way, inflated into
+        // a reused buffer.
+        let mut compress = Compress::new(Compression::new(6), false);
+        let mut compressed = Vec::with_capacity(size + 64);
+        compress
+            .compress_vec(&text, &mut compressed, FlushCompress::Sync)
+            .expect("compresses");
+        let mut decompress = Decompress::new(false);
+        let mut out = vec![0u8; size + 64];
+        group.bench_function(BenchmarkId::new("decode/zlib_inflate", size), |b| {
+            b.iter(|| {
+                for _ in 0..count {
+                    decompress.reset(false);
+                    decompress
+                        .decompress(&compressed, &mut out, FlushDecompress::Sync)
+                        .expect("inflates");
+                    assert_eq!(decompress.total_out() as usize, size);
+                }
+            })
+        });
+
+        let mut sender = server();
+        let mut sink = Sink::new();
+        let text_str = std::str::from_utf8(&text).expect("text");
+        group.bench_function(BenchmarkId::new("encode/wsproto", size), |b| {
+            b.iter(|| {
+                for _ in 0..count {
+                    sender.send_text(text_str).expect("encodes");
+                    let n = sink.copy(sender.pending_transmit());
+                    sender.advance_transmit(n);
+                }
+            })
+        });
+        let mut compress = Compress::new(Compression::new(6), false);
+        let mut out = Vec::with_capacity(size + 64);
+        group.bench_function(BenchmarkId::new("encode/zlib_deflate", size), |b| {
+            b.iter(|| {
+                for _ in 0..count {
+                    out.clear();
+                    compress
+                        .compress_vec(&text, &mut out, FlushCompress::Sync)
+                        .expect("compresses");
+                    sink.copy(&out);
+                }
+            })
+        });
+        group.finish();
+    }
+}
+
+#[cfg(not(feature = "deflate"))]
+fn deflate(_: &mut Criterion) {}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(300))
         .measurement_time(std::time::Duration::from_millis(700))
         .sample_size(20);
-    targets = decode, encode, primitives
+    targets = decode, encode, primitives, deflate
 }
 criterion_main!(benches);
