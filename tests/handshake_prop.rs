@@ -128,10 +128,11 @@ fn request_bytes(offer: &Offer) -> Vec<u8> {
         .collect();
     let mut protocol_values: Vec<(String, String)> =
         protocol_slots.iter().map(|&i| fields[i].clone()).collect();
-    protocol_values.sort_by_key(|(_, value)| {
-        let first = value.split(',').next().unwrap_or("").trim();
-        offer.protocols.iter().position(|p| p == first)
-    });
+    // The first line holds the first half (see `offer`); compare whole
+    // lines, since a name may repeat across both.
+    let half = offer.protocols.len() / 2;
+    let first_line = offer.protocols[..half].join(", ");
+    protocol_values.sort_by_key(|(_, value)| *value != first_line);
     for (slot, value) in protocol_slots.into_iter().zip(protocol_values) {
         fields[slot] = value;
     }
