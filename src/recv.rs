@@ -38,8 +38,9 @@ pub(crate) struct DataPiece {
     /// bytes are DEFLATE data, validated once inflated.
     pub(crate) compressed: bool,
     mask: Option<[u8; 4]>,
-    /// Position of the first byte within its frame's payload.
-    offset: u64,
+    /// Position of the first byte within its frame's payload, modulo 256
+    /// (enough for the masking key's phase).
+    offset: u8,
 }
 
 /// A complete control frame.
@@ -74,8 +75,12 @@ struct Frame {
     opcode: OpCode,
     fin: bool,
     mask: Option<[u8; 4]>,
-    len: u64,
-    done: u64,
+    /// Payload bytes still to come.
+    remaining: u64,
+    /// How far into the payload we are, modulo 256: all unmasking needs
+    /// (the key's phase) and all a control payload (at most 125 bytes)
+    /// needs. Kept to a byte so the connection stays small.
+    at: u8,
 }
 
 /// The data message in progress (between its first and final frame).
@@ -85,6 +90,11 @@ struct Message {
     compressed: bool,
     len: u64,
     utf8: Utf8Validator,
+}
+
+/// A buffer for a control payload split across inputs.
+fn new_gather() -> Box<[u8; MAX_CONTROL_PAYLOAD]> {
+    Box::new([0; MAX_CONTROL_PAYLOAD])
 }
 
 /// RSV1: permessage-deflate's "this message is compressed".
@@ -103,12 +113,16 @@ pub(crate) struct Receiver {
     /// RSV bits a negotiated extension defines (RSV1 with
     /// permessage-deflate); any other set bit fails the connection with 1002.
     extension_rsv: u8,
+    /// A header split across inputs (kept here, not boxed: the streaming
+    /// level allocates nothing however its input is cut).
     header: [u8; MAX_HEADER_LEN],
-    header_len: usize,
+    header_len: u8,
     frame: Option<Frame>,
     message: Option<Message>,
-    /// A control frame's payload split across inputs, until complete.
-    control: Option<Box<[u8; MAX_CONTROL_PAYLOAD]>>,
+    /// A control payload split across inputs, gathered until it is
+    /// complete: boxed on demand and freed once used, so an idle
+    /// connection holds none.
+    gathered: Option<Box<[u8; MAX_CONTROL_PAYLOAD]>>,
     /// Bytes parsed, copied, unmasked and validated so far: the work meter
     /// the linear-work tests read.
     examined: u64,
@@ -125,7 +139,7 @@ impl Receiver {
             header_len: 0,
             frame: None,
             message: None,
-            control: None,
+            gathered: None,
             examined: 0,
         }
     }
@@ -177,12 +191,14 @@ impl Receiver {
                 u64::MAX
             };
             // Bounded by the input length, so the cast cannot truncate.
-            let take = (frame.len - frame.done).min(available).min(most) as usize;
+            let take = frame.remaining.min(available).min(most) as usize;
             let range = pos..pos + take;
-            let offset = frame.done;
-            frame.done += take as u64;
+            let offset = frame.at;
+            frame.remaining -= take as u64;
+            // Modulo 256 on purpose (see `Frame::at`).
+            frame.at = frame.at.wrapping_add(take as u8);
             pos += take;
-            let frame_done = frame.done == frame.len;
+            let frame_done = frame.remaining == 0;
             if frame.opcode.is_control() {
                 // Control payloads are at most 125 bytes and validated whole:
                 // one that arrives whole is unmasked on the stack; one split
@@ -191,25 +207,23 @@ impl Receiver {
                 self.examined += take as u64;
                 let (opcode, mask) = (frame.opcode, frame.mask);
                 let mut local = [0u8; MAX_CONTROL_PAYLOAD];
-                let payload = if offset == 0 && frame_done {
+                let whole = offset == 0 && frame_done;
+                let payload = if whole {
                     &mut local[..take]
                 } else {
-                    let gathered = self
-                        .control
-                        .get_or_insert_with(|| Box::new([0; MAX_CONTROL_PAYLOAD]));
-                    let at = offset as usize;
-                    &mut gathered[at..at + take]
+                    let at = usize::from(offset);
+                    &mut self.gathered.get_or_insert_with(new_gather)[at..at + take]
                 };
                 payload.copy_from_slice(&input[range]);
                 if let Some(key) = mask {
-                    apply_mask(payload, key, offset);
+                    apply_mask(payload, key, u64::from(offset));
                 }
                 if frame_done {
-                    let len = (offset as usize) + take;
+                    let len = usize::from(offset) + take;
                     self.frame = None;
-                    let control = match self.control.take() {
-                        Some(gathered) => Self::control_frame(opcode, &gathered[..len])?,
-                        None => Self::control_frame(opcode, &local[..len])?,
+                    let control = match self.gathered.take() {
+                        Some(gathered) if !whole => Self::control_frame(opcode, &gathered[..len])?,
+                        _ => Self::control_frame(opcode, &local[..len])?,
                     };
                     return Ok((pos, Step::Control(control)));
                 }
@@ -313,7 +327,7 @@ impl Receiver {
         piece: &DataPiece,
     ) -> Result<(), ProtocolError> {
         if let Some(key) = piece.mask {
-            apply_mask(bytes, key, piece.offset);
+            apply_mask(bytes, key, u64::from(piece.offset));
             self.examined += bytes.len() as u64;
         }
         if piece.kind == MessageKind::Text && !piece.compressed {
@@ -357,28 +371,29 @@ impl Receiver {
                 ParsedHeader::Incomplete { .. } => {
                     // Shorter than the header, so shorter than 14 bytes.
                     self.header[..input.len()].copy_from_slice(input);
-                    self.header_len = input.len();
+                    self.header_len = input.len() as u8;
                     return Ok(None);
                 }
             }
         }
         let mut used = 0;
         loop {
-            self.examined += self.header_len as u64;
-            match FrameHeader::parse(&self.header[..self.header_len])? {
+            let have = usize::from(self.header_len);
+            self.examined += have as u64;
+            match FrameHeader::parse(&self.header[..have])? {
                 ParsedHeader::Complete { header, .. } => {
                     self.header_len = 0;
                     self.begin_frame(header)?;
                     return Ok(Some(used));
                 }
                 ParsedHeader::Incomplete { needed } => {
-                    let take = (needed - self.header_len).min(input.len() - used);
+                    let take = (needed - have).min(input.len() - used);
                     if take == 0 {
                         return Ok(None);
                     }
-                    self.header[self.header_len..self.header_len + take]
-                        .copy_from_slice(&input[used..used + take]);
-                    self.header_len += take;
+                    self.header[have..have + take].copy_from_slice(&input[used..used + take]);
+                    // At most 14 in all.
+                    self.header_len += take as u8;
                     used += take;
                 }
             }
@@ -411,8 +426,8 @@ impl Receiver {
             opcode: header.opcode,
             fin: header.fin,
             mask: header.mask,
-            len: header.payload_len,
-            done: 0,
+            remaining: header.payload_len,
+            at: 0,
         });
         Ok(())
     }
@@ -457,7 +472,7 @@ impl Receiver {
         let Some(frame) = &self.frame else {
             return Ok(None);
         };
-        if frame.len != 0 {
+        if frame.remaining != 0 {
             return Ok(None);
         }
         let (opcode, fin) = (frame.opcode, frame.fin);
