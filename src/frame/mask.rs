@@ -7,7 +7,9 @@
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
     // Rotate the key so that key[0] applies to buf[0].
     let phase = (offset % 4) as u32;
-    let key = u32::from_le_bytes(key).rotate_right(8 * phase).to_le_bytes();
+    let key = u32::from_le_bytes(key)
+        .rotate_right(8 * phase)
+        .to_le_bytes();
     // The key twice over, whatever the byte order.
     let half = u64::from(u32::from_ne_bytes(key));
     let word = half | half << 32;
