@@ -83,6 +83,26 @@ struct Frame {
     at: u8,
 }
 
+/// Where the decoder is: between frames (possibly inside a header split
+/// across inputs) or inside a frame's payload. One or the other, so they
+/// share their bytes.
+#[derive(Debug)]
+enum Reading {
+    /// The first `len` bytes of the next header (none yet when 0).
+    Header {
+        bytes: [u8; MAX_HEADER_LEN],
+        len: u8,
+    },
+    Payload(Frame),
+}
+
+impl Reading {
+    const BETWEEN_FRAMES: Reading = Reading::Header {
+        bytes: [0; MAX_HEADER_LEN],
+        len: 0,
+    };
+}
+
 /// The data message in progress (between its first and final frame).
 #[derive(Debug)]
 struct Message {
@@ -113,11 +133,9 @@ pub(crate) struct Receiver {
     /// RSV bits a negotiated extension defines (RSV1 with
     /// permessage-deflate); any other set bit fails the connection with 1002.
     extension_rsv: u8,
-    /// A header split across inputs (kept here, not boxed: the streaming
-    /// level allocates nothing however its input is cut).
-    header: [u8; MAX_HEADER_LEN],
-    header_len: u8,
-    frame: Option<Frame>,
+    /// A header split across inputs is kept here, not boxed: the streaming
+    /// level allocates nothing however its input is cut.
+    reading: Reading,
     message: Option<Message>,
     /// A control payload split across inputs, gathered until it is
     /// complete: boxed on demand and freed once used, so an idle
@@ -135,9 +153,7 @@ impl Receiver {
             max_frame_len: config.max_frame_len,
             max_message_len: config.max_message_len,
             extension_rsv: 0,
-            header: [0; MAX_HEADER_LEN],
-            header_len: 0,
-            frame: None,
+            reading: Reading::BETWEEN_FRAMES,
             message: None,
             gathered: None,
             examined: 0,
@@ -170,7 +186,7 @@ impl Receiver {
         }
         let mut pos = 0;
         loop {
-            let Some(frame) = &mut self.frame else {
+            let Reading::Payload(frame) = &mut self.reading else {
                 let Some(used) = self.read_header(&input[pos..])? else {
                     return Ok((input.len(), Step::NeedMore));
                 };
@@ -220,7 +236,7 @@ impl Receiver {
                 }
                 if frame_done {
                     let len = usize::from(offset) + take;
-                    self.frame = None;
+                    self.reading = Reading::BETWEEN_FRAMES;
                     let control = match self.gathered.take() {
                         Some(gathered) if !whole => Self::control_frame(opcode, &gathered[..len])?,
                         _ => Self::control_frame(opcode, &local[..len])?,
@@ -231,7 +247,7 @@ impl Receiver {
             }
             let (fin, mask) = (frame_done && frame.fin, frame.mask);
             if frame_done {
-                self.frame = None;
+                self.reading = Reading::BETWEEN_FRAMES;
             }
             let piece = DataPiece {
                 range,
@@ -251,7 +267,7 @@ impl Receiver {
     /// down the general path, which judges it from scratch.
     #[inline]
     pub(crate) fn whole_message(&mut self, input: &[u8]) -> Option<(usize, DataPiece)> {
-        if self.frame.is_some() || self.header_len != 0 || self.message.is_some() {
+        if !matches!(self.reading, Reading::Header { len: 0, .. }) || self.message.is_some() {
             return None;
         }
         let [first, second, ..] = *input else {
@@ -360,7 +376,11 @@ impl Receiver {
     /// complete (and checked), or `None` if all input went into a partial
     /// header.
     fn read_header(&mut self, input: &[u8]) -> Result<Option<usize>, ProtocolError> {
-        if self.header_len == 0 {
+        let Reading::Header { bytes, len } = &mut self.reading else {
+            // Only called between frames.
+            return Ok(Some(0));
+        };
+        if *len == 0 {
             // Fast path: the whole header is in the caller's input.
             self.examined += input.len().min(MAX_HEADER_LEN) as u64;
             match FrameHeader::parse(input)? {
@@ -370,19 +390,18 @@ impl Receiver {
                 }
                 ParsedHeader::Incomplete { .. } => {
                     // Shorter than the header, so shorter than 14 bytes.
-                    self.header[..input.len()].copy_from_slice(input);
-                    self.header_len = input.len() as u8;
+                    bytes[..input.len()].copy_from_slice(input);
+                    *len = input.len() as u8;
                     return Ok(None);
                 }
             }
         }
         let mut used = 0;
         loop {
-            let have = usize::from(self.header_len);
+            let have = usize::from(*len);
             self.examined += have as u64;
-            match FrameHeader::parse(&self.header[..have])? {
+            match FrameHeader::parse(&bytes[..have])? {
                 ParsedHeader::Complete { header, .. } => {
-                    self.header_len = 0;
                     self.begin_frame(header)?;
                     return Ok(Some(used));
                 }
@@ -391,9 +410,9 @@ impl Receiver {
                     if take == 0 {
                         return Ok(None);
                     }
-                    self.header[have..have + take].copy_from_slice(&input[used..used + take]);
+                    bytes[have..have + take].copy_from_slice(&input[used..used + take]);
                     // At most 14 in all.
-                    self.header_len += take as u8;
+                    *len += take as u8;
                     used += take;
                 }
             }
@@ -422,7 +441,7 @@ impl Receiver {
         if !header.opcode.is_control() {
             self.begin_data_frame(&header)?;
         }
-        self.frame = Some(Frame {
+        self.reading = Reading::Payload(Frame {
             opcode: header.opcode,
             fin: header.fin,
             mask: header.mask,
@@ -469,14 +488,14 @@ impl Receiver {
 
     /// A frame whose header announced no payload is complete at once.
     fn empty_frame_step(&mut self, pos: usize) -> Result<Option<Step>, ProtocolError> {
-        let Some(frame) = &self.frame else {
+        let Reading::Payload(frame) = &self.reading else {
             return Ok(None);
         };
         if frame.remaining != 0 {
             return Ok(None);
         }
         let (opcode, fin) = (frame.opcode, frame.fin);
-        self.frame = None;
+        self.reading = Reading::BETWEEN_FRAMES;
         if opcode.is_control() {
             return Self::control_frame(opcode, &[]).map(|c| Some(Step::Control(c)));
         }
