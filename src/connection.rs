@@ -19,12 +19,12 @@ use std::collections::VecDeque;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::{Config, Role};
-use crate::entropy::EntropySource;
+use crate::entropy::{EntropySource, OsEntropy};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{Event, MAX_CONTROL_PAYLOAD, MessageKind};
 use crate::frame::OpCode;
 use crate::recv::{Control, Receiver, Step};
-use crate::send::{Entropy, Sender};
+use crate::send::{Keys, SendExtras, Sender};
 use core::fmt;
 
 #[cfg(feature = "deflate")]
@@ -88,9 +88,9 @@ pub struct Connection {
     auto_pong: bool,
     receiver: Receiver,
     sender: Sender,
-    /// The message level's state, boxed on first use: the streaming level
-    /// never needs it.
-    inbox: Option<Box<Inbox>>,
+    /// Everything a healthy server connection streaming its input does
+    /// without, boxed on first use (see [`Extras`]).
+    extras: Option<Box<Extras>>,
     /// The decoder has read the peer's close frame and reads no further.
     close_decoded: bool,
     /// The application has been given the peer's close frame.
@@ -99,15 +99,34 @@ pub struct Connection {
     /// Who sent the first close frame (a failure counts as local).
     close_initiator: Option<Initiator>,
     eof: bool,
-    /// The error that ends the connection. While `error_pending`, it was
-    /// found by the message-level decoder and waits behind the events
-    /// decoded before it; once acted on (close frame queued), it is sticky.
-    error: Option<ProtocolError>,
-    error_pending: bool,
-    /// permessage-deflate, when negotiated (boxed: most connections go
-    /// without, and should not carry its size).
+    /// Whether the connection failed (the error itself is in the extras).
+    failure: Failure,
+}
+
+/// Whether the connection failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    None,
+    /// The message-level decoder found an error; it waits behind the events
+    /// decoded before it.
+    Pending,
+    /// The error was acted on (its close frame queued) and is sticky.
+    Failed,
+}
+
+/// What a healthy server connection streaming its input does without:
+/// the message level's state, permessage-deflate, a client's key source and
+/// the error a connection failed with. One box, made on first use, keeps
+/// every connection small and an idle one free of heap.
+#[derive(Default)]
+struct Extras {
+    inbox: Inbox,
+    send: SendExtras,
+    /// Boxed again: the extras of a connection without it should not carry
+    /// its size.
     #[cfg(feature = "deflate")]
-    deflate: Option<Box<Inflating>>,
+    inflating: Option<Box<Inflating>>,
+    error: Option<ProtocolError>,
 }
 
 /// What the message level keeps between calls.
@@ -133,13 +152,13 @@ impl Connection {
     /// or by the transport). Clients draw masking keys from the operating
     /// system's generator.
     pub fn new(role: Role, config: Config) -> Self {
-        Self::build(role, &config, Entropy::Os(None))
+        Self::build(role, &config, Keys::Os(OsEntropy::new()))
     }
 
     /// Like [`new`](Self::new), with masking keys from `entropy` (for
     /// deterministic tests, or platforms without an OS generator).
     pub fn with_entropy(role: Role, config: Config, entropy: Box<dyn EntropySource>) -> Self {
-        Self::build(role, &config, Entropy::Custom(entropy))
+        Self::build(role, &config, Keys::Custom(entropy))
     }
 
     /// A connection with permessage-deflate (RFC 7692) in force, for a
@@ -167,7 +186,7 @@ impl Connection {
         params: DeflateParams,
         entropy: Box<dyn EntropySource>,
     ) -> Self {
-        let mut connection = Self::build(role, &config, Entropy::Custom(entropy));
+        let mut connection = Self::build(role, &config, Keys::Custom(entropy));
         connection.enable_deflate(params, &config);
         connection
     }
@@ -176,10 +195,12 @@ impl Connection {
     #[cfg(feature = "deflate")]
     pub(crate) fn enable_deflate(&mut self, params: DeflateParams, config: &Config) {
         self.receiver.allow_compression();
-        self.sender
+        let extras = self.extras();
+        extras
+            .send
             .enable_deflate(Deflater::new(&params, &config.deflate));
         let inbound = Inbound::new(&params, config.max_message_len);
-        self.deflate = Some(Box::new(Inflating {
+        extras.inflating = Some(Box::new(Inflating {
             params,
             inbound,
             inflated: Vec::new(),
@@ -189,26 +210,41 @@ impl Connection {
     /// The permessage-deflate parameters in force, if it was negotiated.
     #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<DeflateParams> {
-        self.deflate.as_ref().map(|inflating| inflating.params)
+        self.inflating().map(|inflating| inflating.params)
     }
 
-    fn build(role: Role, config: &Config, entropy: Entropy) -> Self {
+    fn build(role: Role, config: &Config, keys: Keys) -> Self {
+        // Only a client masks, so only a client keeps a key source.
+        let extras = (role == Role::Client).then(|| {
+            Box::new(Extras {
+                send: SendExtras::with_keys(keys),
+                ..Extras::default()
+            })
+        });
         Connection {
             role,
             auto_pong: config.auto_pong,
             receiver: Receiver::new(role, config),
-            sender: Sender::new(role, entropy),
-            inbox: None,
+            sender: Sender::new(role),
+            extras,
             close_decoded: false,
             close_received: false,
             close_sent: false,
             close_initiator: None,
             eof: false,
-            error: None,
-            error_pending: false,
-            #[cfg(feature = "deflate")]
-            deflate: None,
+            failure: Failure::None,
         }
+    }
+
+    /// The extras, made on first use.
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    /// permessage-deflate's receiving side, if it was negotiated.
+    #[cfg(feature = "deflate")]
+    fn inflating(&self) -> Option<&Inflating> {
+        self.extras.as_ref()?.inflating.as_deref()
     }
 
     /// Not part of the stable API: bytes the receive path has parsed,
@@ -218,8 +254,7 @@ impl Connection {
     pub fn bytes_examined(&self) -> u64 {
         #[cfg(feature = "deflate")]
         let inflated = self
-            .deflate
-            .as_ref()
+            .inflating()
             .map_or(0, |inflating| inflating.inbound.examined());
         #[cfg(not(feature = "deflate"))]
         let inflated = 0;
@@ -274,14 +309,14 @@ impl Connection {
                         Err(error) => return self.stop_receiving(error),
                     };
                     if complete {
-                        let data = core::mem::take(&mut self.inbox().message);
+                        let data = core::mem::take(&mut self.extras().inbox.message);
                         if let Err(error) = self.push_message(piece.kind, data) {
                             return self.stop_receiving(error);
                         }
                     }
                 }
                 Step::Data(piece) => {
-                    let message = &mut self.inbox.get_or_insert_with(Box::default).message;
+                    let message = &mut self.extras.get_or_insert_with(Box::default).inbox.message;
                     let start = message.len();
                     message.extend_from_slice(&input[piece.range.clone()]);
                     self.receiver.count_examined(piece.range.len());
@@ -297,7 +332,7 @@ impl Connection {
                 }
                 Step::Control(control) => {
                     self.close_decoded |= matches!(control, Control::Close(_));
-                    self.inbox().events.push_back(control.into_event());
+                    self.extras().inbox.events.push_back(control.into_event());
                 }
             }
             input = &input[used..];
@@ -314,19 +349,14 @@ impl Connection {
                 Event::Text(String::from_utf8(data).map_err(|_| ProtocolError::InvalidUtf8)?)
             }
         };
-        self.inbox().events.push_back(event);
+        self.extras().inbox.events.push_back(event);
         Ok(())
-    }
-
-    /// The message level's state, created on first use.
-    fn inbox(&mut self) -> &mut Inbox {
-        self.inbox.get_or_insert_with(Box::default)
     }
 
     /// Drops the message being reassembled (and its memory).
     fn drop_partial_message(&mut self) {
-        if let Some(inbox) = &mut self.inbox {
-            inbox.message = Vec::new();
+        if let Some(extras) = &mut self.extras {
+            extras.inbox.message = Vec::new();
         }
     }
 
@@ -339,9 +369,11 @@ impl Connection {
         piece: &crate::recv::DataPiece,
     ) -> Result<bool, ProtocolError> {
         self.take_compressed(bytes, piece)?;
-        let message = &mut self.inbox.get_or_insert_with(Box::default).message;
-        self.deflate.as_mut().map_or(Ok(false), |inflating| {
-            inflating.inbound.inflate_onto(message)
+        let Extras {
+            inbox, inflating, ..
+        } = self.extras();
+        inflating.as_mut().map_or(Ok(false), |inflating| {
+            inflating.inbound.inflate_onto(&mut inbox.message)
         })
     }
 
@@ -353,7 +385,11 @@ impl Connection {
         bytes: &[u8],
         piece: &crate::recv::DataPiece,
     ) -> Result<(), ProtocolError> {
-        let Some(Inflating { inbound, .. }) = self.deflate.as_deref_mut() else {
+        let Some(Inflating { inbound, .. }) = self
+            .extras
+            .as_deref_mut()
+            .and_then(|extras| extras.inflating.as_deref_mut())
+        else {
             // RSV1 is refused unless permessage-deflate was negotiated.
             return Err(ProtocolError::ReservedBits(crate::recv::RSV1));
         };
@@ -369,9 +405,9 @@ impl Connection {
     /// [`ProtocolError`] is returned on this and every later call.
     pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
         if let Some(event) = self
-            .inbox
+            .extras
             .as_mut()
-            .and_then(|inbox| inbox.events.pop_front())
+            .and_then(|extras| extras.inbox.events.pop_front())
         {
             match &event {
                 Event::Ping(payload) => self.answer_ping(payload),
@@ -389,8 +425,8 @@ impl Connection {
     /// Stops the message-level decoder at `error`; the error is reported
     /// after the events decoded before it.
     fn stop_receiving(&mut self, error: ProtocolError) {
-        self.error = Some(error);
-        self.error_pending = true;
+        self.extras().error = Some(error);
+        self.failure = Failure::Pending;
         self.drop_partial_message();
     }
 
@@ -408,29 +444,33 @@ impl Connection {
     }
 
     fn receiving(&self) -> bool {
-        !self.close_decoded && !self.eof && self.error.is_none()
+        !self.close_decoded && !self.eof && self.failure == Failure::None
     }
 
     /// The sticky error the connection failed with (not one still pending).
     fn failed(&self) -> Option<ProtocolError> {
-        self.error.filter(|_| !self.error_pending)
+        if self.failure != Failure::Failed {
+            return None;
+        }
+        self.extras.as_ref()?.error
     }
 
     /// The error the message-level decoder found, if it is still to be
     /// acted on.
     fn take_pending_error(&mut self) -> Option<ProtocolError> {
-        if !self.error_pending {
+        if self.failure != Failure::Pending {
             return None;
         }
-        self.error_pending = false;
-        self.error.take()
+        self.failure = Failure::None;
+        self.extras.as_mut()?.error.take()
     }
 
     /// Queues the automatic pong. A client that cannot draw a masking key
     /// cannot send it; the ping is still reported.
     fn answer_ping(&mut self, payload: &[u8]) {
         if self.auto_pong && !self.close_sent && self.failed().is_none() {
-            let _ = self.sender.control(OpCode::Pong, payload);
+            let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+            let _ = self.sender.control(extras, OpCode::Pong, payload);
         }
     }
 
@@ -443,7 +483,10 @@ impl Connection {
         self.drop_partial_message();
         if !self.close_sent {
             self.close_sent = true;
-            let _ = self.sender.close(&CloseFrame::code_only(frame.code()));
+            let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+            let _ = self
+                .sender
+                .close(extras, &CloseFrame::code_only(frame.code()));
         }
     }
 
@@ -451,8 +494,8 @@ impl Connection {
     /// sticky and, unless a close was already sent, a close frame with the
     /// error's code is queued.
     fn fail(&mut self, error: ProtocolError) {
-        self.error = Some(error);
-        self.error_pending = false;
+        self.extras().error = Some(error);
+        self.failure = Failure::Failed;
         self.drop_partial_message();
         // 1006 (end of stream) is never sent.
         if !self.close_sent && error.close_code().is_sendable() {
@@ -463,7 +506,8 @@ impl Connection {
                 CloseFrame::new(code, error.close_reason()).unwrap_or(CloseFrame::code_only(code));
             // If no masking key can be drawn the close cannot be sent; the
             // transport is closed without it.
-            let _ = self.sender.close(&frame);
+            let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+            let _ = self.sender.close(extras, &frame);
         }
     }
 
@@ -472,13 +516,16 @@ impl Connection {
     /// Queues a text message as a single frame.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.check_open()?;
-        self.sender.message(MessageKind::Text, text.as_bytes())
+        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+        self.sender
+            .message(extras, MessageKind::Text, text.as_bytes())
     }
 
     /// Queues a binary message as a single frame.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.check_open()?;
-        self.sender.message(MessageKind::Binary, data)
+        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+        self.sender.message(extras, MessageKind::Binary, data)
     }
 
     /// Queues one fragment of a message of `kind`: the first call starts the
@@ -494,7 +541,8 @@ impl Connection {
         fin: bool,
     ) -> Result<(), SendError> {
         self.check_open()?;
-        self.sender.fragment(kind, payload, fin)
+        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+        self.sender.fragment(extras, kind, payload, fin)
     }
 
     /// Queues a ping (payload at most 125 bytes).
@@ -513,7 +561,8 @@ impl Connection {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlPayloadTooLong(payload.len()));
         }
-        Ok(self.sender.control(opcode, payload)?)
+        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+        Ok(self.sender.control(extras, opcode, payload)?)
     }
 
     /// Starts the closing handshake: queues a close frame with `code` and
@@ -526,7 +575,8 @@ impl Connection {
         }
         let frame =
             CloseFrame::new(code, reason).ok_or(SendError::CloseReasonTooLong(reason.len()))?;
-        self.sender.close(&frame)?;
+        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+        self.sender.close(extras, &frame)?;
         self.close_sent = true;
         self.close_initiator = Some(Initiator::Local);
         Ok(())
@@ -570,7 +620,10 @@ impl fmt::Debug for Connection {
             .field("pending_transmit", &self.sender.pending().len())
             .field(
                 "queued_events",
-                &self.inbox.as_ref().map_or(0, |inbox| inbox.events.len()),
+                &self
+                    .extras
+                    .as_ref()
+                    .map_or(0, |extras| extras.inbox.events.len()),
             )
             .field("error", &self.failed())
             .finish_non_exhaustive()

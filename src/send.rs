@@ -18,38 +18,73 @@ use crate::deflate::Deflater;
 #[cfg(feature = "deflate")]
 use crate::recv::RSV1;
 
-/// Where masking keys come from.
-pub(crate) enum Entropy {
-    /// The OS generator, boxed on first use: servers never draw a key,
-    /// and its batch of random bytes should not widen every connection.
-    Os(Option<Box<OsEntropy>>),
+/// Where a client's masking keys come from.
+pub(crate) enum Keys {
+    Os(OsEntropy),
     Custom(Box<dyn EntropySource>),
 }
 
-impl Entropy {
+impl Keys {
     fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError> {
         match self {
-            Entropy::Os(source) => source
-                .get_or_insert_with(|| Box::new(OsEntropy::new()))
-                .fill(dest),
-            Entropy::Custom(source) => source.fill(dest),
+            Keys::Os(source) => source.fill(dest),
+            Keys::Custom(source) => source.fill(dest),
         }
     }
 }
 
+/// What the sender needs besides its outbox, for clients and
+/// permessage-deflate only: the connection keeps it in the extras it boxes
+/// on first use, and lends it to each call that may need it.
+#[derive(Default)]
+pub(crate) struct SendExtras {
+    /// A client's key source (a server never masks).
+    keys: Option<Keys>,
+    /// permessage-deflate, when negotiated (boxed again: the extras of a
+    /// connection without it should not carry its size).
+    #[cfg(feature = "deflate")]
+    compressing: Option<Box<Compressing>>,
+}
+
+impl SendExtras {
+    /// A client's extras: its key source.
+    pub(crate) fn with_keys(keys: Keys) -> Self {
+        SendExtras {
+            keys: Some(keys),
+            #[cfg(feature = "deflate")]
+            compressing: None,
+        }
+    }
+
+    /// Compresses data messages from now on (permessage-deflate).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn enable_deflate(&mut self, deflater: Deflater) {
+        self.compressing = Some(Box::new(Compressing {
+            deflater,
+            scratch: Vec::new(),
+        }));
+    }
+
+    /// Whether a data message of `len` bytes is to be compressed.
+    #[cfg(feature = "deflate")]
+    fn compresses(extras: Option<&SendExtras>, len: usize) -> bool {
+        extras
+            .and_then(|e| e.compressing.as_ref())
+            .is_some_and(|c| c.deflater.wants(len))
+    }
+}
+
+/// The extras lent to a call, if the connection has any.
+pub(crate) type Lent<'a> = Option<&'a mut SendExtras>;
+
 /// The outbound half of a connection.
 pub(crate) struct Sender {
     role: Role,
-    entropy: Entropy,
     /// Encoded frames; `outbox[written..]` still has to reach the transport.
     outbox: Vec<u8>,
     written: usize,
     /// The fragmented message being sent, with its UTF-8 state for text.
     fragmented: Option<Fragmented>,
-    /// permessage-deflate, when negotiated (boxed: most connections go
-    /// without, and should not carry its size).
-    #[cfg(feature = "deflate")]
-    deflater: Option<Box<Compressing>>,
 }
 
 /// The compressing side of permessage-deflate.
@@ -70,39 +105,28 @@ struct Fragmented {
 }
 
 impl Sender {
-    pub(crate) fn new(role: Role, entropy: Entropy) -> Self {
+    pub(crate) fn new(role: Role) -> Self {
         Sender {
             role,
-            entropy,
             outbox: Vec::new(),
             written: 0,
             fragmented: None,
-            #[cfg(feature = "deflate")]
-            deflater: None,
         }
     }
 
-    /// Compresses data messages from now on (permessage-deflate).
-    #[cfg(feature = "deflate")]
-    pub(crate) fn enable_deflate(&mut self, deflater: Deflater) {
-        self.deflater = Some(Box::new(Compressing {
-            deflater,
-            scratch: Vec::new(),
-        }));
-    }
-
     /// Queues a whole data message.
-    pub(crate) fn message(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
+    pub(crate) fn message(
+        &mut self,
+        extras: Lent<'_>,
+        kind: MessageKind,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
         if self.fragmented.is_some() {
             return Err(SendError::MessageInProgress);
         }
         #[cfg(feature = "deflate")]
-        if self
-            .deflater
-            .as_ref()
-            .is_some_and(|c| c.deflater.wants(payload.len()))
-        {
-            return self.compressed_frame(true, data_opcode(kind), payload, true);
+        if SendExtras::compresses(extras.as_deref(), payload.len()) {
+            return self.compressed_frame(extras, true, data_opcode(kind), payload, true);
         }
         if self.role == Role::Server && payload.len() < 126 {
             // The common small echo: a two-byte header, nothing to mask.
@@ -113,7 +137,7 @@ impl Sender {
             self.outbox.extend_from_slice(payload);
             return Ok(());
         }
-        Ok(self.frame(true, 0, data_opcode(kind), payload)?)
+        Ok(self.frame(extras, true, data_opcode(kind), payload)?)
     }
 
     /// Queues a whole data message whose payload the caller writes out
@@ -122,6 +146,7 @@ impl Sender {
     /// payload is owed; `false` when it was compressed into the outbox.
     pub(crate) fn message_in_place(
         &mut self,
+        extras: Lent<'_>,
         kind: MessageKind,
         payload: &mut [u8],
     ) -> Result<bool, SendError> {
@@ -129,15 +154,11 @@ impl Sender {
             return Err(SendError::MessageInProgress);
         }
         #[cfg(feature = "deflate")]
-        if self
-            .deflater
-            .as_ref()
-            .is_some_and(|c| c.deflater.wants(payload.len()))
-        {
-            self.compressed_frame(true, data_opcode(kind), payload, true)?;
+        if SendExtras::compresses(extras.as_deref(), payload.len()) {
+            self.compressed_frame(extras, true, data_opcode(kind), payload, true)?;
             return Ok(false);
         }
-        let mask = self.next_mask()?;
+        let mask = self.next_mask(extras)?;
         // No room reserved for the payload: it does not come here unless
         // the transport leaves some of it.
         self.push_header(true, 0, data_opcode(kind), mask, payload.len(), 0);
@@ -158,6 +179,7 @@ impl Sender {
     #[cfg(feature = "deflate")]
     fn compressed_frame(
         &mut self,
+        mut extras: Lent<'_>,
         fin: bool,
         opcode: OpCode,
         payload: &[u8],
@@ -165,19 +187,16 @@ impl Sender {
     ) -> Result<(), SendError> {
         // The key first: once compressed, the message must go out, or the
         // peer's window would miss what ours holds.
-        let mask = self.next_mask()?;
-        let Some(compressing) = &mut self.deflater else {
+        let mask = self.next_mask(extras.as_deref_mut())?;
+        let Some(compressing) = extras.and_then(|e| e.compressing.as_mut()) else {
             return Err(SendError::Compression);
         };
-        let mut scratch = core::mem::take(&mut compressing.scratch);
+        let scratch = &mut compressing.scratch;
         scratch.clear();
-        let compressed = compressing.deflater.compress(payload, &mut scratch, fin);
+        let compressed = compressing.deflater.compress(payload, scratch, fin);
         let rsv = if first { RSV1 } else { 0 };
         if compressed.is_ok() {
-            self.push_frame(fin, rsv, opcode, mask, &scratch);
-        }
-        if let Some(compressing) = &mut self.deflater {
-            compressing.scratch = scratch;
+            self.push_frame(fin, rsv, opcode, mask, scratch);
         }
         compressed.map_err(|_| SendError::Compression)
     }
@@ -186,6 +205,7 @@ impl Sender {
     /// progress. Text fragments are checked to form UTF-8 together.
     pub(crate) fn fragment(
         &mut self,
+        extras: Lent<'_>,
         kind: MessageKind,
         payload: &[u8],
         fin: bool,
@@ -196,7 +216,7 @@ impl Sender {
                 Fragmented {
                     kind,
                     utf8: Utf8Validator::default(),
-                    compressed: self.compresses(),
+                    compressed: compresses_fragments(extras.as_deref()),
                 },
             ),
             Some(state) if state.kind == kind => (OpCode::Continuation, state),
@@ -214,56 +234,60 @@ impl Sender {
         #[cfg(feature = "deflate")]
         if state.compressed {
             let first = opcode != OpCode::Continuation;
-            self.compressed_frame(fin, opcode, payload, first)?;
+            self.compressed_frame(extras, fin, opcode, payload, first)?;
             self.fragmented = (!fin).then_some(state);
             return Ok(());
         }
-        self.frame(fin, 0, opcode, payload)?;
+        self.frame(extras, fin, opcode, payload)?;
         self.fragmented = (!fin).then_some(state);
         Ok(())
     }
 
-    /// Whether a new fragmented message is compressed: always, once
-    /// permessage-deflate is on (its size is not known up front).
-    fn compresses(&self) -> bool {
-        #[cfg(feature = "deflate")]
-        return self.deflater.is_some();
-        #[cfg(not(feature = "deflate"))]
-        false
-    }
-
     /// Queues a ping or pong (payload length checked by the caller).
-    pub(crate) fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), EntropyError> {
-        self.frame(true, 0, opcode, payload)
-    }
-
-    /// Queues a close frame.
-    pub(crate) fn close(&mut self, frame: &CloseFrame) -> Result<(), EntropyError> {
-        let mut payload = [0u8; 125];
-        let len = frame.encode_payload(&mut payload);
-        self.frame(true, 0, OpCode::Close, &payload[..len])
-    }
-
-    fn frame(
+    pub(crate) fn control(
         &mut self,
-        fin: bool,
-        rsv: u8,
+        extras: Lent<'_>,
         opcode: OpCode,
         payload: &[u8],
     ) -> Result<(), EntropyError> {
-        let mask = self.next_mask()?;
-        self.push_frame(fin, rsv, opcode, mask, payload);
+        self.frame(extras, true, opcode, payload)
+    }
+
+    /// Queues a close frame.
+    pub(crate) fn close(
+        &mut self,
+        extras: Lent<'_>,
+        frame: &CloseFrame,
+    ) -> Result<(), EntropyError> {
+        let mut payload = [0u8; 125];
+        let len = frame.encode_payload(&mut payload);
+        self.frame(extras, true, OpCode::Close, &payload[..len])
+    }
+
+    /// Queues an uncompressed frame.
+    fn frame(
+        &mut self,
+        extras: Lent<'_>,
+        fin: bool,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<(), EntropyError> {
+        let mask = self.next_mask(extras)?;
+        self.push_frame(fin, 0, opcode, mask, payload);
         Ok(())
     }
 
-    /// The masking key for the next frame: a client's from its entropy
-    /// source, none for a server.
-    fn next_mask(&mut self) -> Result<Option<[u8; 4]>, EntropyError> {
+    /// The masking key for the next frame: a client's from its key source
+    /// (which the connection gives every client), none for a server.
+    fn next_mask(&mut self, extras: Lent<'_>) -> Result<Option<[u8; 4]>, EntropyError> {
         match self.role {
             Role::Server => Ok(None),
             Role::Client => {
+                let keys = extras
+                    .and_then(|e| e.keys.as_mut())
+                    .ok_or(EntropyError::new(None))?;
                 let mut key = [0u8; 4];
-                self.entropy.fill(&mut key)?;
+                keys.fill(&mut key)?;
                 Ok(Some(key))
             }
         }
@@ -346,6 +370,18 @@ impl Sender {
 
     pub(crate) fn is_idle(&self) -> bool {
         self.pending().is_empty()
+    }
+}
+
+/// Whether a new fragmented message is compressed: always, once
+/// permessage-deflate is on (its size is not known up front).
+fn compresses_fragments(extras: Option<&SendExtras>) -> bool {
+    #[cfg(feature = "deflate")]
+    return extras.is_some_and(|e| e.compressing.is_some());
+    #[cfg(not(feature = "deflate"))]
+    {
+        let _ = extras;
+        false
     }
 }
 

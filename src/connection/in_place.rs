@@ -97,7 +97,8 @@ impl Connection {
         if kind == MessageKind::Text {
             crate::utf8::validate(payload).map_err(|_| SendError::InvalidUtf8)?;
         }
-        let owed = self.sender.message_in_place(kind, payload)?;
+        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+        let owed = self.sender.message_in_place(extras, kind, payload)?;
         let payload: &'p [u8] = if owed { payload } else { &[] };
         Ok(Outgoing {
             conn: self,

@@ -128,7 +128,7 @@ impl Connection {
             #[cfg(feature = "deflate")]
             Found::Inflated { len, kind, fin } => Ok((
                 used,
-                self.deflate.as_deref().map(|inflating| StreamEvent::Data {
+                self.inflating().map(|inflating| StreamEvent::Data {
                     kind,
                     payload: &inflating.inflated[..len],
                     fin,
@@ -143,7 +143,7 @@ impl Connection {
     #[inline]
     fn fast_path_open(&self) -> bool {
         #[cfg(feature = "deflate")]
-        let inflating = self.deflate.is_some();
+        let inflating = self.inflating().is_some();
         #[cfg(not(feature = "deflate"))]
         let inflating = false;
         self.receiving() && !inflating
@@ -211,7 +211,10 @@ impl Connection {
     fn inflate_more(&mut self, fresh: bool) -> Result<Option<Found>, ProtocolError> {
         let Some(super::Inflating {
             inbound, inflated, ..
-        }) = self.deflate.as_deref_mut()
+        }) = self
+            .extras
+            .as_deref_mut()
+            .and_then(|extras| extras.inflating.as_deref_mut())
         else {
             return Ok(None);
         };
