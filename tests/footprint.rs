@@ -1,0 +1,121 @@
+//! What an idle connection costs: `size_of::<Connection>()` and the heap it
+//! holds (a counting allocator; one test per binary, so nothing else
+//! allocates meanwhile). `benches/memory.rs` puts the same figures next to
+//! tungstenite and fastwebsockets.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+
+use wsproto::{Config, Connection, MessageKind, Role, StreamEvent};
+
+struct Counting;
+
+static HELD: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        HELD.fetch_add(layout.size() as isize, Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HELD.fetch_sub(layout.size() as isize, Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        HELD.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// A masked client frame (FIN set) with `opcode` and `payload`.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [0x11, 0x22, 0x33, 0x44];
+    let mut frame = vec![0x80 | opcode];
+    match payload.len() {
+        len @ 0..=125 => frame.push(0x80 | len as u8),
+        len => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&key);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    frame
+}
+
+/// Streams `wire` into `conn` in pieces of `chunk` bytes; returns the data
+/// bytes and the number of pings seen.
+fn stream(conn: &mut Connection, wire: &[u8], chunk: usize) -> (Vec<u8>, usize) {
+    let (mut data, mut pings) = (Vec::new(), 0);
+    for piece in wire.chunks(chunk) {
+        let mut piece = piece.to_vec();
+        let mut at = 0;
+        loop {
+            let (used, event) = conn.recv_in_place(&mut piece[at..]).expect("valid");
+            at += used;
+            match event {
+                Some(StreamEvent::Data { payload, .. }) => data.extend_from_slice(payload),
+                Some(StreamEvent::Ping(_)) => pings += 1,
+                Some(other) => panic!("unexpected {other:?}"),
+                None => break,
+            }
+        }
+    }
+    (data, pings)
+}
+
+#[test]
+fn an_idle_server_connection_is_small_and_holds_no_heap() {
+    #[cfg(target_pointer_width = "64")]
+    assert!(
+        size_of::<Connection>() <= 128,
+        "size_of::<Connection>() is {}",
+        size_of::<Connection>()
+    );
+
+    // Whole frames, then the same cut into 1- and 3-byte reads (headers and
+    // a ping's payload split across reads); the streaming level keeps
+    // nothing once each is through.
+    let mut wire = client_frame(0x2, &[7; 300]);
+    wire.extend(client_frame(0x9, b"are you there?"));
+    wire.extend(client_frame(0x1, "héllo".as_bytes()));
+
+    let before = HELD.load(Relaxed);
+    let mut server = Connection::new(Role::Server, Config::default());
+    assert_eq!(HELD.load(Relaxed), before, "a new connection allocated");
+    for chunk in [wire.len(), 1, 3] {
+        let (data, pings) = stream(&mut server, &wire, chunk);
+        assert_eq!(data.len(), 300 + "héllo".len());
+        assert_eq!(pings, 1);
+        drop(data);
+        // The automatic pong went into the outbox: write it out, and keep
+        // the outbox's capacity out of the count by measuring around it.
+        let mut out = Vec::new();
+        server.poll_transmit(&mut out);
+        assert_eq!(out[0], 0x8a, "the pong");
+        drop(out);
+        assert_eq!(
+            HELD.load(Relaxed),
+            before,
+            "heap held after streaming in {chunk}-byte reads"
+        );
+    }
+
+    // Sending in place queues a header only; once written, nothing is held.
+    let mut payload = vec![1u8; 1000];
+    let before_send = HELD.load(Relaxed);
+    let mut out = server
+        .send_in_place(MessageKind::Binary, &mut payload)
+        .expect("open");
+    let [header, body] = out.chunks();
+    let written = header.len() + body.len();
+    out.advance(written);
+    drop(out);
+    let mut rest = Vec::new();
+    assert_eq!(server.poll_transmit(&mut rest), 0);
+    drop(rest);
+    assert_eq!(HELD.load(Relaxed), before_send, "send_in_place kept heap");
+}
