@@ -296,6 +296,19 @@ impl Connection {
     /// answer the messages that arrived before a close or an error.
     pub fn recv(&mut self, mut input: &[u8]) {
         while !input.is_empty() && self.receiving() {
+            // A whole unfragmented message: copied once into a buffer of
+            // its exact size, without the general path (see `Receiver`).
+            if let Some((used, piece)) = self.receiver.whole_message(input) {
+                let mut data = input[piece.range.clone()].to_vec();
+                self.receiver.count_examined(data.len());
+                // Text is validated once, by `push_message`.
+                let accepted = self.receiver.accept_whole(&mut data, &piece, false);
+                if let Err(error) = accepted.and_then(|()| self.push_message(piece.kind, data)) {
+                    return self.stop_receiving(error);
+                }
+                input = &input[used..];
+                continue;
+            }
             let (used, step) = match self.receiver.step(input) {
                 Ok(found) => found,
                 Err(error) => return self.stop_receiving(error),
@@ -345,7 +358,9 @@ impl Connection {
             MessageKind::Binary => Event::Binary(data),
             MessageKind::Text => {
                 self.receiver.count_examined(data.len());
-                // Validated as it arrived; this check cannot fail.
+                // The only check of a whole message from the fast path; a
+                // second one (unavoidable in safe code) for the others,
+                // validated as they arrived.
                 Event::Text(String::from_utf8(data).map_err(|_| ProtocolError::InvalidUtf8)?)
             }
         };

@@ -317,18 +317,21 @@ impl Receiver {
 
     /// [`accept_data`](Self::accept_data) for a piece from
     /// [`whole_message`](Self::whole_message): a whole message, so no
-    /// message state to keep.
+    /// message state to keep. `validate_text` is false when the caller
+    /// validates the text itself (the message level's `String::from_utf8`,
+    /// which `unsafe` would be needed to skip).
     #[inline]
     pub(crate) fn accept_whole(
         &mut self,
         bytes: &mut [u8],
         piece: &DataPiece,
+        validate_text: bool,
     ) -> Result<(), ProtocolError> {
         if let Some(key) = piece.mask {
             apply_mask(bytes, key, 0);
             self.examined += bytes.len() as u64;
         }
-        if piece.kind == MessageKind::Text {
+        if validate_text && piece.kind == MessageKind::Text {
             self.examined += bytes.len() as u64;
             crate::utf8::validate(bytes).map_err(|_| ProtocolError::InvalidUtf8)?;
         }

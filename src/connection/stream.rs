@@ -71,9 +71,9 @@ impl Connection {
         if self.fast_path_open() {
             if let Some((used, piece)) = self.receiver.whole_message(input) {
                 let range = piece.range.clone();
-                if let Err(error) = self
-                    .receiver
-                    .accept_whole(&mut input[range.clone()], &piece)
+                if let Err(error) =
+                    self.receiver
+                        .accept_whole(&mut input[range.clone()], &piece, true)
                 {
                     self.fail(error);
                     return Err(error);
