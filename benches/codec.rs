@@ -15,7 +15,8 @@
 //!   copies each byte once (standing in for the kernel's copy). wsproto is
 //!   measured with `send_binary` (payload copied into the connection) and
 //!   `send_in_place` (header queued, payload written from the caller's
-//!   buffer with one vectored write).
+//!   buffer with one vectored write). `memcpy` is the ceiling: the payload
+//!   alone copied into the same sink.
 //! - `primitives/*`: 1 MiB of memcpy, unmasking and UTF-8 validation: the
 //!   ceilings the decode figures are held to.
 //! - `deflate/*`: permessage-deflate, compressible JSON-like text, decoded
@@ -426,6 +427,16 @@ fn encode(c: &mut Criterion) {
             group.throughput(Throughput::ElementsAndBytes {
                 elements: count as u64,
                 bytes: (size * count) as u64,
+            });
+
+            // The ceiling: the payload alone copied into the same sink.
+            let mut ceiling = Sink::new();
+            group.bench_function(BenchmarkId::new("memcpy", size), |b| {
+                b.iter(|| {
+                    for _ in 0..count {
+                        ceiling.copy(black_box(&payload));
+                    }
+                })
             });
 
             let role = if client { Role::Client } else { Role::Server };
