@@ -128,13 +128,25 @@ impl Sender {
         if SendExtras::compresses(extras.as_deref(), payload.len()) {
             return self.compressed_frame(extras, true, data_opcode(kind), payload, true);
         }
-        if self.role == Role::Server && payload.len() < 126 {
-            // The common small echo: a two-byte header, nothing to mask.
+        if payload.len() < 126 {
+            // The common small message: a 2-byte header (6 with a client's
+            // key) written directly, without the general encoder.
+            let mask = self.next_mask(extras)?;
+            let (first, len) = (0x80 | data_opcode(kind).bits(), payload.len() as u8);
             self.compact();
-            self.outbox.reserve(2 + payload.len());
-            let first = 0x80 | data_opcode(kind).bits();
-            self.outbox.extend_from_slice(&[first, payload.len() as u8]);
+            self.outbox.reserve(6 + payload.len());
+            match mask {
+                None => self.outbox.extend_from_slice(&[first, len]),
+                Some([a, b, c, d]) => {
+                    self.outbox
+                        .extend_from_slice(&[first, 0x80 | len, a, b, c, d])
+                }
+            }
+            let start = self.outbox.len();
             self.outbox.extend_from_slice(payload);
+            if let Some(key) = mask {
+                apply_mask(&mut self.outbox[start..], key, 0);
+            }
             return Ok(());
         }
         Ok(self.frame(extras, true, data_opcode(kind), payload)?)
