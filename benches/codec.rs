@@ -27,37 +27,28 @@
 //! Each benchmark reports bytes/s and messages/s. CI only builds this
 //! (`cargo bench --no-run`); the figures are in `docs/performance.md`.
 
-use std::future::Future;
 use std::hint::black_box;
 use std::io::{self, IoSlice, Read, Write};
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+// The shared helpers; this bench replays its wire endlessly and so has its
+// own transport (`Source`), not `peers::Mem`.
+#[allow(dead_code)]
+#[path = "support/peers.rs"]
+mod peers;
+
+use peers::{FixedEntropy, KEY, block_on, masked_frames};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wsproto::frame::apply_mask;
-use wsproto::{
-    Config, Connection, EntropyError, EntropySource, Event, MessageKind, Role, StreamEvent,
-};
+use wsproto::{Config, Connection, Event, MessageKind, Role, StreamEvent};
 
 const SIZES: [usize; 5] = [16, 125, 1024, 64 << 10, 1 << 20];
 
 /// What wsproto reads per call, as the example drivers do.
 const READ_CHUNK: usize = 64 << 10;
-
-/// A fixed masking key, so every library masks the same way.
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-struct FixedKey;
-
-impl EntropySource for FixedKey {
-    fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError> {
-        for (i, byte) in dest.iter_mut().enumerate() {
-            *byte = KEY[i % 4];
-        }
-        Ok(())
-    }
-}
 
 #[derive(Clone, Copy)]
 enum Payload {
@@ -68,6 +59,13 @@ enum Payload {
 }
 
 impl Payload {
+    fn message_kind(self) -> MessageKind {
+        match self {
+            Payload::Binary => MessageKind::Binary,
+            _ => MessageKind::Text,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Payload::Binary => "binary",
@@ -95,21 +93,6 @@ impl Payload {
         }
         text.into_bytes()
     }
-}
-
-/// `count` frames of `payload` as a client sends them (masked).
-fn client_wire(kind: Payload, payload: &[u8], count: usize) -> Vec<u8> {
-    let mut client = Connection::with_entropy(Role::Client, Config::default(), Box::new(FixedKey));
-    let mut wire = Vec::new();
-    for _ in 0..count {
-        match kind {
-            Payload::Binary => client.send_binary(payload),
-            _ => client.send_text(std::str::from_utf8(payload).expect("text payload")),
-        }
-        .expect("encodes");
-        client.poll_transmit(&mut wire);
-    }
-    wire
 }
 
 /// Enough frames per iteration to make about 1 MiB (at least one).
@@ -263,18 +246,6 @@ impl AsyncRead for Sink {
     }
 }
 
-/// Runs a future whose I/O is in memory, so it never waits.
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("in-memory I/O never waits"),
-    }
-}
-
 /// wsproto's streaming level: reads into a buffer, payload unmasked there.
 struct WsprotoStream {
     conn: Connection,
@@ -379,7 +350,7 @@ fn fastwebsockets_server(wire: Vec<u8>) -> fastwebsockets::WebSocket<Source> {
 fn fastwebsockets_messages(ws: &mut fastwebsockets::WebSocket<Source>, count: usize) -> usize {
     let mut bytes = 0;
     for _ in 0..count {
-        let frame = ready(ws.read_frame()).expect("valid frames");
+        let frame = block_on(ws.read_frame()).expect("valid frames");
         bytes += black_box(&frame.payload[..]).len();
     }
     bytes
@@ -391,7 +362,7 @@ fn decode(c: &mut Criterion) {
         for size in SIZES {
             let count = frames_per_iter(size);
             let payload = kind.bytes(size);
-            let wire = client_wire(kind, &payload, count);
+            let wire = masked_frames(kind.message_kind(), &payload, count);
             let expected = size * count;
             group.throughput(Throughput::ElementsAndBytes {
                 elements: count as u64,
@@ -433,7 +404,8 @@ fn encode(c: &mut Criterion) {
 
             // The ceiling: each frame's bytes (header and payload, as on the
             // wire) copied once into the same sink.
-            let mut encoder = Connection::with_entropy(role, Config::default(), Box::new(FixedKey));
+            let mut encoder =
+                Connection::with_entropy(role, Config::default(), Box::new(FixedEntropy));
             encoder.send_binary(&payload).expect("encodes");
             let mut frame = Vec::new();
             encoder.poll_transmit(&mut frame);
@@ -446,7 +418,8 @@ fn encode(c: &mut Criterion) {
                 })
             });
 
-            let mut conn = Connection::with_entropy(role, Config::default(), Box::new(FixedKey));
+            let mut conn =
+                Connection::with_entropy(role, Config::default(), Box::new(FixedEntropy));
             let mut sink = Sink::new();
             group.bench_function(BenchmarkId::new("wsproto", size), |b| {
                 b.iter(|| {
@@ -503,7 +476,7 @@ fn encode(c: &mut Criterion) {
                         let frame = fastwebsockets::Frame::binary(
                             fastwebsockets::Payload::BorrowedMut(&mut payload),
                         );
-                        ready(fws.write_frame(frame)).expect("encodes");
+                        block_on(fws.write_frame(frame)).expect("encodes");
                     }
                 })
             });
@@ -543,7 +516,8 @@ fn primitives(c: &mut Criterion) {
         .expect("encodes");
     let mut frame = Vec::new();
     server.poll_transmit(&mut frame);
-    let mut client = Connection::with_entropy(Role::Client, Config::default(), Box::new(FixedKey));
+    let mut client =
+        Connection::with_entropy(Role::Client, Config::default(), Box::new(FixedEntropy));
     let frame_len = frame.len();
     group.bench_function("utf8_mixed/wsproto", |b| {
         b.iter(|| {
@@ -602,7 +576,7 @@ fn deflate(c: &mut Criterion) {
             Role::Client,
             Config::default(),
             server_params.mirrored(),
-            Box::new(FixedKey),
+            Box::new(FixedEntropy),
         );
         let mut wire = Vec::new();
         for _ in 0..count {
@@ -616,7 +590,7 @@ fn deflate(c: &mut Criterion) {
                 Role::Server,
                 Config::default(),
                 server_params,
-                Box::new(FixedKey),
+                Box::new(FixedEntropy),
             )
         };
         let mut stream = WsprotoStream::new(wire.clone());

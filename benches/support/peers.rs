@@ -1,6 +1,6 @@
-//! What `instructions.rs` and `memory.rs` share: an in-memory transport
-//! every library can be driven over, masked client frames made up front, and
-//! a one-poll `block_on` for fastwebsockets' futures.
+//! What the benches share: an in-memory transport every library can be
+//! driven over, masked client frames made up front with a fixed key, and a
+//! one-poll `block_on` for fastwebsockets' futures.
 
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -105,13 +105,16 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// The masking key every bench uses.
+pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
 /// A fixed masking key, so every run sees the same bytes (the key's value
 /// changes nothing else: unmasking costs the same for any key).
-struct FixedEntropy;
+pub struct FixedEntropy;
 
 impl EntropySource for FixedEntropy {
     fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError> {
-        for (byte, key) in dest.iter_mut().zip([0x37, 0xfa, 0x21, 0x3d].iter().cycle()) {
+        for (byte, key) in dest.iter_mut().zip(KEY.iter().cycle()) {
             *byte = *key;
         }
         Ok(())
