@@ -10,31 +10,47 @@ mod common;
 
 use common::{ScriptedEntropy, limits};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::cell::Cell;
 use wsproto::{Config, Connection, DeflateParams, Event, ProtocolError, Role, StreamEvent};
 
 struct Counting;
 
-static HELD: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // Counted per thread: the test harness's main thread allocates now and
+    // then (it did, inside a measurement, in CI), and only the test's own
+    // allocations are measured. They start high so that freeing memory
+    // another thread allocated cannot wrap them.
+    static HELD: Cell<usize> = const { Cell::new(1 << 40) };
+    static PEAK: Cell<usize> = const { Cell::new(1 << 40) };
+}
+
+fn grow(bytes: usize) {
+    let _ = HELD.try_with(|held| {
+        let now = held.get() + bytes;
+        held.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+fn shrink(bytes: usize) {
+    let _ = HELD.try_with(|held| held.set(held.get() - bytes));
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let held = HELD.fetch_add(layout.size(), Relaxed) + layout.size();
-        PEAK.fetch_max(held, Relaxed);
+        grow(layout.size());
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        HELD.fetch_sub(layout.size(), Relaxed);
+        shrink(layout.size());
         unsafe { System.dealloc(ptr, layout) }
     }
     // The system's realloc (which can grow in place), counted as the change.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if new_size > layout.size() {
-            let held = HELD.fetch_add(new_size - layout.size(), Relaxed) + new_size - layout.size();
-            PEAK.fetch_max(held, Relaxed);
+            grow(new_size - layout.size());
         } else {
-            HELD.fetch_sub(layout.size() - new_size, Relaxed);
+            shrink(layout.size() - new_size);
         }
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -43,15 +59,15 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Heap held now, and the peak since the last call.
+/// Heap this thread holds now, and the peak since the last call.
 fn held() -> usize {
-    let now = HELD.load(Relaxed);
-    PEAK.store(now, Relaxed);
+    let now = HELD.with(Cell::get);
+    PEAK.with(|peak| peak.set(now));
     now
 }
 
 fn peak() -> usize {
-    PEAK.load(Relaxed)
+    PEAK.with(Cell::get)
 }
 
 fn connection(role: Role, config: Config, bits: u8) -> Connection {

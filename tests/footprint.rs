@@ -1,30 +1,42 @@
 //! What an idle connection costs: `size_of::<Connection>()` and the heap it
-//! holds (a counting allocator; one test per binary, so nothing else
-//! allocates meanwhile). `benches/memory.rs` puts the same figures next to
+//! holds (a counting allocator, per thread). `benches/memory.rs` puts the same figures next to
 //! tungstenite and fastwebsockets.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+use std::cell::Cell;
 
 use wsproto::{Config, Connection, MessageKind, Role, StreamEvent};
 
 struct Counting;
 
-static HELD: AtomicIsize = AtomicIsize::new(0);
+thread_local! {
+    // Counted per thread: the test harness's main thread allocates now and
+    // then, and only the test's own allocations are measured.
+    static HELD: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(bytes: isize) {
+    let _ = HELD.try_with(|held| held.set(held.get() + bytes));
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        HELD.fetch_add(layout.size() as isize, Relaxed);
+        count(layout.size() as isize);
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        HELD.fetch_sub(layout.size() as isize, Relaxed);
+        count(-(layout.size() as isize));
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        HELD.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        count(new_size as isize - layout.size() as isize);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
+}
+
+/// Heap this thread holds (net of what it freed).
+fn held() -> isize {
+    HELD.with(Cell::get)
 }
 
 #[global_allocator]
@@ -83,9 +95,9 @@ fn an_idle_server_connection_is_small_and_holds_no_heap() {
     wire.extend(client_frame(0x9, b"are you there?"));
     wire.extend(client_frame(0x1, "héllo".as_bytes()));
 
-    let before = HELD.load(Relaxed);
+    let before = held();
     let mut server = Connection::new(Role::Server, Config::default());
-    assert_eq!(HELD.load(Relaxed), before, "a new connection allocated");
+    assert_eq!(held(), before, "a new connection allocated");
     for chunk in [wire.len(), 1, 3] {
         let (data, pings) = stream(&mut server, &wire, chunk);
         assert_eq!(data.len(), 300 + "héllo".len());
@@ -98,7 +110,7 @@ fn an_idle_server_connection_is_small_and_holds_no_heap() {
         assert_eq!(out[0], 0x8a, "the pong");
         drop(out);
         assert_eq!(
-            HELD.load(Relaxed),
+            held(),
             before,
             "heap held after streaming in {chunk}-byte reads"
         );
@@ -106,7 +118,7 @@ fn an_idle_server_connection_is_small_and_holds_no_heap() {
 
     // Sending in place queues a header only; once written, nothing is held.
     let mut payload = vec![1u8; 1000];
-    let before_send = HELD.load(Relaxed);
+    let before_send = held();
     let mut out = server
         .send_in_place(MessageKind::Binary, &mut payload)
         .expect("open");
@@ -117,5 +129,5 @@ fn an_idle_server_connection_is_small_and_holds_no_heap() {
     let mut rest = Vec::new();
     assert_eq!(server.poll_transmit(&mut rest), 0);
     drop(rest);
-    assert_eq!(HELD.load(Relaxed), before_send, "send_in_place kept heap");
+    assert_eq!(held(), before_send, "send_in_place kept heap");
 }
