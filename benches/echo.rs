@@ -48,6 +48,9 @@
 #[allow(dead_code)]
 #[path = "../examples/support/mod.rs"]
 mod support;
+// The example's drive loop itself.
+#[path = "../examples/support/tokio_echo.rs"]
+mod tokio_echo;
 
 use std::error::Error;
 use std::future::poll_fn;
@@ -60,14 +63,13 @@ use std::time::{Duration, Instant};
 
 use fastwebsockets::{FragmentCollector, Frame, OpCode, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
-use tokio::time::timeout;
-use wsproto::handshake::{Accept, Request, ServerHandshake};
-use wsproto::{CloseCode, Config, Connection, EntropyError, EntropySource, Role, State};
+use wsproto::handshake::{Accept, ServerHandshake};
+use wsproto::{CloseCode, Config, Connection, EntropyError, EntropySource, Role};
 
-use support::{HANDSHAKE_TIMEOUT, LINGER_TIMEOUT, Outcome, READ_CHUNK};
+use support::Outcome;
 
 /// Messages in flight in the pipelined mode.
 const WINDOW: usize = 100;
@@ -610,7 +612,7 @@ impl Server {
 /// that measurement too).
 async fn serve(kind: Kind, tcp: TcpStream) {
     let failure = match kind {
-        Kind::Wsproto => match serve_connection(tcp).await {
+        Kind::Wsproto => match tokio_echo::serve_connection(tcp).await {
             Outcome::Closed(Some(CloseCode::NORMAL)) => None,
             outcome => Some(outcome.to_string()),
         },
@@ -620,85 +622,6 @@ async fn serve(kind: Kind, tcp: TcpStream) {
     if let Some(failure) = failure {
         eprintln!("{} server: {failure}", kind.name());
     }
-}
-
-// wsproto: `serve_connection`, `read_request` and `linger` are those of
-// examples/echo_server.rs, only without TLS.
-
-/// One connection over any byte stream: the opening handshake, then echo
-/// until the connection is closed.
-async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> Outcome {
-    let mut buf = vec![0; READ_CHUNK];
-    let request = match timeout(HANDSHAKE_TIMEOUT, read_request(&mut stream, &mut buf)).await {
-        Ok(Ok(request)) => request,
-        Ok(Err(outcome)) => return outcome,
-        Err(_) => return Outcome::TimedOut,
-    };
-    if let Err(error) = stream
-        .write_all(&support::accept(&request).to_bytes())
-        .await
-    {
-        return error.into();
-    }
-    // Feeds the leftover bytes (frames sent with the request) too.
-    let mut conn = request.into_connection(support::config());
-    let mut outcome = None;
-    loop {
-        if let Some(ended) = support::echo_events(&mut conn) {
-            outcome.get_or_insert(ended);
-        }
-        let pending = conn.pending_transmit();
-        if !pending.is_empty() {
-            let written = pending.len();
-            if let Err(error) = stream.write_all(pending).await {
-                return error.into();
-            }
-            conn.advance_transmit(written);
-        }
-        if conn.state() == State::Closed {
-            linger(&mut stream, &mut buf).await;
-            return outcome.unwrap_or(Outcome::Closed(None));
-        }
-        match stream.read(&mut buf).await {
-            Ok(0) => conn.recv_eof(),
-            Ok(n) => conn.recv(&buf[..n]),
-            Err(error) => return error.into(),
-        }
-    }
-}
-
-/// Reads the upgrade request. A bad one is answered with its HTTP status.
-async fn read_request<S>(stream: &mut S, buf: &mut [u8]) -> Result<Request, Outcome>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut handshake = ServerHandshake::new(&support::config());
-    loop {
-        let n = stream.read(buf).await?;
-        if n == 0 {
-            return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-        }
-        match handshake.recv(&buf[..n]) {
-            Ok(Some(request)) => return Ok(request),
-            Ok(None) => {}
-            Err(error) => {
-                stream.write_all(&error.response().to_bytes()).await?;
-                linger(stream, buf).await;
-                return Err(Outcome::Refused(error));
-            }
-        }
-    }
-}
-
-/// Ends our side of the stream, then reads (and drops) what the peer still
-/// sends until it closes too or `LINGER_TIMEOUT` passes.
-async fn linger<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, buf: &mut [u8]) {
-    let drain = async {
-        stream.shutdown().await?;
-        while stream.read(buf).await? > 0 {}
-        io::Result::Ok(())
-    };
-    let _ = timeout(LINGER_TIMEOUT, drain).await;
 }
 
 /// tokio-tungstenite: echo with `feed`, `flush` when no message is ready.
