@@ -13,9 +13,10 @@
 //! single-threaded tokio runtime, served by ONE common load client so that
 //! only the servers differ:
 //!
-//! - wsproto, driven exactly as `examples/echo_server.rs` drives it (the same
-//!   loop, and the same echo and accept code from `examples/support`): write
-//!   everything queued, then read up to 64 KiB and feed it.
+//! - wsproto, driven by the tokio example's own code (its per-connection
+//!   loop in `examples/support/tokio_echo.rs`, its echo and accept code in
+//!   `examples/support`): write everything queued, then read up to 64 KiB
+//!   and feed it.
 //! - tokio-tungstenite, idiomatically: `accept_async`, then `next` and
 //!   `feed` for each message, and `flush` once no further message is
 //!   immediately ready (what `StreamExt::forward` does). In ping-pong that is
