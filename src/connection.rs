@@ -19,12 +19,13 @@ use std::collections::VecDeque;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::{Config, Role};
+use crate::entropy::EntropyError;
 use crate::entropy::{EntropySource, OsEntropy};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{Event, MAX_CONTROL_PAYLOAD, MessageKind};
 use crate::frame::OpCode;
 use crate::recv::{Control, Receiver, Step};
-use crate::send::{Keys, SendExtras, Sender};
+use crate::send::{Keys, SendExtras, Sender, Urgent};
 use core::fmt;
 
 #[cfg(feature = "deflate")]
@@ -32,6 +33,7 @@ use crate::deflate::{DeflateParams, Deflater, Inbound};
 
 mod in_place;
 mod stream;
+mod timers;
 
 pub use in_place::Outgoing;
 
@@ -101,6 +103,10 @@ pub struct Connection {
     eof: bool,
     /// Whether the connection failed (the error itself is in the extras).
     failure: Failure,
+    /// [`Config::close_timeout`] in milliseconds (see [`timers::to_millis`]);
+    /// the keepalive's settings live in the extras, made at construction
+    /// when it is on.
+    close_timeout_ms: Option<u32>,
 }
 
 /// Whether the connection failed.
@@ -127,6 +133,7 @@ struct Extras {
     #[cfg(feature = "deflate")]
     inflating: Option<Box<Inflating>>,
     error: Option<ProtocolError>,
+    timers: timers::Timers,
 }
 
 /// What the message level keeps between calls.
@@ -215,17 +222,21 @@ impl Connection {
 
     fn build(role: Role, config: &Config, keys: Keys) -> Self {
         // Only a client masks, so only a client keeps a key source.
-        let extras = (role == Role::Client).then(|| {
+        let mut extras = (role == Role::Client).then(|| {
             Box::new(Extras {
                 send: SendExtras::with_keys(keys),
                 ..Extras::default()
             })
         });
+        if let Some(interval) = config.keepalive_interval {
+            extras.get_or_insert_with(Box::default).timers =
+                timers::Timers::with_keepalive(interval, config.keepalive_timeout);
+        }
         Connection {
             role,
             auto_pong: config.auto_pong,
             receiver: Receiver::new(role, config),
-            sender: Sender::new(role),
+            sender: Sender::new(role, config.send_high_water),
             extras,
             close_decoded: false,
             close_received: false,
@@ -233,6 +244,7 @@ impl Connection {
             close_initiator: None,
             eof: false,
             failure: Failure::None,
+            close_timeout_ms: config.close_timeout.map(timers::to_millis),
         }
     }
 
@@ -271,7 +283,7 @@ impl Connection {
     pub fn state(&self) -> State {
         let finished =
             self.eof || self.failed().is_some() || (self.close_sent && self.close_received);
-        if finished && (self.eof || self.sender.is_idle()) {
+        if finished && (self.eof || self.buffered_amount() == 0) {
             State::Closed
         } else {
             self.close_initiator.map_or(State::Open, State::Closing)
@@ -484,9 +496,38 @@ impl Connection {
     /// cannot send it; the ping is still reported.
     fn answer_ping(&mut self, payload: &[u8]) {
         if self.auto_pong && !self.close_sent && self.failed().is_none() {
-            let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
-            let _ = self.sender.control(extras, OpCode::Pong, payload);
+            let _ = self.queue_owed(OpCode::Pong, payload);
         }
+    }
+
+    /// Queues a control frame the connection owes on its own account (an
+    /// automatic pong, a keepalive ping): in order into the outbox when
+    /// only such frames wait there, else ahead of the queued data, at its
+    /// next frame boundary, where a newer pong replaces one not started.
+    /// Over the high-water mark pongs are coalesced: only the newest is
+    /// owed.
+    fn queue_owed(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), EntropyError> {
+        if opcode == OpCode::Pong && !self.wants_read() {
+            // The transport is not keeping up: only the newest pong is owed.
+            if let Some(urgent) = self.urgent_mut() {
+                urgent.drop_unstarted_pong();
+            }
+            self.sender.retract_tail_pong();
+        }
+        if self.sender.only_owed_pending() && self.urgent().is_none_or(Urgent::is_empty) {
+            let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+            return self.sender.owed_in_outbox(extras, opcode, payload);
+        }
+        let send = &mut self.extras.get_or_insert_with(Box::default).send;
+        self.sender.owed_urgently(send, opcode, payload)
+    }
+
+    fn urgent(&self) -> Option<&Urgent> {
+        self.extras.as_deref()?.send.urgent.as_deref()
+    }
+
+    fn urgent_mut(&mut self) -> Option<&mut Urgent> {
+        self.extras.as_deref_mut()?.send.urgent.as_deref_mut()
     }
 
     /// Records the peer's close and queues the echo of its code (RFC 6455
@@ -530,7 +571,7 @@ impl Connection {
 
     /// Queues a text message as a single frame.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.check_open()?;
+        self.check_can_send()?;
         let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
         self.sender
             .message(extras, MessageKind::Text, text.as_bytes())
@@ -538,7 +579,7 @@ impl Connection {
 
     /// Queues a binary message as a single frame.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.check_open()?;
+        self.check_can_send()?;
         let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
         self.sender.message(extras, MessageKind::Binary, data)
     }
@@ -555,7 +596,7 @@ impl Connection {
         payload: &[u8],
         fin: bool,
     ) -> Result<(), SendError> {
-        self.check_open()?;
+        self.check_can_send()?;
         let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
         self.sender.fragment(extras, kind, payload, fin)
     }
@@ -572,7 +613,7 @@ impl Connection {
     }
 
     fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
-        self.check_open()?;
+        self.check_can_send()?;
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlPayloadTooLong(payload.len()));
         }
@@ -605,25 +646,64 @@ impl Connection {
         }
     }
 
+    /// Open, and under the high-water mark.
+    fn check_can_send(&self) -> Result<(), SendError> {
+        self.check_open()?;
+        self.sender.check_room(self.urgent())
+    }
+
     // ----- transmit -----
 
     /// Appends every byte waiting for the transport to `out` and returns how
     /// many there were. When `out` is empty this moves a buffer instead of
     /// copying.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        self.sender.drain_into(out)
+        let urgent = self
+            .extras
+            .as_deref_mut()
+            .and_then(|e| e.send.urgent.as_deref_mut());
+        self.sender.drain_into(urgent, out)
     }
 
-    /// The bytes waiting for the transport, for writing without a copy;
-    /// report what was written with [`advance_transmit`](Self::advance_transmit).
+    /// The bytes to write next, without a copy; report what was written
+    /// with [`advance_transmit`](Self::advance_transmit) and call again
+    /// until it is empty. Usually all that waits; while a pong or keepalive
+    /// ping is owed, only up to the end of the frame being written, then
+    /// that control frame, so it overtakes queued data without landing
+    /// inside a frame.
     pub fn pending_transmit(&self) -> &[u8] {
-        self.sender.pending()
+        self.sender.pending(self.urgent())
     }
 
-    /// Marks the first `n` pending bytes as written (clamped to what is
-    /// pending).
+    /// Marks the first `n` bytes of [`pending_transmit`](Self::pending_transmit)
+    /// as written (clamped to it).
     pub fn advance_transmit(&mut self, n: usize) {
-        self.sender.advance(n);
+        let urgent = self
+            .extras
+            .as_deref_mut()
+            .and_then(|e| e.send.urgent.as_deref_mut());
+        self.sender.advance(urgent, n);
+    }
+
+    // ----- backpressure -----
+
+    /// How many bytes wait to be written to the transport, like the
+    /// browser's `WebSocket.bufferedAmount`: everything queued and not yet
+    /// reported written. It does not count a payload lent out by
+    /// [`send_in_place`](Self::send_in_place).
+    pub fn buffered_amount(&self) -> usize {
+        self.sender.buffered(self.urgent())
+    }
+
+    /// Whether the driver should read more input: `false` while
+    /// [`buffered_amount`](Self::buffered_amount) is over
+    /// [`Config::send_high_water`]. Reading on would only queue replies the
+    /// transport cannot take (sends are refused with
+    /// [`SendError::WouldBlock`] meanwhile); pausing reads passes the
+    /// backpressure on to the peer through the transport's own flow
+    /// control. Write out what is pending, then read again.
+    pub fn wants_read(&self) -> bool {
+        self.buffered_amount() <= self.sender.high_water()
     }
 }
 
@@ -632,7 +712,7 @@ impl fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("role", &self.role)
             .field("state", &self.state())
-            .field("pending_transmit", &self.sender.pending().len())
+            .field("buffered_amount", &self.buffered_amount())
             .field(
                 "queued_events",
                 &self

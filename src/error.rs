@@ -6,8 +6,8 @@ use crate::event::MessageKind;
 use crate::frame::HeaderError;
 use core::fmt;
 
-/// The peer broke RFC 6455 or a configured limit, or the transport ended
-/// without a close frame.
+/// The peer broke RFC 6455 or a configured limit, the transport ended
+/// without a close frame, or a timer ran out.
 ///
 /// Fatal and sticky: when the error is returned, the close frame carrying
 /// [`close_code`](Self::close_code) is already queued for sending (except
@@ -67,6 +67,16 @@ pub enum ProtocolError {
     InvalidCompressedData(MessageKind),
     /// The transport ended before a close frame was received.
     UnexpectedEof,
+    /// The closing handshake did not finish within
+    /// [`Config::close_timeout`](crate::Config::close_timeout): the peer
+    /// neither answered our close frame nor read it, or did not read our
+    /// echo of its own. Nothing more is sent; drop the transport.
+    CloseTimeout,
+    /// A keepalive ping got no answer (no pong, no byte at all) within
+    /// [`Config::keepalive_timeout`](crate::Config::keepalive_timeout).
+    /// The peer or the path to it is presumed dead: nothing is sent, drop
+    /// the transport.
+    KeepaliveTimeout,
 }
 
 impl ProtocolError {
@@ -81,7 +91,9 @@ impl ProtocolError {
             ProtocolError::FrameTooLong { .. } | ProtocolError::MessageTooLong { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
-            ProtocolError::UnexpectedEof => CloseCode::ABNORMAL_CLOSURE,
+            ProtocolError::UnexpectedEof
+            | ProtocolError::CloseTimeout
+            | ProtocolError::KeepaliveTimeout => CloseCode::ABNORMAL_CLOSURE,
             ProtocolError::UnmaskedFrame
             | ProtocolError::MaskedFrame
             | ProtocolError::ReservedBits(_)
@@ -118,7 +130,9 @@ impl ProtocolError {
             ProtocolError::FrameTooLong { .. } => "frame too long",
             ProtocolError::MessageTooLong { .. } => "message too long",
             ProtocolError::InvalidCompressedData(_) => "invalid compressed data",
-            ProtocolError::UnexpectedEof => "",
+            ProtocolError::UnexpectedEof
+            | ProtocolError::CloseTimeout
+            | ProtocolError::KeepaliveTimeout => "",
         }
     }
 }
@@ -157,6 +171,8 @@ impl fmt::Display for ProtocolError {
                 write!(f, "message of {len} bytes exceeds the limit of {max}")
             }
             ProtocolError::UnexpectedEof => f.write_str("transport closed without a close frame"),
+            ProtocolError::CloseTimeout => f.write_str("the closing handshake timed out"),
+            ProtocolError::KeepaliveTimeout => f.write_str("no answer to a keepalive ping"),
             other => f.write_str(other.close_reason()),
         }?;
         write!(f, " (close code {})", self.close_code())
@@ -191,6 +207,18 @@ pub enum SendError {
     /// The compressor failed (permessage-deflate). zlib fails only on a
     /// corrupt state, so this is a bug; nothing was queued.
     Compression,
+    /// More than [`Config::send_high_water`](crate::Config::send_high_water)
+    /// bytes wait to be written: nothing was queued. Write out what is
+    /// pending (the transport is slower than the application) and try
+    /// again; [`Connection::wants_read`](crate::Connection::wants_read) is
+    /// `false` until then.
+    WouldBlock {
+        /// [`Connection::buffered_amount`](crate::Connection::buffered_amount)
+        /// when the send was refused.
+        buffered: usize,
+        /// The configured high-water mark.
+        high_water: usize,
+    },
 }
 
 impl fmt::Display for SendError {
@@ -208,6 +236,13 @@ impl fmt::Display for SendError {
             SendError::InvalidUtf8 => f.write_str("text fragments are not valid UTF-8"),
             SendError::Entropy(e) => write!(f, "{e}"),
             SendError::Compression => f.write_str("the compressor failed"),
+            SendError::WouldBlock {
+                buffered,
+                high_water,
+            } => write!(
+                f,
+                "{buffered} bytes wait to be written, over the high-water mark of {high_water}"
+            ),
         }
     }
 }
@@ -295,6 +330,8 @@ mod tests {
             (InvalidCompressedData(MessageKind::Text), 1007),
             (InvalidCompressedData(MessageKind::Binary), 1002),
             (UnexpectedEof, 1006),
+            (CloseTimeout, 1006),
+            (KeepaliveTimeout, 1006),
         ];
         for (error, _) in &all {
             match error {
@@ -314,7 +351,9 @@ mod tests {
                 | FrameTooLong { .. }
                 | MessageTooLong { .. }
                 | InvalidCompressedData(_)
-                | UnexpectedEof => {}
+                | UnexpectedEof
+                | CloseTimeout
+                | KeepaliveTimeout => {}
             }
         }
         all

@@ -1,17 +1,23 @@
 //! Outbound frames: encoding, client masking, the fragmented message being
 //! sent, and the bytes waiting for the transport.
 //!
-//! Frames are written whole into the outbox, so an automatic pong or close
-//! queued while the application streams a fragmented message always lands
-//! between two frames, never inside one.
+//! Frames are written whole into the outbox, so a close queued while the
+//! application streams a fragmented message always lands between two
+//! frames, never inside one. The control frames the connection owes on its
+//! own account (pongs, keepalive pings) go ahead of queued data, at the
+//! next frame boundary (see [`urgent`]).
+
+mod urgent;
 
 use crate::close::CloseFrame;
 use crate::config::Role;
 use crate::entropy::{EntropyError, EntropySource, OsEntropy};
 use crate::error::SendError;
 use crate::event::MessageKind;
-use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ParsedHeader, apply_mask};
 use crate::utf8::Utf8Validator;
+use urgent::Encoded;
+pub(crate) use urgent::Urgent;
 
 #[cfg(feature = "deflate")]
 use crate::deflate::Deflater;
@@ -44,6 +50,9 @@ pub(crate) struct SendExtras {
     /// connection without it should not carry its size).
     #[cfg(feature = "deflate")]
     compressing: Option<Box<Compressing>>,
+    /// Owed control frames waiting for a frame boundary (boxed again: a
+    /// connection whose transport keeps up never needs them).
+    pub(crate) urgent: Option<Box<Urgent>>,
 }
 
 impl SendExtras {
@@ -53,6 +62,7 @@ impl SendExtras {
             keys: Some(keys),
             #[cfg(feature = "deflate")]
             compressing: None,
+            urgent: None,
         }
     }
 
@@ -83,6 +93,22 @@ pub(crate) struct Sender {
     /// Encoded frames; `outbox[written..]` still has to reach the transport.
     outbox: Vec<u8>,
     written: usize,
+    /// A frame boundary in the outbox: the end of the frame holding
+    /// `written` once [`find_boundary`](Self::find_boundary) has walked it
+    /// forward, an earlier one before that. Owed control frames go out
+    /// there.
+    boundary: usize,
+    /// How many bytes at the end of the outbox are control frames the
+    /// connection owes (pongs, keepalive pings) queued in a row: while
+    /// nothing else is pending, more of them join the tail in order.
+    /// Saturates at 4 GiB (an owed frame then waits for a boundary
+    /// instead), which keeps the connection small.
+    owed_tail: u32,
+    /// The length of an automatic pong at the very end of the outbox (0:
+    /// none): over the high-water mark, a newer pong replaces it.
+    tail_pong: u8,
+    /// [`Config::send_high_water`](crate::Config::send_high_water).
+    high_water: usize,
     /// The fragmented message being sent, with its UTF-8 state for text.
     fragmented: Option<Fragmented>,
 }
@@ -105,13 +131,38 @@ struct Fragmented {
 }
 
 impl Sender {
-    pub(crate) fn new(role: Role) -> Self {
+    pub(crate) fn new(role: Role, high_water: usize) -> Self {
         Sender {
             role,
             outbox: Vec::new(),
             written: 0,
+            boundary: 0,
+            owed_tail: 0,
+            tail_pong: 0,
+            high_water,
             fragmented: None,
         }
+    }
+
+    /// Refuses a send while more than the high-water mark waits.
+    pub(crate) fn check_room(&self, urgent: Option<&Urgent>) -> Result<(), SendError> {
+        let buffered = self.buffered(urgent);
+        if buffered > self.high_water {
+            return Err(SendError::WouldBlock {
+                buffered,
+                high_water: self.high_water,
+            });
+        }
+        Ok(())
+    }
+
+    /// Bytes waiting for the transport: the outbox and the owed frames.
+    pub(crate) fn buffered(&self, urgent: Option<&Urgent>) -> usize {
+        self.outbox.len() - self.written + urgent.map_or(0, Urgent::len)
+    }
+
+    pub(crate) fn high_water(&self) -> usize {
+        self.high_water
     }
 
     /// Queues a whole data message.
@@ -133,7 +184,7 @@ impl Sender {
             // key) written directly, without the general encoder.
             let mask = self.next_mask(extras)?;
             let (first, len) = (0x80 | data_opcode(kind).bits(), payload.len() as u8);
-            self.compact();
+            self.prepare_push();
             self.outbox.reserve(6 + payload.len());
             match mask {
                 None => self.outbox.extend_from_slice(&[first, len]),
@@ -181,9 +232,16 @@ impl Sender {
     }
 
     /// Appends the part of an in-place payload the transport did not take,
-    /// so the frame is whole in the outbox.
-    pub(crate) fn append_payload(&mut self, rest: &[u8]) {
+    /// so the frame is whole in the outbox. Once part of the payload went
+    /// out (`cut`), its header is gone with the bytes written before it, so
+    /// the frame's end is recorded here instead of read from a header.
+    pub(crate) fn append_payload(&mut self, rest: &[u8], cut: bool) {
+        self.tail_pong = 0;
+        self.owed_tail = 0;
         self.outbox.extend_from_slice(rest);
+        if cut {
+            self.boundary = self.outbox.len();
+        }
     }
 
     /// Compresses `payload` and queues it as one frame; RSV1 on the first
@@ -340,48 +398,178 @@ impl Sender {
         };
         let mut encoded = [0u8; MAX_HEADER_LEN];
         let header_len = header.encode(&mut encoded);
-        self.compact();
+        self.prepare_push();
         self.outbox.reserve(header_len + room);
         self.outbox.extend_from_slice(&encoded[..header_len]);
     }
 
-    /// Drops written bytes from the front once they are half the outbox, so
-    /// compaction stays amortised O(1) per byte.
-    fn compact(&mut self) {
+    /// Before a frame is appended: no pong is at the tail any more, and
+    /// written bytes are dropped from the front once they are half the
+    /// outbox, so compaction stays amortised O(1) per byte.
+    fn prepare_push(&mut self) {
+        self.tail_pong = 0;
+        self.owed_tail = 0;
         if self.written > 0 && self.written >= self.outbox.len() / 2 {
+            self.find_boundary();
             self.outbox.drain(..self.written);
+            self.boundary -= self.written;
             self.written = 0;
         }
     }
 
-    pub(crate) fn pending(&self) -> &[u8] {
-        &self.outbox[self.written..]
+    /// Walks `boundary` forward, header by header, to the end of the frame
+    /// holding `written`. Each frame is walked once, so this is amortised
+    /// O(1) per frame.
+    fn find_boundary(&mut self) {
+        while self.boundary < self.written {
+            let rest = &self.outbox[self.boundary..];
+            match FrameHeader::parse(rest) {
+                Ok(ParsedHeader::Complete { header, len }) => {
+                    self.boundary += len + header.payload_len as usize;
+                }
+                // Our own frames always parse; were one not to, owed frames
+                // wait for the whole outbox rather than risk a frame's
+                // middle.
+                _ => self.boundary = self.outbox.len(),
+            }
+        }
     }
 
-    pub(crate) fn advance(&mut self, n: usize) {
-        self.written = (self.written + n).min(self.outbox.len());
+    /// Queues a control frame the connection owes on its own account (an
+    /// automatic pong, a keepalive ping) in the outbox, when nothing but
+    /// such frames waits there: it goes out next, after them.
+    pub(crate) fn owed_in_outbox(
+        &mut self,
+        extras: Lent<'_>,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<(), EntropyError> {
+        let owed = self.owed_tail;
+        // Measured on what is pending: queuing may compact the outbox.
+        let before = self.outbox.len() - self.written;
+        self.frame(extras, true, opcode, payload)?;
+        let len = self.outbox.len() - self.written - before;
+        self.owed_tail = owed.saturating_add(u32::try_from(len).unwrap_or(u32::MAX));
+        if opcode == OpCode::Pong {
+            // At most 131 bytes: a control frame.
+            self.tail_pong = len as u8;
+        }
+        Ok(())
+    }
+
+    /// Whether everything pending in the outbox is owed control frames.
+    pub(crate) fn only_owed_pending(&self) -> bool {
+        self.outbox.len() - self.written <= self.owed_tail as usize
+    }
+
+    /// Queues an owed control frame to go out at the next frame boundary,
+    /// ahead of the data queued after it; a pong replaces an older one not
+    /// yet started.
+    pub(crate) fn owed_urgently(
+        &mut self,
+        extras: &mut SendExtras,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<(), EntropyError> {
+        let mask = self.next_mask(Some(&mut *extras))?;
+        self.find_boundary();
+        extras
+            .urgent
+            .get_or_insert_with(Box::default)
+            .push(Encoded::new(opcode, mask, payload));
+        Ok(())
+    }
+
+    /// Takes back an automatic pong at the tail of the outbox that has not
+    /// started going out, so the newer one replaces it.
+    pub(crate) fn retract_tail_pong(&mut self) {
+        let tail = usize::from(self.tail_pong);
+        if tail > 0 && self.written + tail <= self.outbox.len() {
+            self.outbox.truncate(self.outbox.len() - tail);
+            self.owed_tail = self.owed_tail.saturating_sub(u32::from(self.tail_pong));
+        }
+        self.tail_pong = 0;
+    }
+
+    /// What to write next: the oldest owed frame once the outbox is at a
+    /// frame boundary, else the outbox (up to the boundary while frames are
+    /// owed).
+    pub(crate) fn pending<'a>(&'a self, urgent: Option<&'a Urgent>) -> &'a [u8] {
+        match urgent {
+            Some(urgent) if !urgent.is_empty() => {
+                if urgent.started() || self.written >= self.boundary {
+                    urgent.front()
+                } else {
+                    &self.outbox[self.written..self.boundary.min(self.outbox.len())]
+                }
+            }
+            _ => &self.outbox[self.written..],
+        }
+    }
+
+    /// Marks the first `n` bytes of [`pending`](Self::pending) written
+    /// (clamped to it).
+    pub(crate) fn advance(&mut self, urgent: Option<&mut Urgent>, n: usize) {
+        match urgent {
+            Some(urgent) if !urgent.is_empty() => {
+                if urgent.started() || self.written >= self.boundary {
+                    return urgent.advance(n);
+                }
+                self.written += n.min(self.boundary - self.written);
+            }
+            _ => self.written = (self.written + n).min(self.outbox.len()),
+        }
         if self.written == self.outbox.len() {
             self.outbox.clear();
             self.written = 0;
+            self.boundary = 0;
+            self.owed_tail = 0;
+            self.tail_pong = 0;
         }
     }
 
-    /// Moves every pending byte to the end of `out`.
-    pub(crate) fn drain_into(&mut self, out: &mut Vec<u8>) -> usize {
-        let n = self.pending().len();
+    /// Moves every pending byte to the end of `out`, owed frames in their
+    /// places.
+    pub(crate) fn drain_into(
+        &mut self,
+        mut urgent: Option<&mut Urgent>,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        if urgent.as_deref().is_some_and(|urgent| !urgent.is_empty()) {
+            let mut total = 0;
+            loop {
+                let pending = self.pending(urgent.as_deref());
+                if pending.is_empty() {
+                    return total;
+                }
+                out.extend_from_slice(pending);
+                let n = pending.len();
+                total += n;
+                self.advance(urgent.as_deref_mut(), n);
+            }
+        }
+        let n = self.outbox.len() - self.written;
         if out.is_empty() && self.written == 0 {
             // Hand over our buffer instead of copying it.
             core::mem::swap(out, &mut self.outbox);
         } else {
-            out.extend_from_slice(self.pending());
-            self.outbox.clear();
+            out.extend_from_slice(&self.outbox[self.written..]);
         }
+        self.outbox.clear();
         self.written = 0;
+        self.boundary = 0;
+        self.owed_tail = 0;
+        self.tail_pong = 0;
         n
     }
 
-    pub(crate) fn is_idle(&self) -> bool {
-        self.pending().is_empty()
+    /// Forgets everything not yet written (the transport is to be dropped).
+    pub(crate) fn discard(&mut self) {
+        self.outbox = Vec::new();
+        self.written = 0;
+        self.boundary = 0;
+        self.owed_tail = 0;
+        self.tail_pong = 0;
     }
 }
 

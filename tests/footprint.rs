@@ -81,9 +81,12 @@ fn stream(conn: &mut Connection, wire: &[u8], chunk: usize) -> (Vec<u8>, usize) 
 
 #[test]
 fn an_idle_server_connection_is_small_and_holds_no_heap() {
+    // 128 bytes before the timers and backpressure: the outbox's frame
+    // boundary, its high-water mark, the run of owed frames at its end and
+    // the close timeout took 32 more.
     #[cfg(target_pointer_width = "64")]
     assert!(
-        size_of::<Connection>() <= 128,
+        size_of::<Connection>() <= 160,
         "size_of::<Connection>() is {}",
         size_of::<Connection>()
     );

@@ -4,6 +4,7 @@
 use super::Connection;
 use crate::error::SendError;
 use crate::event::MessageKind;
+use crate::send::Urgent;
 
 /// A message queued by [`Connection::send_in_place`] whose payload is still
 /// in the caller's buffer. Write [`chunks`](Self::chunks) to the transport
@@ -21,35 +22,50 @@ pub struct Outgoing<'c, 'p> {
     conn: &'c mut Connection,
     /// The payload bytes not yet written (masked, for a client).
     payload: &'p [u8],
+    /// Whether some of the payload has been written.
+    cut: bool,
 }
 
 impl Outgoing<'_, '_> {
-    /// What to write, in order: the connection's pending bytes (ending
-    /// with this message's header), then the rest of the payload. Either
-    /// may be empty.
+    /// What to write next, in order: the connection's pending bytes
+    /// (ending with this message's header), then the rest of the payload.
+    /// Either may be empty. While the connection owes a control frame
+    /// queued before this message (a pong), the first chunk is that frame
+    /// and the second is empty: write, [`advance`](Self::advance) and ask
+    /// again until [`remaining`](Self::remaining) is 0.
     pub fn chunks(&self) -> [&[u8]; 2] {
-        [self.conn.sender.pending(), self.payload]
+        let urgent = self.conn.urgent();
+        let payload = if urgent.is_none_or(Urgent::is_empty) {
+            self.payload
+        } else {
+            &[]
+        };
+        [self.conn.sender.pending(urgent), payload]
     }
 
     /// How many bytes are still to be written.
     pub fn remaining(&self) -> usize {
-        self.conn.sender.pending().len() + self.payload.len()
+        self.conn.buffered_amount() + self.payload.len()
     }
 
     /// Marks the first `n` bytes of [`chunks`](Self::chunks) as written
-    /// (clamped to what remains).
+    /// (clamped to them).
     pub fn advance(&mut self, n: usize) {
-        let pending = self.conn.sender.pending().len();
-        self.conn.sender.advance(n.min(pending));
-        let rest = n.saturating_sub(pending).min(self.payload.len());
-        self.payload = &self.payload[rest..];
+        let [pending, payload] = self.chunks();
+        let (pending, payload_open) = (pending.len(), !payload.is_empty());
+        self.conn.advance_transmit(n.min(pending));
+        if payload_open {
+            let rest = n.saturating_sub(pending).min(self.payload.len());
+            self.cut |= rest > 0;
+            self.payload = &self.payload[rest..];
+        }
     }
 }
 
 impl Drop for Outgoing<'_, '_> {
     fn drop(&mut self) {
         if !self.payload.is_empty() {
-            self.conn.sender.append_payload(self.payload);
+            self.conn.sender.append_payload(self.payload, self.cut);
         }
     }
 }
@@ -93,7 +109,7 @@ impl Connection {
         kind: MessageKind,
         payload: &'p mut [u8],
     ) -> Result<Outgoing<'c, 'p>, SendError> {
-        self.check_open()?;
+        self.check_can_send()?;
         if kind == MessageKind::Text {
             crate::utf8::validate(payload).map_err(|_| SendError::InvalidUtf8)?;
         }
@@ -103,6 +119,7 @@ impl Connection {
         Ok(Outgoing {
             conn: self,
             payload,
+            cut: false,
         })
     }
 }

@@ -6,10 +6,12 @@ use super::extension::{self, Extension};
 use super::head::{HeadProgress, HeadReader, field_slots};
 use super::headers::{Headers, is_token, list_elements, single_str, write_fields};
 use super::response::{Response, push_header};
+use super::server::{Expired, HandshakeTimer};
 use super::url::WsUrl;
 use super::{accept_key, encode_key};
 use crate::{Config, Connection, EntropySource, OsEntropy, Role};
 use core::fmt;
+use std::time::Instant;
 
 /// What a client asks for: the URL, subprotocols and extensions it offers,
 /// `Origin`, and extra header fields (cookies, authorization).
@@ -176,6 +178,7 @@ pub struct ClientHandshake {
     reader: HeadReader,
     max_headers: usize,
     config: Config,
+    timer: HandshakeTimer,
     progress: Progress,
 }
 
@@ -198,13 +201,16 @@ impl fmt::Debug for ClientHandshake {
                     Progress::Failed(_) => "failed",
                 },
             )
+            .field("deadline", &self.poll_timeout())
             .finish_non_exhaustive()
     }
 }
 
 impl ClientHandshake {
     /// Starts a handshake with a key from the operating system's generator.
-    /// `config` limits the response head and configures the connection.
+    /// `config` limits the response head (its size, its fields, and with
+    /// [`handle_timeout`](Self::handle_timeout) the time it may take) and
+    /// configures the connection.
     pub fn new(request: &ClientRequest, config: Config) -> Result<Self, BuildError> {
         Self::with_entropy(request, config, Box::new(OsEntropy::new()))
     }
@@ -246,6 +252,7 @@ impl ClientHandshake {
             offered_extensions: offers,
             reader: HeadReader::new(config.max_handshake_len),
             max_headers: config.max_headers,
+            timer: HandshakeTimer::new(config.handshake_timeout),
             config,
             progress: Progress::Reading(entropy),
         })
@@ -294,6 +301,92 @@ impl ClientHandshake {
                 }
             };
             return self.finish(result, after_head).map(Some);
+        }
+    }
+
+    /// Tells the handshake the time; no clock is read inside this crate.
+    ///
+    /// The first call starts the clock: while the response is still being
+    /// read and [`Config::handshake_timeout`] is set, the deadline becomes
+    /// `now` plus the timeout. A call at or after the deadline, with the
+    /// response head still incomplete, fails the handshake with
+    /// [`ResponseErrorKind::Timeout`] (no status: nothing complete was
+    /// received); close the transport. Like every handshake error it is
+    /// sticky: later [`recv`](Self::recv) and `handle_timeout` calls return
+    /// it again.
+    ///
+    /// Otherwise returns the deadline to wake up at: `None` when no timeout
+    /// is configured, and once the handshake is complete.
+    ///
+    /// The driver pattern: call `handle_timeout(Instant::now())` once the
+    /// request is written (or when connecting starts, to count the
+    /// connection's setup too), and again every time the driver wakes up
+    /// (bytes readable, or the timer fired), after feeding what it read to
+    /// [`recv`](Self::recv); then sleep until the returned deadline or until
+    /// the transport is readable, whichever comes first.
+    /// [`poll_timeout`](Self::poll_timeout) gives the same deadline without
+    /// changing anything.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsproto::handshake::{ClientHandshake, ClientRequest, ResponseErrorKind};
+    /// use wsproto::Config;
+    ///
+    /// let request = ClientRequest::new("ws://example.com/chat")?;
+    /// let mut handshake = ClientHandshake::new(&request, Config::default())?; // 10 s
+    /// // ... write `handshake.request_bytes()` ...
+    /// let start = Instant::now(); // simulated: any instant will do
+    /// assert_eq!(handshake.handle_timeout(start)?, Some(start + Duration::from_secs(10)));
+    /// assert!(handshake.recv(b"HTTP/1.1 101 Switching Protocols\r\n")?.is_none());
+    ///
+    /// // The rest of the head never comes.
+    /// let error = handshake
+    ///     .handle_timeout(start + Duration::from_secs(11))
+    ///     .unwrap_err();
+    /// assert_eq!(error.kind(), ResponseErrorKind::Timeout);
+    /// assert_eq!(error.status(), None);
+    /// // Sticky: the handshake is over.
+    /// assert_eq!(handshake.recv(b"\r\n").unwrap_err().kind(), ResponseErrorKind::Timeout);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<Option<Instant>, ResponseError> {
+        match &self.progress {
+            Progress::Reading(_) => {}
+            Progress::Complete => return Ok(None),
+            Progress::Failed(error) => return Err(error.clone()),
+        }
+        self.timer.handle(now).map_err(|Expired| {
+            let error = ResponseError::new(ResponseErrorKind::Timeout, None);
+            // Drops the entropy source: no connection will follow.
+            self.progress = Progress::Failed(error.clone());
+            error
+        })
+    }
+
+    /// The deadline [`handle_timeout`](Self::handle_timeout) armed, while
+    /// the response is still being read: when to call it next. `None`
+    /// before the first call, without a configured timeout, and once the
+    /// handshake has completed or failed.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsproto::handshake::{ClientHandshake, ClientRequest};
+    /// use wsproto::Config;
+    ///
+    /// let mut config = Config::default();
+    /// config.handshake_timeout = Some(Duration::from_secs(5));
+    /// let request = ClientRequest::new("ws://example.com/chat")?;
+    /// let mut handshake = ClientHandshake::new(&request, config)?;
+    /// assert_eq!(handshake.poll_timeout(), None); // not started
+    /// let start = Instant::now();
+    /// handshake.handle_timeout(start)?;
+    /// assert_eq!(handshake.poll_timeout(), Some(start + Duration::from_secs(5)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.progress {
+            Progress::Reading(_) => self.timer.deadline(),
+            Progress::Complete | Progress::Failed(_) => None,
         }
     }
 

@@ -65,6 +65,12 @@ pub enum RequestError {
     /// a driver bug (those bytes belong to the connection). Answered with
     /// 500.
     AlreadyComplete,
+    /// The request head did not arrive within
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout),
+    /// counted from the first
+    /// [`ServerHandshake::handle_timeout`](super::ServerHandshake::handle_timeout)
+    /// call. Answered with 408 (Request Timeout).
+    Timeout,
 }
 
 impl RequestError {
@@ -75,6 +81,7 @@ impl RequestError {
             RequestError::HeadTooLarge { .. } | RequestError::TooManyHeaders { .. } => 431,
             RequestError::UnsupportedVersion => 426,
             RequestError::AlreadyComplete => 500,
+            RequestError::Timeout => 408,
             RequestError::Malformed
             | RequestError::WrongMethod
             | RequestError::HttpVersion
@@ -122,6 +129,7 @@ impl fmt::Display for RequestError {
             RequestError::InvalidProtocols => f.write_str("invalid Sec-WebSocket-Protocol"),
             RequestError::InvalidExtensions => f.write_str("invalid Sec-WebSocket-Extensions"),
             RequestError::AlreadyComplete => f.write_str("input after the handshake completed"),
+            RequestError::Timeout => f.write_str("the request head did not arrive in time"),
         }
     }
 }
@@ -161,6 +169,14 @@ pub enum ResponseErrorKind {
     /// Input arrived after the handshake had already completed: a driver
     /// bug (those bytes belong to the connection).
     AlreadyComplete,
+    /// The response head did not arrive within
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout),
+    /// counted from the first
+    /// [`ClientHandshake::handle_timeout`](super::ClientHandshake::handle_timeout)
+    /// call. Nothing complete was received, so there is no
+    /// [`response`](ResponseError::response) or
+    /// [`status`](ResponseError::status).
+    Timeout,
 }
 
 /// A client refused the server's handshake response. The received
@@ -218,6 +234,7 @@ impl fmt::Display for ResponseError {
                 "server answered permessage-deflate with parameters the offer does not allow"
             }
             ResponseErrorKind::AlreadyComplete => "input after the handshake completed",
+            ResponseErrorKind::Timeout => "the response head did not arrive in time",
         };
         f.write_str(what)?;
         if let Some(response) = self.response() {

@@ -8,6 +8,8 @@ use super::headers::{Headers, is_token, list_elements, single_str};
 use super::response::{Response, push_header};
 use super::{accept_key, is_valid_key};
 use crate::{Config, Connection, Role};
+use core::time::Duration;
+use std::time::Instant;
 
 /// Reads an upgrade request from bytes in chunks of any size.
 ///
@@ -17,7 +19,9 @@ use crate::{Config, Connection, Role};
 /// [`into_connection`](Request::into_connection), or refuse it with a
 /// [`Response`] of your own. A malformed request is a [`RequestError`]
 /// whose [`response`](RequestError::response) is the 400, 426 or 431 to
-/// write back.
+/// write back; a request that does not arrive within
+/// [`Config::handshake_timeout`] is a 408 from
+/// [`handle_timeout`](Self::handle_timeout).
 ///
 /// ```
 /// use wsproto::handshake::{Accept, ServerHandshake};
@@ -49,6 +53,7 @@ pub struct ServerHandshake {
     max_headers: usize,
     #[cfg(feature = "deflate")]
     deflate: crate::DeflateConfig,
+    timer: HandshakeTimer,
     state: Progress,
 }
 
@@ -61,16 +66,96 @@ enum Progress {
 
 impl ServerHandshake {
     /// A handshake that enforces `config`'s
-    /// [`max_handshake_len`](Config::max_handshake_len) and
-    /// [`max_headers`](Config::max_headers), and negotiates permessage-deflate
-    /// by its `deflate` policy (with the `deflate` feature).
+    /// [`max_handshake_len`](Config::max_handshake_len),
+    /// [`max_headers`](Config::max_headers) and
+    /// [`handshake_timeout`](Config::handshake_timeout) (the last only when
+    /// the driver calls [`handle_timeout`](Self::handle_timeout)), and
+    /// negotiates permessage-deflate by its `deflate` policy (with the
+    /// `deflate` feature).
     pub fn new(config: &Config) -> Self {
         ServerHandshake {
             reader: HeadReader::new(config.max_handshake_len),
             max_headers: config.max_headers,
             #[cfg(feature = "deflate")]
             deflate: config.deflate.clone(),
+            timer: HandshakeTimer::new(config.handshake_timeout),
             state: Progress::Reading,
+        }
+    }
+
+    /// Tells the handshake the time; no clock is read inside this crate.
+    ///
+    /// The first call starts the clock: while the request is still being
+    /// read and [`Config::handshake_timeout`] is set, the deadline becomes
+    /// `now` plus the timeout. A call at or after the deadline, with the head
+    /// still incomplete, fails the handshake with [`RequestError::Timeout`]:
+    /// write its [`response`](RequestError::response) (a 408) and close the
+    /// transport. Like every handshake error it is sticky: later
+    /// [`recv`](Self::recv) and `handle_timeout` calls return it again.
+    ///
+    /// Otherwise returns the deadline to wake up at: `None` when no timeout
+    /// is configured, and once the request is complete.
+    ///
+    /// The driver pattern: call `handle_timeout(Instant::now())` once the
+    /// connection is accepted, to start the clock, and again every time the
+    /// driver wakes up (bytes readable, or the timer fired), after feeding
+    /// what it read to [`recv`](Self::recv); then sleep until the returned
+    /// deadline or until the transport is readable, whichever comes first.
+    /// [`poll_timeout`](Self::poll_timeout) gives the same deadline without
+    /// changing anything.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsproto::handshake::{RequestError, ServerHandshake};
+    ///
+    /// let mut handshake = ServerHandshake::new(&wsproto::Config::default()); // 10 s
+    /// let start = Instant::now(); // simulated: any instant will do
+    /// let deadline = handshake.handle_timeout(start)?;
+    /// assert_eq!(deadline, Some(start + Duration::from_secs(10)));
+    /// assert!(handshake.recv(b"GET / HTTP/1.1\r\nHost: a\r\n")?.is_none());
+    ///
+    /// // The rest of the head never comes.
+    /// let error = handshake
+    ///     .handle_timeout(start + Duration::from_secs(11))
+    ///     .unwrap_err();
+    /// assert_eq!(error, RequestError::Timeout);
+    /// assert!(error.response().to_bytes().starts_with(b"HTTP/1.1 408 Request Timeout\r\n"));
+    /// // Sticky: the handshake is over.
+    /// assert_eq!(handshake.recv(b"\r\n"), Err(RequestError::Timeout));
+    /// # Ok::<(), RequestError>(())
+    /// ```
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<Option<Instant>, RequestError> {
+        match self.state {
+            Progress::Reading => {}
+            Progress::Complete => return Ok(None),
+            Progress::Failed(error) => return Err(error),
+        }
+        self.timer.handle(now).map_err(|Expired| {
+            self.state = Progress::Failed(RequestError::Timeout);
+            RequestError::Timeout
+        })
+    }
+
+    /// The deadline [`handle_timeout`](Self::handle_timeout) armed, while
+    /// the request is still being read: when to call it next. `None` before
+    /// the first call, without a configured timeout, and once the handshake
+    /// has completed or failed.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsproto::handshake::ServerHandshake;
+    ///
+    /// let mut handshake = ServerHandshake::new(&wsproto::Config::default());
+    /// assert_eq!(handshake.poll_timeout(), None); // not started
+    /// let start = Instant::now();
+    /// handshake.handle_timeout(start)?;
+    /// assert_eq!(handshake.poll_timeout(), Some(start + Duration::from_secs(10)));
+    /// # Ok::<(), wsproto::handshake::RequestError>(())
+    /// ```
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            Progress::Reading => self.timer.deadline(),
+            Progress::Complete | Progress::Failed(_) => None,
         }
     }
 
@@ -585,5 +670,51 @@ fn check_version(headers: &Headers) -> Result<(), RequestError> {
     match single_str(headers, "Sec-WebSocket-Version") {
         Some("13") => Ok(()),
         _ => Err(RequestError::UnsupportedVersion),
+    }
+}
+
+/// The opening handshake's timer, shared by both roles: the configured
+/// timeout, turned into a deadline by the first
+/// [`handle`](Self::handle). The handshakes call it only while reading.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct HandshakeTimer {
+    /// The configured timeout until the first call takes it (`None`: wait
+    /// for ever).
+    timeout: Option<Duration>,
+    /// Armed by the first call when there is a timeout (and `now + timeout`
+    /// fits an `Instant`; past that is for ever in practice).
+    deadline: Option<Instant>,
+}
+
+/// The deadline has passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Expired;
+
+impl HandshakeTimer {
+    pub(super) fn new(timeout: Option<Duration>) -> Self {
+        HandshakeTimer {
+            timeout,
+            deadline: None,
+        }
+    }
+
+    /// Arms the deadline on the first call, then checks it: the deadline
+    /// to wake up at (`None` without a timeout), or [`Expired`] at or past
+    /// it.
+    pub(super) fn handle(&mut self, now: Instant) -> Result<Option<Instant>, Expired> {
+        if let Some(timeout) = self.timeout.take() {
+            // The first call: the clock starts now. A deadline too far off
+            // for an `Instant` is never reached; leave it unarmed.
+            self.deadline = now.checked_add(timeout);
+        }
+        match self.deadline {
+            Some(deadline) if now >= deadline => Err(Expired),
+            deadline => Ok(deadline),
+        }
+    }
+
+    /// The armed deadline, if any.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 }

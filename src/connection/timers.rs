@@ -1,0 +1,223 @@
+//! Deadlines as data: the close-handshake timeout and the keepalive. The
+//! connection never reads a clock; the driver tells it the time with
+//! [`Connection::handle_timeout`] and sleeps until the instant it returns.
+//!
+//! Deadlines are kept as offsets from the first instant the driver passed
+//! in, so the logic needs nothing but `core::time::Duration`.
+
+use std::time::Instant;
+
+use super::{Connection, Failure, State};
+use crate::error::ProtocolError;
+use crate::frame::OpCode;
+use core::time::Duration;
+
+/// The timers' state, in the connection's extras: made when the closing
+/// handshake is first timed, or at construction with a keepalive.
+#[derive(Default)]
+pub(super) struct Timers {
+    /// The first instant handed in; deadlines are offsets from it.
+    origin: Option<Instant>,
+    /// When the closing handshake gives up (armed once it has started).
+    close_deadline: Option<Duration>,
+    keepalive: Option<Keepalive>,
+}
+
+impl Timers {
+    /// Timers with a keepalive ping after `interval` of silence, failing
+    /// the connection `timeout` after the ping if nothing came back.
+    pub(super) fn with_keepalive(interval: Duration, timeout: Duration) -> Self {
+        Timers {
+            keepalive: Some(Keepalive {
+                interval,
+                timeout,
+                seen: 0,
+                idle_deadline: None,
+                answer_deadline: None,
+            }),
+            ..Timers::default()
+        }
+    }
+}
+
+struct Keepalive {
+    interval: Duration,
+    timeout: Duration,
+    /// The receiver's byte count at the last look: any change is activity.
+    seen: u64,
+    /// When to ping if nothing arrives before.
+    idle_deadline: Option<Duration>,
+    /// When an unanswered ping fails the connection.
+    answer_deadline: Option<Duration>,
+}
+
+/// A configured timeout in whole milliseconds, rounded up and capped at
+/// about 49 days: small enough to keep inline in every connection.
+pub(super) fn to_millis(timeout: Duration) -> u32 {
+    let millis = timeout.as_nanos().div_ceil(1_000_000);
+    u32::try_from(millis).unwrap_or(u32::MAX)
+}
+
+impl Connection {
+    /// Tells the connection the time; returns when it next needs to be
+    /// told (sleep until then, or until the transport is ready), `None`
+    /// when no timer runs.
+    ///
+    /// Call it every time the driver wakes up, whatever woke it (input, a
+    /// finished write, the timer itself), and after sending a close: it
+    /// starts the timers that became due since the last call (the closing
+    /// handshake's is counted from the first call that sees it started) and
+    /// fires the ones whose deadline is at or before `now`:
+    ///
+    /// - **Keepalive** ([`Config::keepalive_interval`](crate::Config::keepalive_interval)):
+    ///   after that long without a byte from the peer, a ping is queued
+    ///   (write out [`pending_transmit`](Self::pending_transmit) as after any
+    ///   call). If neither a pong nor any other byte arrives within
+    ///   [`Config::keepalive_timeout`](crate::Config::keepalive_timeout),
+    ///   the connection fails with [`ProtocolError::KeepaliveTimeout`].
+    /// - **Closing handshake** ([`Config::close_timeout`](crate::Config::close_timeout)):
+    ///   if it has not finished in time, the connection fails with
+    ///   [`ProtocolError::CloseTimeout`].
+    ///
+    /// A timeout sends nothing (its close code, 1006, never goes on the
+    /// wire) and drops what was waiting to be written: [`state`](Self::state)
+    /// is [`State::Closed`], so drop the transport. The receive calls report
+    /// the error, after any events decoded before it.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsproto::{CloseCode, Config, Connection, ProtocolError, Role, State};
+    ///
+    /// let mut config = Config::default();
+    /// config.close_timeout = Some(Duration::from_secs(5));
+    /// let mut server = Connection::new(Role::Server, config);
+    /// let start = Instant::now(); // the driver's clock, read by the driver
+    /// assert_eq!(server.handle_timeout(start), None); // nothing to time yet
+    ///
+    /// server.close(CloseCode::NORMAL, "bye")?;
+    /// let deadline = server.handle_timeout(start);
+    /// assert_eq!(deadline, Some(start + Duration::from_secs(5)));
+    ///
+    /// // The peer never answers: at the deadline, give up.
+    /// server.handle_timeout(start + Duration::from_secs(5));
+    /// assert_eq!(server.state(), State::Closed);
+    /// assert_eq!(server.poll_event(), Err(ProtocolError::CloseTimeout));
+    /// # Ok::<(), wsproto::SendError>(())
+    /// ```
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<Instant> {
+        let state = self.state();
+        if state == State::Closed {
+            return None;
+        }
+        let close_timeout = self.close_timeout_ms;
+        let needs_timers = match state {
+            State::Closing(_) => close_timeout.is_some(),
+            _ => self.has_keepalive(),
+        };
+        if !needs_timers {
+            return self.poll_timeout();
+        }
+        let seen = self.receiver.examined();
+        let timers = &mut self.extras().timers;
+        let origin = *timers.origin.get_or_insert(now);
+        let at = now.saturating_duration_since(origin);
+        let check = match (state, close_timeout) {
+            (State::Closing(_), Some(millis)) => {
+                let timeout = Duration::from_millis(u64::from(millis));
+                let deadline = *timers
+                    .close_deadline
+                    .get_or_insert(at.saturating_add(timeout));
+                if at >= deadline {
+                    Check::Expired(ProtocolError::CloseTimeout)
+                } else {
+                    Check::Wait
+                }
+            }
+            (State::Closing(_), None) => Check::Wait,
+            _ => timers
+                .keepalive
+                .as_mut()
+                .map_or(Check::Wait, |keepalive| keepalive.check(at, seen)),
+        };
+        match check {
+            Check::Wait => {}
+            // The only failure is a client without a masking key; the
+            // answer deadline then fails the connection.
+            Check::Ping => drop(self.queue_owed(OpCode::Ping, &[])),
+            Check::Expired(error) => self.time_out(error),
+        }
+        self.poll_timeout()
+    }
+
+    /// When the connection next needs [`handle_timeout`](Self::handle_timeout),
+    /// as armed by the last call to it; `None` when no timer runs. A timer
+    /// that started after that call (a close just sent) is armed by the
+    /// next one, so prefer the instant `handle_timeout` returns.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let timers = &self.extras.as_deref()?.timers;
+        let origin = timers.origin?;
+        let offset = match self.state() {
+            State::Closed => None,
+            State::Closing(_) => timers.close_deadline,
+            State::Open => timers.keepalive.as_ref().and_then(Keepalive::deadline),
+        }?;
+        // Past the end of `Instant`'s range is never.
+        origin.checked_add(offset)
+    }
+
+    fn has_keepalive(&self) -> bool {
+        self.extras
+            .as_deref()
+            .is_some_and(|extras| extras.timers.keepalive.is_some())
+    }
+
+    /// Fails the connection on a timer: nothing is sent, what waited to be
+    /// written is dropped, and the state is `Closed`.
+    fn time_out(&mut self, error: ProtocolError) {
+        let extras = self.extras();
+        extras.error = Some(error);
+        extras.send.urgent = None;
+        self.failure = Failure::Failed;
+        self.drop_partial_message();
+        self.sender.discard();
+    }
+}
+
+/// What a timer wants at a given time.
+enum Check {
+    Wait,
+    /// The keepalive's ping is due.
+    Ping,
+    Expired(ProtocolError),
+}
+
+impl Keepalive {
+    fn check(&mut self, at: Duration, seen: u64) -> Check {
+        if self.idle_deadline.is_none() || seen != self.seen {
+            // Bytes arrived (a pong, or anything else) since the last look:
+            // the peer is alive, the silence starts again.
+            self.seen = seen;
+            self.idle_deadline = Some(at.saturating_add(self.interval));
+            self.answer_deadline = None;
+            return Check::Wait;
+        }
+        if let Some(deadline) = self.answer_deadline {
+            return if at >= deadline {
+                Check::Expired(ProtocolError::KeepaliveTimeout)
+            } else {
+                Check::Wait
+            };
+        }
+        match self.idle_deadline {
+            Some(deadline) if at >= deadline => {
+                self.answer_deadline = Some(at.saturating_add(self.timeout));
+                Check::Ping
+            }
+            _ => Check::Wait,
+        }
+    }
+
+    fn deadline(&self) -> Option<Duration> {
+        self.answer_deadline.or(self.idle_deadline)
+    }
+}
