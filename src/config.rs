@@ -81,8 +81,9 @@ pub struct Config {
     /// runs out, the connection fails with
     /// [`ProtocolError::CloseTimeout`](crate::ProtocolError::CloseTimeout),
     /// drops what it had not written, and tells the driver to close the
-    /// transport ([`State::Closed`](crate::State::Closed)). `None` waits
-    /// for ever. Timers run only when the driver calls
+    /// transport ([`State::Closed`](crate::State::Closed)). `None`, or
+    /// 2^32 ms (about 49.7 days) and more, waits for ever; it is kept in
+    /// whole milliseconds, rounded up. Timers run only when the driver calls
     /// [`Connection::handle_timeout`](crate::Connection::handle_timeout).
     ///
     /// Default 10 s, as the Python `websockets` library: a live peer answers

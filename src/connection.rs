@@ -103,10 +103,12 @@ pub struct Connection {
     eof: bool,
     /// Whether the connection failed (the error itself is in the extras).
     failure: Failure,
-    /// [`Config::close_timeout`] in milliseconds (see [`timers::to_millis`]);
-    /// the keepalive's settings live in the extras, made at construction
-    /// when it is on.
-    close_timeout_ms: Option<u32>,
+    /// [`Config::close_timeout`] in milliseconds, `u32::MAX` for none (see
+    /// [`timers::to_millis`]); the keepalive's settings live in the extras,
+    /// made at construction when it is on.
+    close_timeout_ms: u32,
+    /// Bytes arrived since the keepalive last looked.
+    heard: bool,
 }
 
 /// Whether the connection failed.
@@ -244,7 +246,8 @@ impl Connection {
             close_initiator: None,
             eof: false,
             failure: Failure::None,
-            close_timeout_ms: config.close_timeout.map(timers::to_millis),
+            close_timeout_ms: config.close_timeout.map_or(u32::MAX, timers::to_millis),
+            heard: false,
         }
     }
 
@@ -307,6 +310,7 @@ impl Connection {
     /// close frame when the error is polled. So the application can still
     /// answer the messages that arrived before a close or an error.
     pub fn recv(&mut self, mut input: &[u8]) {
+        self.heard |= !input.is_empty();
         while !input.is_empty() && self.receiving() {
             // A whole unfragmented message: copied once into a buffer of
             // its exact size, without the general path (see `Receiver`).

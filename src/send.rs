@@ -232,14 +232,16 @@ impl Sender {
     }
 
     /// Appends the part of an in-place payload the transport did not take,
-    /// so the frame is whole in the outbox. Once part of the payload went
-    /// out (`cut`), its header is gone with the bytes written before it, so
-    /// the frame's end is recorded here instead of read from a header.
-    pub(crate) fn append_payload(&mut self, rest: &[u8], cut: bool) {
+    /// so the frame is whole in the outbox. Once its header was written
+    /// (the outbox had nothing left), the header is gone with the bytes
+    /// written before it, so the frame's end is recorded here instead of
+    /// read from a header.
+    pub(crate) fn append_payload(&mut self, rest: &[u8]) {
+        let header_gone = self.outbox_idle();
         self.tail_pong = 0;
         self.owed_tail = 0;
         self.outbox.extend_from_slice(rest);
-        if cut {
+        if header_gone {
             self.boundary = self.outbox.len();
         }
     }
@@ -407,6 +409,7 @@ impl Sender {
     /// written bytes are dropped from the front once they are half the
     /// outbox, so compaction stays amortised O(1) per byte.
     fn prepare_push(&mut self) {
+        let owed_waiting = self.owed_tail > 0 && !self.outbox_idle();
         self.tail_pong = 0;
         self.owed_tail = 0;
         if self.written > 0 && self.written >= self.outbox.len() / 2 {
@@ -414,6 +417,11 @@ impl Sender {
             self.outbox.drain(..self.written);
             self.boundary -= self.written;
             self.written = 0;
+        }
+        if owed_waiting {
+            // Owed frames end the outbox: frames owed later wait for them
+            // (pongs keep their order), still ahead of what comes now.
+            self.boundary = self.boundary.max(self.outbox.len());
         }
     }
 
@@ -455,6 +463,11 @@ impl Sender {
             self.tail_pong = len as u8;
         }
         Ok(())
+    }
+
+    /// Whether the outbox has nothing left to write.
+    pub(crate) fn outbox_idle(&self) -> bool {
+        self.written == self.outbox.len()
     }
 
     /// Whether everything pending in the outbox is owed control frames.

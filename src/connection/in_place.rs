@@ -22,8 +22,6 @@ pub struct Outgoing<'c, 'p> {
     conn: &'c mut Connection,
     /// The payload bytes not yet written (masked, for a client).
     payload: &'p [u8],
-    /// Whether some of the payload has been written.
-    cut: bool,
 }
 
 impl Outgoing<'_, '_> {
@@ -56,7 +54,6 @@ impl Outgoing<'_, '_> {
         self.conn.advance_transmit(n.min(pending));
         if payload_open {
             let rest = n.saturating_sub(pending).min(self.payload.len());
-            self.cut |= rest > 0;
             self.payload = &self.payload[rest..];
         }
     }
@@ -65,7 +62,7 @@ impl Outgoing<'_, '_> {
 impl Drop for Outgoing<'_, '_> {
     fn drop(&mut self) {
         if !self.payload.is_empty() {
-            self.conn.sender.append_payload(self.payload, self.cut);
+            self.conn.sender.append_payload(self.payload);
         }
     }
 }
@@ -119,7 +116,6 @@ impl Connection {
         Ok(Outgoing {
             conn: self,
             payload,
-            cut: false,
         })
     }
 }

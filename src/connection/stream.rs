@@ -68,6 +68,7 @@ impl Connection {
         &'a mut self,
         input: &'a mut [u8],
     ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
+        self.heard |= !input.is_empty();
         if self.fast_path_open() {
             if let Some((used, piece)) = self.receiver.whole_message(input) {
                 let range = piece.range.clone();

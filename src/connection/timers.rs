@@ -31,7 +31,6 @@ impl Timers {
             keepalive: Some(Keepalive {
                 interval,
                 timeout,
-                seen: 0,
                 idle_deadline: None,
                 answer_deadline: None,
             }),
@@ -43,16 +42,15 @@ impl Timers {
 struct Keepalive {
     interval: Duration,
     timeout: Duration,
-    /// The receiver's byte count at the last look: any change is activity.
-    seen: u64,
     /// When to ping if nothing arrives before.
     idle_deadline: Option<Duration>,
     /// When an unanswered ping fails the connection.
     answer_deadline: Option<Duration>,
 }
 
-/// A configured timeout in whole milliseconds, rounded up and capped at
-/// about 49 days: small enough to keep inline in every connection.
+/// A configured timeout in whole milliseconds, rounded up, small enough to
+/// keep inline in every connection: `u32::MAX` (about 49.7 days) and more
+/// mean none.
 pub(super) fn to_millis(timeout: Duration) -> u32 {
     let millis = timeout.as_nanos().div_ceil(1_000_000);
     u32::try_from(millis).unwrap_or(u32::MAX)
@@ -109,7 +107,7 @@ impl Connection {
         if state == State::Closed {
             return None;
         }
-        let close_timeout = self.close_timeout_ms;
+        let close_timeout = (self.close_timeout_ms != u32::MAX).then_some(self.close_timeout_ms);
         let needs_timers = match state {
             State::Closing(_) => close_timeout.is_some(),
             _ => self.has_keepalive(),
@@ -117,7 +115,7 @@ impl Connection {
         if !needs_timers {
             return self.poll_timeout();
         }
-        let seen = self.receiver.examined();
+        let heard = core::mem::take(&mut self.heard);
         let timers = &mut self.extras().timers;
         let origin = *timers.origin.get_or_insert(now);
         let at = now.saturating_duration_since(origin);
@@ -137,7 +135,7 @@ impl Connection {
             _ => timers
                 .keepalive
                 .as_mut()
-                .map_or(Check::Wait, |keepalive| keepalive.check(at, seen)),
+                .map_or(Check::Wait, |keepalive| keepalive.check(at, heard)),
         };
         match check {
             Check::Wait => {}
@@ -174,6 +172,9 @@ impl Connection {
     /// Fails the connection on a timer: nothing is sent, what waited to be
     /// written is dropped, and the state is `Closed`.
     fn time_out(&mut self, error: ProtocolError) {
+        // Nothing more goes out: not even the echo of a close still queued
+        // as an event.
+        self.close_sent = true;
         let extras = self.extras();
         extras.error = Some(error);
         extras.send.urgent = None;
@@ -192,11 +193,10 @@ enum Check {
 }
 
 impl Keepalive {
-    fn check(&mut self, at: Duration, seen: u64) -> Check {
-        if self.idle_deadline.is_none() || seen != self.seen {
+    fn check(&mut self, at: Duration, heard: bool) -> Check {
+        if self.idle_deadline.is_none() || heard {
             // Bytes arrived (a pong, or anything else) since the last look:
             // the peer is alive, the silence starts again.
-            self.seen = seen;
             self.idle_deadline = Some(at.saturating_add(self.interval));
             self.answer_deadline = None;
             return Check::Wait;
