@@ -11,7 +11,13 @@
 //! code on protocol errors, logging one line per connection on stderr. Past
 //! `MAX_CONNECTIONS` at once, new connections get a 503.
 //!
-//! Backpressure: each thread writes out everything it queued (`write_all`
+//! Timers: the socket's read and write timeouts are set to the time left
+//! until the connection's next deadline (`handle_timeout`), so a blocked
+//! read or write wakes up in time to send a keepalive ping, give up on a
+//! silent peer, or end a closing handshake that does not finish; the
+//! opening handshake answers 408 past `HANDSHAKE_TIMEOUT`.
+//!
+//! Backpressure: each thread writes out everything it queued (the write
 //! blocks while the peer does not read) before it reads again, so a peer
 //! that does not read is no longer read either; TCP flow control then slows
 //! the sender. Memory per connection is bounded by one read chunk and
@@ -28,10 +34,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wsproto::State;
-use wsproto::handshake::{Request, Response, ServerHandshake};
+use wsproto::handshake::{Request, RequestError, Response, ServerHandshake};
+use wsproto::{Config, State};
 
-use support::{DEFAULT_ADDR, HANDSHAKE_TIMEOUT, LINGER_TIMEOUT, Outcome, READ_CHUNK};
+use support::{DEFAULT_ADDR, LINGER_TIMEOUT, Outcome, READ_CHUNK};
 
 /// Connections served at once. Each costs a thread (stack and scheduler
 /// entry); past this, new connections are refused with 503.
@@ -105,67 +111,91 @@ fn refuse_busy(mut tcp: &TcpStream) {
 
 /// One connection: the opening handshake, then echo until it is closed.
 fn serve_connection(mut tcp: TcpStream) -> Outcome {
+    let config = support::config();
     let mut buf = vec![0; READ_CHUNK];
-    let request = match read_request(&mut tcp, &mut buf) {
+    let request = match read_request(&mut tcp, &mut buf, &config) {
         Ok(request) => request,
         Err(outcome) => return outcome,
     };
-    // From here on the peer sets the pace: reads wait as long as it takes.
-    if let Err(error) = tcp.set_read_timeout(None) {
-        return error.into();
-    }
     if let Err(error) = tcp.write_all(&support::accept(&request).to_bytes()) {
         return error.into();
     }
-    let mut conn = request.into_connection(support::config());
+    let mut conn = request.into_connection(config);
     let mut outcome = None;
     loop {
-        if let Some(ended) = support::echo_events(&mut conn) {
-            outcome.get_or_insert(ended);
+        match support::echo_events(&mut conn) {
+            // A refused echo is a lost message: give up on the connection.
+            Some(failed @ Outcome::SendFailed(_)) => return failed,
+            Some(ended) => {
+                outcome.get_or_insert(ended);
+            }
+            None => {}
         }
-        // Write everything queued before reading more: this is the
-        // backpressure (`write_all` blocks while the peer does not read).
+        // After every wake-up: arms the closing handshake's timer once a
+        // close is queued, queues a keepalive ping or fails the connection
+        // when due, and says when to come back.
+        let deadline = conn.handle_timeout(Instant::now());
+        // Everything queued goes out before the next read: this is the
+        // backpressure (`wants_read()` holds once nothing is pending).
+        // `pending_transmit` may hand out only part of what waits (an owed
+        // pong goes ahead of queued data): one write, then round again.
         let pending = conn.pending_transmit();
         if !pending.is_empty() {
-            let written = pending.len();
-            if let Err(error) = tcp.write_all(pending) {
-                return error.into();
+            match write_before(&mut tcp, pending, deadline) {
+                Ok(0) => return io::Error::from(io::ErrorKind::WriteZero).into(),
+                Ok(n) => conn.advance_transmit(n),
+                // The deadline: `handle_timeout` above runs the timer.
+                Err(error) if timed_out(&error) => {}
+                Err(error) => return error.into(),
             }
-            conn.advance_transmit(written);
+            continue;
         }
         if conn.state() == State::Closed {
+            // A timer's failure is reported by the next poll.
+            let outcome = outcome.or_else(|| support::echo_events(&mut conn));
             linger(&mut tcp, &mut buf);
             return outcome.unwrap_or(Outcome::Closed(None));
         }
-        match tcp.read(&mut buf) {
+        match read_before(&mut tcp, &mut buf, deadline) {
             Ok(0) => conn.recv_eof(),
             Ok(n) => conn.recv(&buf[..n]),
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) if timed_out(&error) => {}
             Err(error) => return error.into(),
         }
     }
 }
 
-/// Reads the upgrade request within `HANDSHAKE_TIMEOUT`. A bad one is
-/// answered with its HTTP status.
-fn read_request(tcp: &mut TcpStream, buf: &mut [u8]) -> Result<Request, Outcome> {
-    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
-    let mut handshake = ServerHandshake::new(&support::config());
+/// Reads the upgrade request, until `Config::handshake_timeout` runs out
+/// (the first `handle_timeout` starts the clock). A bad request, or none in
+/// time, is answered with its HTTP status (408 for the latter).
+fn read_request(tcp: &mut TcpStream, buf: &mut [u8], config: &Config) -> Result<Request, Outcome> {
+    let mut handshake = ServerHandshake::new(config);
     loop {
-        let n = read_before(tcp, buf, deadline)?;
-        if n == 0 {
-            return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-        }
+        let deadline = match handshake.handle_timeout(Instant::now()) {
+            Ok(deadline) => deadline,
+            Err(error) => return Err(refuse(tcp, buf, error)),
+        };
+        let n = match read_before(tcp, buf, deadline) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+            Ok(n) => n,
+            Err(error) if timed_out(&error) => continue, // answered above
+            Err(error) => return Err(error.into()),
+        };
         match handshake.recv(&buf[..n]) {
             Ok(Some(request)) => return Ok(request),
             Ok(None) => {}
-            Err(error) => {
-                tcp.write_all(&error.response().to_bytes())?;
-                linger(tcp, buf);
-                return Err(Outcome::Refused(error));
-            }
+            Err(error) => return Err(refuse(tcp, buf, error)),
         }
     }
+}
+
+/// Answers a refused upgrade with its HTTP status, then lingers.
+fn refuse(tcp: &mut TcpStream, buf: &mut [u8], error: RequestError) -> Outcome {
+    if let Err(error) = tcp.write_all(&error.response().to_bytes()) {
+        return error.into();
+    }
+    linger(tcp, buf);
+    Outcome::Refused(error)
 }
 
 /// Ends our side of the stream, then reads (and drops) what the peer still
@@ -174,22 +204,56 @@ fn read_request(tcp: &mut TcpStream, buf: &mut [u8]) -> Result<Request, Outcome>
 fn linger(tcp: &mut TcpStream, buf: &mut [u8]) {
     let deadline = Instant::now() + LINGER_TIMEOUT;
     let _ = tcp.shutdown(Shutdown::Write);
-    while let Ok(1..) = read_before(tcp, buf, deadline) {}
+    while let Ok(1..) = read_before(tcp, buf, Some(deadline)) {}
 }
 
-/// One read that fails once `deadline` has passed. The read timeout is
-/// reset to the time left before every read: a fixed one would restart with
-/// each byte, and a peer sending one byte at a time would never time out.
-fn read_before(tcp: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+/// One read that fails with `TimedOut` once `deadline` has passed (`None`:
+/// wait as long as it takes). The read timeout is set to the time left
+/// before every read: a fixed one would restart with each byte, and a peer
+/// sending one byte at a time would never time out.
+fn read_before(
+    tcp: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Option<Instant>,
+) -> io::Result<usize> {
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        tcp.set_read_timeout(Some(left))?;
+        tcp.set_read_timeout(time_left(deadline)?)?;
         match tcp.read(buf) {
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             result => return result,
         }
     }
+}
+
+/// One write (`write_all` would not tell how much went before a timeout),
+/// bounded by `deadline` as `read_before` is.
+fn write_before(tcp: &mut TcpStream, data: &[u8], deadline: Option<Instant>) -> io::Result<usize> {
+    loop {
+        tcp.set_write_timeout(time_left(deadline)?)?;
+        match tcp.write(data) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            result => return result,
+        }
+    }
+}
+
+/// The socket timeout that ends at `deadline`, or `TimedOut` if it has
+/// passed (a zero timeout is refused by the socket).
+fn time_left(deadline: Option<Instant>) -> io::Result<Option<Duration>> {
+    let Some(deadline) = deadline else {
+        return Ok(None);
+    };
+    match deadline.saturating_duration_since(Instant::now()) {
+        left if left.is_zero() => Err(io::ErrorKind::TimedOut.into()),
+        left => Ok(Some(left)),
+    }
+}
+
+/// A socket timeout: `WouldBlock` on Unix, `TimedOut` on Windows (and from
+/// `time_left`).
+fn timed_out(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }

@@ -15,7 +15,10 @@
 //! Backpressure: each connection writes out everything it queued before it
 //! reads again, so a peer that does not read is no longer read either; TCP
 //! flow control then slows the sender. Memory per connection is bounded by
-//! one read chunk and `Config::max_message_len`.
+//! one read chunk and `Config::max_message_len`. Timers: each connection
+//! sleeps until its next deadline as well (`handle_timeout`: a keepalive
+//! ping after 30 s of silence, the closing handshake's timeout), and a
+//! request that does not arrive within `HANDSHAKE_TIMEOUT` is answered 408.
 
 mod support;
 #[path = "support/tokio_echo.rs"]

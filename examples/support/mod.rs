@@ -23,11 +23,19 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// with unread input sends a reset, which can destroy the close frame).
 pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long an echo server lets a peer stay silent before it pings it
+/// (then `Config::keepalive_timeout`, 20 s, for an answer): under the idle
+/// timers of common NATs and proxies.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+
 /// The configuration of every echo server: the defaults, plus
-/// permessage-deflate (browsers and the Autobahn suite offer it).
+/// permessage-deflate (browsers and the Autobahn suite offer it), the
+/// handshake timeout (answered 408) and a keepalive.
 pub fn config() -> Config {
     let mut config = Config::default();
     config.deflate.enabled = true;
+    config.handshake_timeout = Some(HANDSHAKE_TIMEOUT);
+    config.keepalive_interval = Some(KEEPALIVE_INTERVAL);
     config
 }
 
@@ -49,7 +57,9 @@ pub fn accept(request: &Request) -> Response {
 /// Returns how the connection ended once it has: the peer's close, or a
 /// protocol error whose close frame is now queued. `None` while it is open.
 pub fn echo_events(conn: &mut Connection) -> Option<Outcome> {
-    loop {
+    // Over the high-water mark an echo would be refused: leave the rest
+    // queued until the driver has written some out (it calls again).
+    while conn.wants_read() {
         let sent = match conn.poll_event() {
             Ok(Some(Event::Text(text))) => conn.send_text(&text),
             Ok(Some(Event::Binary(data))) => conn.send_binary(&data),
@@ -65,6 +75,7 @@ pub fn echo_events(conn: &mut Connection) -> Option<Outcome> {
             return Some(Outcome::SendFailed(error));
         }
     }
+    None
 }
 
 /// How a connection ended: the tail of its one log line.
