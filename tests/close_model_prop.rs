@@ -432,13 +432,15 @@ impl Model {
     // ----- transmitting -----
 
     /// A partial write: at most what `pending_transmit` shows, which stops
-    /// at the end of the frame being written while an urgent frame waits.
+    /// where an urgent frame waits, or at that frame's end.
     fn write(&mut self, n: usize) -> usize {
-        let view = if self.urgent_waiting() {
-            let (_, end) = self.frame_around_written();
-            end - self.written
-        } else {
-            self.pending()
+        let spans = self.spans();
+        let urgent = (0..self.frames.len())
+            .find(|&i| self.frames[i].lane == Lane::Urgent && spans[i].1 > self.written);
+        let view = match urgent.map(|i| spans[i]) {
+            Some((start, end)) if start <= self.written => end - self.written,
+            Some((start, _)) => start - self.written,
+            None => self.pending(),
         };
         let n = n.min(view);
         self.written += n;
@@ -476,15 +478,6 @@ impl Model {
             .map_or((self.frames.len(), self.written), |(i, (_, end))| (i, *end))
     }
 
-    /// Whether an urgent frame has bytes still to write.
-    fn urgent_waiting(&self) -> bool {
-        let spans = self.spans();
-        self.frames
-            .iter()
-            .zip(&spans)
-            .any(|(f, (_, end))| f.lane == Lane::Urgent && *end > self.written)
-    }
-
     /// Queues an automatic pong where the connection puts it.
     fn queue_pong(&mut self, payload: &[u8]) {
         let spans = self.spans();
@@ -518,7 +511,7 @@ impl Model {
             // ends (or at once, between two frames).
             pong.lane = Lane::Urgent;
             let (i, end) = self.frame_around_written();
-            let at = if spans
+            let mut at = if spans
                 .get(i)
                 .is_some_and(|(start, _)| *start == self.written)
             {
@@ -527,6 +520,14 @@ impl Model {
                 debug_assert!(end > self.written);
                 i + 1
             };
+            // Behind owed frames still waiting, so pongs keep their order.
+            while self
+                .frames
+                .get(at)
+                .is_some_and(|f| f.lane == Lane::OwedTail)
+            {
+                at += 1;
+            }
             self.frames.insert(at, pong);
         }
     }
