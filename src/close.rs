@@ -132,8 +132,19 @@ impl CloseFrame {
     }
 
     /// Writes the wire payload (code + reason, or nothing) into `out` and
-    /// returns its length.
-    pub(crate) fn encode_payload(&self, out: &mut [u8; 125]) -> usize {
+    /// returns its length: for building a close frame without a
+    /// [`Connection`](crate::Connection), as a [`Decoder`](crate::Decoder)
+    /// user does.
+    ///
+    /// ```
+    /// use wsproto::{CloseCode, CloseFrame};
+    ///
+    /// let mut payload = [0u8; 125];
+    /// let frame = CloseFrame::new(CloseCode::NORMAL, "bye").expect("short reason");
+    /// let len = frame.encode_payload(&mut payload);
+    /// assert_eq!(&payload[..len], b"\x03\xe8bye");
+    /// ```
+    pub fn encode_payload(&self, out: &mut [u8; 125]) -> usize {
         if self.is_empty() {
             return 0;
         }

@@ -15,12 +15,14 @@
 //! Every state can reach `Closed` by end of stream. A protocol error is
 //! reported as `Closing(Local)` until its close frame has been written.
 
-use std::collections::VecDeque;
+use crate::prelude::*;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::{Config, Role};
 use crate::entropy::EntropyError;
-use crate::entropy::{EntropySource, OsEntropy};
+use crate::entropy::EntropySource;
+#[cfg(feature = "std")]
+use crate::entropy::OsEntropy;
 use crate::error::{ProtocolError, SendError};
 use crate::event::{Event, MAX_CONTROL_PAYLOAD, MessageKind};
 use crate::frame::OpCode;
@@ -34,8 +36,12 @@ use crate::deflate::{DeflateParams, Deflater, Inbound};
 mod in_place;
 mod stream;
 mod timers;
+#[cfg(feature = "bytes")]
+mod with_bytes;
 
 pub use in_place::Outgoing;
+#[cfg(feature = "bytes")]
+pub use with_bytes::BytesEvent;
 
 /// Which endpoint started the closing handshake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -159,9 +165,15 @@ struct Inflating {
 impl Connection {
     /// A connection in `role` whose opening handshake is done (by this crate
     /// or by the transport). Clients draw masking keys from the operating
-    /// system's generator.
+    /// system's generator; without the `std` feature there is none, so a
+    /// client made here cannot send (its sends fail with
+    /// [`SendError::Entropy`]): use [`with_entropy`](Self::with_entropy).
     pub fn new(role: Role, config: Config) -> Self {
-        Self::build(role, &config, Keys::Os(OsEntropy::new()))
+        #[cfg(feature = "std")]
+        let keys = Keys::Os(OsEntropy::new());
+        #[cfg(not(feature = "std"))]
+        let keys = Keys::Missing;
+        Self::build(role, &config, keys)
     }
 
     /// Like [`new`](Self::new), with masking keys from `entropy` (for

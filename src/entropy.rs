@@ -40,19 +40,22 @@ impl fmt::Display for EntropyError {
     }
 }
 
-impl std::error::Error for EntropyError {}
+impl core::error::Error for EntropyError {}
 
 /// How many random bytes [`OsEntropy`] fetches per system call: 16 masks.
+#[cfg(feature = "std")]
 const OS_BATCH: usize = 64;
 
 /// The operating system's generator (via `getrandom`), read in batches so a
-/// client does not make a system call per frame.
+/// client does not make a system call per frame. Needs the `std` feature.
+#[cfg(feature = "std")]
 #[derive(Clone)]
 pub struct OsEntropy {
     batch: [u8; OS_BATCH],
     used: usize,
 }
 
+#[cfg(feature = "std")]
 impl OsEntropy {
     /// A source that will read the OS generator on first use.
     pub const fn new() -> Self {
@@ -63,12 +66,14 @@ impl OsEntropy {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for OsEntropy {
     fn default() -> Self {
         Self::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl fmt::Debug for OsEntropy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print buffered random bytes.
@@ -76,6 +81,7 @@ impl fmt::Debug for OsEntropy {
     }
 }
 
+#[cfg(feature = "std")]
 impl EntropySource for OsEntropy {
     fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError> {
         if dest.len() > OS_BATCH {
@@ -94,11 +100,12 @@ impl EntropySource for OsEntropy {
     }
 }
 
+#[cfg(feature = "std")]
 fn os_error(error: getrandom::Error) -> EntropyError {
     EntropyError::new(error.raw_os_error())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 

@@ -179,7 +179,7 @@ impl fmt::Display for ProtocolError {
     }
 }
 
-impl std::error::Error for ProtocolError {}
+impl core::error::Error for ProtocolError {}
 
 /// The application asked for something the connection cannot send.
 /// Nothing was queued and the connection state is unchanged.
@@ -247,8 +247,8 @@ impl fmt::Display for SendError {
     }
 }
 
-impl std::error::Error for SendError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl core::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             SendError::Entropy(e) => Some(e),
             _ => None,
@@ -282,8 +282,8 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Error::Protocol(e) => Some(e),
             Error::Send(e) => Some(e),

@@ -61,13 +61,14 @@ impl fmt::Debug for ControlPayload {
 }
 
 /// A message-level event: whole messages, reassembled from their fragments.
+#[cfg(feature = "alloc")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
     /// A complete text message (validated UTF-8).
-    Text(String),
+    Text(alloc::string::String),
     /// A complete binary message.
-    Binary(Vec<u8>),
+    Binary(alloc::vec::Vec<u8>),
     /// A ping; unless [`Config::auto_pong`](crate::Config::auto_pong) is off,
     /// the pong is already queued.
     Ping(ControlPayload),

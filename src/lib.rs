@@ -38,6 +38,18 @@
 //! feature) and negotiated when `Config::deflate` turns it on: the
 //! `deflate` module explains the parameters, limits and memory.
 //!
+//! Time and backpressure are data too: the driver passes the time to
+//! [`Connection::handle_timeout`] (closing-handshake timeout, keepalive) and
+//! sleeps until the deadline it returns; [`Connection::buffered_amount`],
+//! [`Connection::wants_read`] and `Config::send_high_water` bound what a
+//! peer that stops reading can cost (`docs/timers-backpressure.md`).
+//!
+//! Features: without defaults the crate is `#![no_std]` on `core` alone
+//! (frames, masking, UTF-8 and the streaming [`Decoder`]); `alloc` adds
+//! [`Connection`] and the handshake, `std` (default) the OS entropy source
+//! and `Instant`-based timers, `deflate` (default) permessage-deflate,
+//! `http` conversions and `bytes` received payloads as `bytes::Bytes`.
+//!
 //! Peer misbehaviour is a [`ProtocolError`] that knows its close code; the
 //! close frame is already queued when you see it, and it is sticky. Caller
 //! misuse is a [`SendError`]. Limits live in [`Config`] and are checked from
@@ -123,33 +135,67 @@
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 
+// `core` alone unless the `alloc` or `std` feature says otherwise; unit
+// tests use std.
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(all(feature = "std", not(test)))]
+extern crate std;
+
+/// What std's prelude would give the modules that need `alloc`.
+#[cfg(feature = "alloc")]
+mod prelude {
+    pub(crate) use alloc::borrow::ToOwned;
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::collections::VecDeque;
+    pub(crate) use alloc::string::{String, ToString};
+    pub(crate) use alloc::vec::Vec;
+    pub(crate) use alloc::{format, vec};
+}
+
+#[cfg(feature = "std")]
+mod clock;
 mod close;
 mod config;
+#[cfg(feature = "alloc")]
 mod connection;
+mod decoder;
 #[cfg(feature = "deflate")]
 pub mod deflate;
 mod entropy;
 mod error;
 mod event;
 pub mod frame;
+#[cfg(feature = "alloc")]
 pub mod handshake;
 mod recv;
+#[cfg(feature = "alloc")]
 mod send;
 mod utf8;
 
 /// The README's example, compiled and run as a doctest.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "std"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON_LEN};
 pub use config::{Config, Role};
+#[cfg(feature = "bytes")]
+pub use connection::BytesEvent;
+#[cfg(feature = "alloc")]
 pub use connection::{Connection, Initiator, Outgoing, State};
+pub use decoder::Decoder;
 #[cfg(feature = "deflate")]
 pub use deflate::{DeflateConfig, DeflateParams};
-pub use entropy::{EntropyError, EntropySource, OsEntropy};
+#[cfg(feature = "std")]
+pub use entropy::OsEntropy;
+pub use entropy::{EntropyError, EntropySource};
 pub use error::{Error, ProtocolError, SendError};
-pub use event::{ControlPayload, Event, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};
+#[cfg(feature = "alloc")]
+pub use event::Event;
+pub use event::{ControlPayload, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};

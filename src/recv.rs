@@ -9,7 +9,9 @@
 use crate::close::CloseFrame;
 use crate::config::{Config, Role};
 use crate::error::ProtocolError;
-use crate::event::{ControlPayload, Event, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};
+#[cfg(feature = "alloc")]
+use crate::event::Event;
+use crate::event::{ControlPayload, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ParsedHeader, apply_mask};
 use crate::utf8::Utf8Validator;
 use core::ops::Range;
@@ -52,6 +54,7 @@ pub(crate) enum Control {
 }
 
 impl Control {
+    #[cfg(feature = "alloc")]
     pub(crate) fn into_event(self) -> Event {
         match self {
             Control::Ping(payload) => Event::Ping(payload),
@@ -112,9 +115,18 @@ struct Message {
     utf8: Utf8Validator,
 }
 
-/// A buffer for a control payload split across inputs.
-fn new_gather() -> Box<[u8; MAX_CONTROL_PAYLOAD]> {
-    Box::new([0; MAX_CONTROL_PAYLOAD])
+/// A buffer for a control payload split across inputs: boxed with `alloc`
+/// (an idle connection then holds none), inline on `core` alone.
+#[cfg(feature = "alloc")]
+type Gathered = alloc::boxed::Box<[u8; MAX_CONTROL_PAYLOAD]>;
+#[cfg(not(feature = "alloc"))]
+type Gathered = [u8; MAX_CONTROL_PAYLOAD];
+
+fn new_gather() -> Gathered {
+    #[cfg(feature = "alloc")]
+    return alloc::boxed::Box::new([0; MAX_CONTROL_PAYLOAD]);
+    #[cfg(not(feature = "alloc"))]
+    [0; MAX_CONTROL_PAYLOAD]
 }
 
 /// RSV1: permessage-deflate's "this message is compressed".
@@ -140,7 +152,7 @@ pub(crate) struct Receiver {
     /// A control payload split across inputs, gathered until it is
     /// complete: boxed on demand and freed once used, so an idle
     /// connection holds none.
-    gathered: Option<Box<[u8; MAX_CONTROL_PAYLOAD]>>,
+    gathered: Option<Gathered>,
     /// Bytes parsed, copied, unmasked and validated so far: the work meter
     /// the linear-work tests read.
     examined: u64,
@@ -168,12 +180,14 @@ impl Receiver {
     }
 
     /// Bytes parsed, copied, unmasked and validated so far.
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     pub(crate) fn examined(&self) -> u64 {
         self.examined
     }
 
     /// Counts work the connection did on received bytes (copying them
     /// into a message, validating it whole), so one meter covers both.
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     pub(crate) fn count_examined(&mut self, bytes: usize) {
         self.examined += bytes as u64;
     }

@@ -7,11 +7,15 @@
 //! own account (pongs, keepalive pings) go ahead of queued data, at the
 //! next frame boundary (see [`urgent`]).
 
+use crate::prelude::*;
+
 mod urgent;
 
 use crate::close::CloseFrame;
 use crate::config::Role;
-use crate::entropy::{EntropyError, EntropySource, OsEntropy};
+#[cfg(feature = "std")]
+use crate::entropy::OsEntropy;
+use crate::entropy::{EntropyError, EntropySource};
 use crate::error::SendError;
 use crate::event::MessageKind;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ParsedHeader, apply_mask};
@@ -26,15 +30,23 @@ use crate::recv::RSV1;
 
 /// Where a client's masking keys come from.
 pub(crate) enum Keys {
+    #[cfg(feature = "std")]
     Os(OsEntropy),
     Custom(Box<dyn EntropySource>),
+    /// No source (`Connection::new` without `std`): a client's sends fail
+    /// with `SendError::Entropy`.
+    #[cfg(not(feature = "std"))]
+    Missing,
 }
 
 impl Keys {
     fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError> {
         match self {
+            #[cfg(feature = "std")]
             Keys::Os(source) => source.fill(dest),
             Keys::Custom(source) => source.fill(dest),
+            #[cfg(not(feature = "std"))]
+            Keys::Missing => Err(EntropyError::new(None)),
         }
     }
 }

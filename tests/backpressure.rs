@@ -7,6 +7,8 @@
 //! `pending_transmit` shows into a `Vec` and reporting it with
 //! `advance_transmit`; a stalled transport writes nothing.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::*;

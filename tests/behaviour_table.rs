@@ -2,6 +2,8 @@
 //! (fixed)"), plus end of stream. Every input runs at the message level and
 //! at the streaming level, which must agree exactly.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::*;

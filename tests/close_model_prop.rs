@@ -52,6 +52,8 @@
 //!   message in progress, then UTF-8 (fragments) or the code before the
 //!   reason (close); received close payloads are checked code first.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::*;

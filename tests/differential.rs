@@ -59,6 +59,8 @@
 //!    capped at 125 bytes anyway. With a limit under 125, a ping longer than
 //!    the limit is "too big" there and accepted here.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use std::collections::VecDeque;

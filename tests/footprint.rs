@@ -2,6 +2,8 @@
 //! holds (a counting allocator, per thread). `benches/memory.rs` puts the same figures next to
 //! tungstenite and fastwebsockets.
 
+#![cfg(feature = "std")]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 

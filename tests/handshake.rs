@@ -4,6 +4,8 @@
 //! connection, the handover from parts, RFC 8441 and the `http` crate types.
 //! The client side is in `handshake_client.rs`.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::{OP_PING, OP_TEXT, client_frame};

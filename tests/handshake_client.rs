@@ -3,6 +3,8 @@
 //! server's response, and a client and a server upgrading each other and
 //! exchanging messages. The server side is in `handshake.rs`.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::{OP_TEXT, ScriptedEntropy, server_frame};

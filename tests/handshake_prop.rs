@@ -3,6 +3,8 @@
 //! with the same contents; mutated requests give the same result whole or
 //! split; a client accepts whatever a server accepted, split anywhere.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use base64::Engine as _;

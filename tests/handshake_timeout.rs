@@ -3,6 +3,8 @@
 //! sleep. The clock starts at the first `handle_timeout` call; a head still
 //! incomplete at the deadline fails the handshake for good.
 
+#![cfg(feature = "std")]
+
 use std::time::{Duration, Instant};
 
 use wsproto::handshake::{

@@ -4,6 +4,8 @@
 //! consumes more than it was given and that an error is sticky); a failure's
 //! close frame, the last frame sent, carries the error's close code.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::{cut_at, run_both, sent_close_code};

@@ -8,6 +8,8 @@
 //! examine about n²/2 bytes (8 million times the head for 16 KiB); one that
 //! allocated per call would make a million allocations for 1 MiB.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -2,6 +2,8 @@
 //! whole and fragmented, with pings interleaved, through a full close
 //! handshake. Bytes cross in uneven chunks to exercise reassembly.
 
+#![cfg(feature = "std")]
+
 use wsproto::{
     CloseCode, Config, Connection, Event, Initiator, MessageKind, ProtocolError, Role, SendError,
     State, StreamEvent,

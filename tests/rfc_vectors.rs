@@ -1,6 +1,8 @@
 //! The examples of RFC 6455 section 5.7, byte for byte: decoded in the role
 //! that receives them (at both receive levels) and produced by the encoder.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::*;

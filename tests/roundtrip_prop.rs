@@ -2,6 +2,8 @@
 //! fragmentation, pings between fragments, masks) arrives unchanged at the
 //! other, whatever the chunking of the bytes in between, at both levels.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::{Outcome, ScriptedEntropy, cut_at, run_both};

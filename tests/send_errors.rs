@@ -1,6 +1,8 @@
 //! Caller misuse is a typed `SendError`: nothing is queued and the
 //! connection state does not change.
 
+#![cfg(feature = "std")]
+
 use wsproto::{
     CloseCode, Config, Connection, EntropyError, EntropySource, Event, MessageKind, Role,
     SendError, State,

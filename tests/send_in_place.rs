@@ -7,6 +7,8 @@
 //! with permessage-deflate a compressible payload is compressed into the
 //! connection while a short one is still handed out in place.
 
+#![cfg(feature = "std")]
+
 use proptest::prelude::*;
 use wsproto::{
     CloseCode, Config, Connection, EntropyError, EntropySource, Event, MessageKind, Outgoing, Role,

@@ -4,6 +4,8 @@
 //! events, final error, transmitted bytes and state as in one chunk. The
 //! one-chunk run itself is checked against the expected events and replies.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::*;

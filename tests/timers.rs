@@ -6,6 +6,8 @@
 //! Every call goes through [`tick`], which also checks that
 //! `poll_timeout` agrees with what `handle_timeout` returned.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::*;

@@ -2,22 +2,26 @@
 //! connection never reads a clock; the driver tells it the time with
 //! [`Connection::handle_timeout`] and sleeps until the instant it returns.
 //!
-//! Deadlines are kept as offsets from the first instant the driver passed
-//! in, so the logic needs nothing but `core::time::Duration`.
-
-use std::time::Instant;
+//! Deadlines are offsets on the driver's clock (see [`Clock`]), so the
+//! logic needs nothing but `core::time::Duration`; with `std`, `Instant`s
+//! are accepted and returned too.
 
 use super::{Connection, Failure, State};
+#[cfg(feature = "std")]
+use crate::clock::Clock;
 use crate::error::ProtocolError;
 use crate::frame::OpCode;
 use core::time::Duration;
+#[cfg(feature = "std")]
+use std::time::Instant;
 
 /// The timers' state, in the connection's extras: made when the closing
 /// handshake is first timed, or at construction with a keepalive.
 #[derive(Default)]
 pub(super) struct Timers {
-    /// The first instant handed in; deadlines are offsets from it.
-    origin: Option<Instant>,
+    /// The origin of the `Instant`s handed in, if any.
+    #[cfg(feature = "std")]
+    clock: Clock,
     /// When the closing handshake gives up (armed once it has started).
     close_deadline: Option<Duration>,
     keepalive: Option<Keepalive>,
@@ -102,23 +106,40 @@ impl Connection {
     /// assert_eq!(server.poll_event(), Err(ProtocolError::CloseTimeout));
     /// # Ok::<(), wsproto::SendError>(())
     /// ```
+    #[cfg(feature = "std")]
     pub fn handle_timeout(&mut self, now: Instant) -> Option<Instant> {
-        let state = self.state();
-        if state == State::Closed {
-            return None;
-        }
-        let close_timeout = (self.close_timeout_ms != u32::MAX).then_some(self.close_timeout_ms);
-        let needs_timers = match state {
-            State::Closing(_) => close_timeout.is_some(),
-            _ => self.has_keepalive(),
-        };
-        if !needs_timers {
+        if !self.timing() {
+            // No timer runs: no clock to keep either (and no heap).
             return self.poll_timeout();
         }
+        let at = self.extras().timers.clock.offset(now);
+        let next = self.handle_timeout_at(at)?;
+        self.extras.as_deref()?.timers.clock.instant(next)
+    }
+
+    /// When the connection next needs [`handle_timeout`](Self::handle_timeout),
+    /// as armed by the last call to it; `None` when no timer runs. A timer
+    /// that started after that call (a close just sent) is armed by the
+    /// next one, so prefer the instant `handle_timeout` returns.
+    #[cfg(feature = "std")]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let next = self.poll_timeout_at()?;
+        self.extras.as_deref()?.timers.clock.instant(next)
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) on a clock without
+    /// `Instant` (`no_std`): `now` and the returned deadline are offsets
+    /// from an origin of the driver's choosing (boot, say) on a monotonic
+    /// clock. Use one of the two on a connection, not both.
+    pub fn handle_timeout_at(&mut self, now: Duration) -> Option<Duration> {
+        if !self.timing() {
+            return self.poll_timeout_at();
+        }
+        let state = self.state();
+        let close_timeout = (self.close_timeout_ms != u32::MAX).then_some(self.close_timeout_ms);
         let heard = core::mem::take(&mut self.heard);
         let timers = &mut self.extras().timers;
-        let origin = *timers.origin.get_or_insert(now);
-        let at = now.saturating_duration_since(origin);
+        let at = now;
         let check = match (state, close_timeout) {
             (State::Closing(_), Some(millis)) => {
                 let timeout = Duration::from_millis(u64::from(millis));
@@ -144,29 +165,31 @@ impl Connection {
             Check::Ping => drop(self.queue_owed(OpCode::Ping, &[])),
             Check::Expired(error) => self.time_out(error),
         }
-        self.poll_timeout()
+        self.poll_timeout_at()
     }
 
-    /// When the connection next needs [`handle_timeout`](Self::handle_timeout),
-    /// as armed by the last call to it; `None` when no timer runs. A timer
-    /// that started after that call (a close just sent) is armed by the
-    /// next one, so prefer the instant `handle_timeout` returns.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    /// [`poll_timeout`](Self::poll_timeout) as an offset on the driver's
+    /// clock, for [`handle_timeout_at`](Self::handle_timeout_at).
+    pub fn poll_timeout_at(&self) -> Option<Duration> {
         let timers = &self.extras.as_deref()?.timers;
-        let origin = timers.origin?;
-        let offset = match self.state() {
+        match self.state() {
             State::Closed => None,
             State::Closing(_) => timers.close_deadline,
             State::Open => timers.keepalive.as_ref().and_then(Keepalive::deadline),
-        }?;
-        // Past the end of `Instant`'s range is never.
-        origin.checked_add(offset)
+        }
     }
 
-    fn has_keepalive(&self) -> bool {
-        self.extras
-            .as_deref()
-            .is_some_and(|extras| extras.timers.keepalive.is_some())
+    /// Whether a timer runs in this state: the closing handshake's, or the
+    /// keepalive while open.
+    fn timing(&self) -> bool {
+        match self.state() {
+            State::Closed => false,
+            State::Closing(_) => self.close_timeout_ms != u32::MAX,
+            State::Open => self
+                .extras
+                .as_deref()
+                .is_some_and(|extras| extras.timers.keepalive.is_some()),
+        }
     }
 
     /// Fails the connection on a timer: nothing is sent, what waited to be

@@ -3,6 +3,8 @@
 //! with a sync flush whose `00 00 ff ff` is stripped by the sender and put
 //! back by the receiver.
 
+use crate::prelude::*;
+
 use super::{DeflateConfig, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 

@@ -3,6 +3,8 @@
 //! against `max_message_len` as it grows, text validated as UTF-8 as it
 //! appears.
 
+use crate::prelude::*;
+
 use super::{DeflateParams, Inflated, Inflater};
 use crate::error::ProtocolError;
 use crate::event::MessageKind;

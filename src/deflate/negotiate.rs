@@ -1,6 +1,8 @@
 //! The negotiation of RFC 7692 section 7.1: the client's offer, the
 //! server's choice among offers, and the client's check of the answer.
 
+use crate::prelude::*;
+
 use super::{DeflateConfig, DeflateParams, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
 use crate::handshake::Extension;
 

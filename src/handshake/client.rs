@@ -1,6 +1,8 @@
 //! The client side of the opening handshake (RFC 6455 section 4.1): write
 //! the upgrade request, then check the server's response.
 
+use crate::prelude::*;
+
 use super::error::{BuildError, ResponseError, ResponseErrorKind};
 use super::extension::{self, Extension};
 use super::head::{HeadProgress, HeadReader, field_slots};
@@ -9,8 +11,12 @@ use super::response::{Response, push_header};
 use super::server::{Expired, HandshakeTimer};
 use super::url::WsUrl;
 use super::{accept_key, encode_key};
-use crate::{Config, Connection, EntropySource, OsEntropy, Role};
+#[cfg(feature = "std")]
+use crate::OsEntropy;
+use crate::{Config, Connection, EntropySource, Role};
 use core::fmt;
+use core::time::Duration;
+#[cfg(feature = "std")]
 use std::time::Instant;
 
 /// What a client asks for: the URL, subprotocols and extensions it offers,
@@ -201,7 +207,7 @@ impl fmt::Debug for ClientHandshake {
                     Progress::Failed(_) => "failed",
                 },
             )
-            .field("deadline", &self.poll_timeout())
+            .field("deadline", &self.poll_timeout_at())
             .finish_non_exhaustive()
     }
 }
@@ -211,6 +217,7 @@ impl ClientHandshake {
     /// `config` limits the response head (its size, its fields, and with
     /// [`handle_timeout`](Self::handle_timeout) the time it may take) and
     /// configures the connection.
+    #[cfg(feature = "std")]
     pub fn new(request: &ClientRequest, config: Config) -> Result<Self, BuildError> {
         Self::with_entropy(request, config, Box::new(OsEntropy::new()))
     }
@@ -349,7 +356,17 @@ impl ClientHandshake {
     /// assert_eq!(handshake.recv(b"\r\n").unwrap_err().kind(), ResponseErrorKind::Timeout);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg(feature = "std")]
     pub fn handle_timeout(&mut self, now: Instant) -> Result<Option<Instant>, ResponseError> {
+        let at = self.timer.clock.offset(now);
+        let next = self.handle_timeout_at(at)?;
+        Ok(next.and_then(|next| self.timer.clock.instant(next)))
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) on a clock without
+    /// `Instant` (`no_std`): `now` and the deadline are offsets from an
+    /// origin of the driver's choosing on a monotonic clock.
+    pub fn handle_timeout_at(&mut self, now: Duration) -> Result<Option<Duration>, ResponseError> {
         match &self.progress {
             Progress::Reading(_) => {}
             Progress::Complete => return Ok(None),
@@ -383,7 +400,14 @@ impl ClientHandshake {
     /// assert_eq!(handshake.poll_timeout(), Some(start + Duration::from_secs(5)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg(feature = "std")]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timer.clock.instant(self.poll_timeout_at()?)
+    }
+
+    /// [`poll_timeout`](Self::poll_timeout) as an offset on the driver's
+    /// clock, for [`handle_timeout_at`](Self::handle_timeout_at).
+    pub fn poll_timeout_at(&self) -> Option<Duration> {
         match self.progress {
             Progress::Reading(_) => self.timer.deadline(),
             Progress::Complete | Progress::Failed(_) => None,

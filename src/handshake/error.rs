@@ -1,6 +1,8 @@
 //! Handshake errors, and the one table from a refused request to its HTTP
 //! status.
 
+use crate::prelude::*;
+
 use super::response::Response;
 use crate::entropy::EntropyError;
 use core::fmt;
@@ -134,7 +136,7 @@ impl fmt::Display for RequestError {
     }
 }
 
-impl std::error::Error for RequestError {}
+impl core::error::Error for RequestError {}
 
 /// Why a client refused the server's handshake response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,7 +246,7 @@ impl fmt::Display for ResponseError {
     }
 }
 
-impl std::error::Error for ResponseError {}
+impl core::error::Error for ResponseError {}
 
 /// The application asked for a request or response that cannot be sent.
 /// Nothing was produced; fix the arguments.
@@ -301,8 +303,8 @@ impl fmt::Display for BuildError {
     }
 }
 
-impl std::error::Error for BuildError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl core::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             BuildError::InvalidUrl(error) => Some(error),
             BuildError::Entropy(error) => Some(error),
@@ -350,4 +352,4 @@ impl fmt::Display for UrlError {
     }
 }
 
-impl std::error::Error for UrlError {}
+impl core::error::Error for UrlError {}

@@ -2,6 +2,8 @@
 //! extensions, each a name with `;`-separated parameters whose values are
 //! tokens or quoted strings.
 
+use crate::prelude::*;
+
 use super::headers::{is_tchar, is_token};
 use core::fmt;
 
@@ -35,7 +37,7 @@ impl fmt::Display for InvalidExtension {
     }
 }
 
-impl std::error::Error for InvalidExtension {}
+impl core::error::Error for InvalidExtension {}
 
 impl Extension {
     /// An extension with no parameters; `None` if `name` is not a token.

@@ -3,6 +3,8 @@
 //! for the blank line that ends the head, so feeding a head one byte at a
 //! time costs linear work.
 
+use crate::prelude::*;
+
 /// The head is not complete yet, is complete, or cannot fit the limit.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum HeadProgress {

@@ -2,6 +2,8 @@
 //! compare case-insensitively, and the comma-separated token lists of
 //! RFC 9110 section 5.6.1.
 
+use crate::prelude::*;
+
 use core::fmt;
 
 /// An ordered list of HTTP header fields.

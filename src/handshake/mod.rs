@@ -20,6 +20,8 @@
 //! Bytes that arrive after the head (a client may send its first frames at
 //! once) are carried to the [`Connection`](crate::Connection), never lost.
 
+use crate::prelude::*;
+
 mod client;
 mod error;
 mod extension;

@@ -1,6 +1,8 @@
 //! HTTP responses: the ones a server writes (101, 200 for HTTP/2, or a
 //! rejection) and the head a client received.
 
+use crate::prelude::*;
+
 use super::error::BuildError;
 use super::headers::{Headers, is_field_value, is_token, write_fields};
 

@@ -1,14 +1,19 @@
 //! The server side of the opening handshake (RFC 6455 section 4.2): read
 //! and validate the upgrade request, then accept it (101) or refuse it.
 
+use crate::prelude::*;
+
 use super::error::{BuildError, RequestError};
 use super::extension::{self, BadChoice, Extension};
 use super::head::{HeadProgress, HeadReader, field_slots};
 use super::headers::{Headers, is_token, list_elements, single_str};
 use super::response::{Response, push_header};
 use super::{accept_key, is_valid_key};
+#[cfg(feature = "std")]
+use crate::clock::Clock;
 use crate::{Config, Connection, Role};
 use core::time::Duration;
+#[cfg(feature = "std")]
 use std::time::Instant;
 
 /// Reads an upgrade request from bytes in chunks of any size.
@@ -124,7 +129,17 @@ impl ServerHandshake {
     /// assert_eq!(handshake.recv(b"\r\n"), Err(RequestError::Timeout));
     /// # Ok::<(), RequestError>(())
     /// ```
+    #[cfg(feature = "std")]
     pub fn handle_timeout(&mut self, now: Instant) -> Result<Option<Instant>, RequestError> {
+        let at = self.timer.clock.offset(now);
+        let next = self.handle_timeout_at(at)?;
+        Ok(next.and_then(|next| self.timer.clock.instant(next)))
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) on a clock without
+    /// `Instant` (`no_std`): `now` and the deadline are offsets from an
+    /// origin of the driver's choosing on a monotonic clock.
+    pub fn handle_timeout_at(&mut self, now: Duration) -> Result<Option<Duration>, RequestError> {
         match self.state {
             Progress::Reading => {}
             Progress::Complete => return Ok(None),
@@ -152,7 +167,14 @@ impl ServerHandshake {
     /// assert_eq!(handshake.poll_timeout(), Some(start + Duration::from_secs(10)));
     /// # Ok::<(), wsproto::handshake::RequestError>(())
     /// ```
+    #[cfg(feature = "std")]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timer.clock.instant(self.poll_timeout_at()?)
+    }
+
+    /// [`poll_timeout`](Self::poll_timeout) as an offset on the driver's
+    /// clock, for [`handle_timeout_at`](Self::handle_timeout_at).
+    pub fn poll_timeout_at(&self) -> Option<Duration> {
         match self.state {
             Progress::Reading => self.timer.deadline(),
             Progress::Complete | Progress::Failed(_) => None,
@@ -682,8 +704,11 @@ pub(super) struct HandshakeTimer {
     /// for ever).
     timeout: Option<Duration>,
     /// Armed by the first call when there is a timeout (and `now + timeout`
-    /// fits an `Instant`; past that is for ever in practice).
-    deadline: Option<Instant>,
+    /// fits a `Duration`; past that is for ever).
+    deadline: Option<Duration>,
+    /// The origin of the `Instant`s handed in, if any.
+    #[cfg(feature = "std")]
+    pub(super) clock: Clock,
 }
 
 /// The deadline has passed.
@@ -695,16 +720,18 @@ impl HandshakeTimer {
         HandshakeTimer {
             timeout,
             deadline: None,
+            #[cfg(feature = "std")]
+            clock: Clock::default(),
         }
     }
 
     /// Arms the deadline on the first call, then checks it: the deadline
     /// to wake up at (`None` without a timeout), or [`Expired`] at or past
     /// it.
-    pub(super) fn handle(&mut self, now: Instant) -> Result<Option<Instant>, Expired> {
+    pub(super) fn handle(&mut self, now: Duration) -> Result<Option<Duration>, Expired> {
         if let Some(timeout) = self.timeout.take() {
-            // The first call: the clock starts now. A deadline too far off
-            // for an `Instant` is never reached; leave it unarmed.
+            // The first call: the clock starts now. A deadline past the end
+            // of `Duration` is never reached; leave it unarmed.
             self.deadline = now.checked_add(timeout);
         }
         match self.deadline {
@@ -714,7 +741,7 @@ impl HandshakeTimer {
     }
 
     /// The armed deadline, if any.
-    pub(super) fn deadline(&self) -> Option<Instant> {
+    pub(super) fn deadline(&self) -> Option<Duration> {
         self.deadline
     }
 }

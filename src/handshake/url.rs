@@ -1,6 +1,8 @@
 //! The `ws://` and `wss://` URLs of RFC 6455 section 3, parsed into what the
 //! handshake needs: where to connect, the `Host` header and the resource.
 
+use crate::prelude::*;
+
 use super::error::UrlError;
 
 /// A parsed WebSocket URL.
