@@ -16,7 +16,8 @@
 //!   close code), as whole frames masked as the role requires, at most one
 //!   close and nothing after it;
 //! - the heap a connection holds grows with the bytes fed and its limits,
-//!   never with lengths a header announces.
+//!   never with lengths a header announces;
+//! - the core-only `Decoder` gives the streaming level's events and error.
 //!
 //! The `deflate` target runs the same four ways on a connection with
 //! permessage-deflate (`Setup::deflate`); see `crate::deflate`.
@@ -24,7 +25,7 @@
 use crate::frames::{Reply, replies};
 use crate::heap;
 use crate::input::{Setup, Xorshift, chunks, split_setup};
-use wsproto::{Connection, Event, MessageKind, ProtocolError, Role, State, StreamEvent};
+use wsproto::{Connection, Decoder, Event, MessageKind, ProtocolError, Role, State, StreamEvent};
 
 /// Runs every check on one fuzz input.
 pub fn check(role: Role, data: &[u8]) {
@@ -35,7 +36,70 @@ pub fn check(role: Role, data: &[u8]) {
     assert_eq!(chunked, whole, "chunking changed the message-level run");
     let streamed = run_stream(role, &setup, &pieces);
     assert_eq!(streamed, chunked, "the streaming level disagrees");
+    if setup.deflate.is_none() {
+        // The core-only Decoder has no end of stream: the connection's
+        // UnexpectedEof is its own.
+        let mut expected = streamed.events;
+        if setup.eof && expected.last() == Some(&Err(ProtocolError::UnexpectedEof)) {
+            expected.pop();
+        }
+        assert_eq!(
+            run_decoder(role, &setup, &pieces),
+            expected,
+            "the Decoder disagrees"
+        );
+    }
     check_memory(role, &setup, &pieces);
+}
+
+/// The events of a [`Decoder`] (the streaming level without replies),
+/// messages joined from their pieces, then its error, if any.
+fn run_decoder(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Vec<Result<Event, ProtocolError>> {
+    let mut decoder = Decoder::new(role, &setup.config);
+    let mut events = Vec::new();
+    let mut message: Option<(MessageKind, Vec<u8>)> = None;
+    for chunk in pieces {
+        let mut buf = chunk.to_vec();
+        let mut at = 0;
+        loop {
+            let given = buf.len() - at;
+            let (used, event) = match decoder.decode(&mut buf[at..]) {
+                Ok(found) => found,
+                Err(error) => {
+                    let mut probe = [0x81u8, 0x00];
+                    assert_eq!(decoder.decode(&mut probe).map(|(used, _)| used), Err(error));
+                    events.push(Err(error));
+                    return events;
+                }
+            };
+            assert!(used <= given, "consumed {used} of {given} bytes");
+            match event {
+                None => break,
+                Some(StreamEvent::Data { kind, payload, fin }) => {
+                    assert!(payload.len() <= used, "payload longer than the bytes used");
+                    let (_, bytes) = message.get_or_insert_with(|| (kind, Vec::new()));
+                    bytes.extend_from_slice(payload);
+                    if fin && let Some((kind, bytes)) = message.take() {
+                        events.push(Ok(match kind {
+                            MessageKind::Text => {
+                                Event::Text(String::from_utf8(bytes).expect("validated text"))
+                            }
+                            MessageKind::Binary => Event::Binary(bytes),
+                        }));
+                    }
+                }
+                Some(StreamEvent::Ping(p)) => events.push(Ok(Event::Ping(p))),
+                Some(StreamEvent::Pong(p)) => events.push(Ok(Event::Pong(p))),
+                Some(StreamEvent::Close(frame)) => {
+                    assert!(decoder.is_closed());
+                    events.push(Ok(Event::Close(frame)));
+                }
+                Some(other) => panic!("unknown stream event {other:?}"),
+            }
+            at += used;
+        }
+    }
+    events
 }
 
 /// Everything a run produced.
