@@ -85,24 +85,11 @@ impl Decoder {
             Reading::Failed(error) => return Err(error),
         }
         // A whole unfragmented message at the front: judged in one step.
-        if let Some((used, piece)) = self.receiver.whole_message(input) {
-            let range = piece.range.clone();
-            if let Err(error) = self
-                .receiver
-                .accept_whole(&mut input[range.clone()], &piece, true)
-            {
-                self.state = Reading::Failed(error);
-                return Err(error);
-            }
-            let event = StreamEvent::Data {
-                kind: piece.kind,
-                payload: &input[range],
-                fin: true,
-            };
-            return Ok((used, Some(event)));
-        }
-        self.step(input)
-            .inspect_err(|&error| self.state = Reading::Failed(error))
+        let decoded = match self.receiver.whole_message(input) {
+            Some(found) => self.receiver.whole_event(input, found),
+            None => self.step(input),
+        };
+        decoded.inspect_err(|&error| self.state = Reading::Failed(error))
     }
 
     /// Whether the peer's close frame has been decoded.

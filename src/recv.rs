@@ -329,6 +329,25 @@ impl Receiver {
         Some((end, piece))
     }
 
+    /// The streaming fast path (`Connection::recv_in_place` and `Decoder`),
+    /// after [`whole_message`](Self::whole_message) found `piece`: the
+    /// message unmasked and validated in place, as an event.
+    #[inline]
+    pub(crate) fn whole_event<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        (used, piece): (usize, DataPiece),
+    ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
+        let range = piece.range.clone();
+        self.accept_whole(&mut input[range.clone()], &piece, true)?;
+        let event = StreamEvent::Data {
+            kind: piece.kind,
+            payload: &input[range],
+            fin: true,
+        };
+        Ok((used, Some(event)))
+    }
+
     /// [`accept_data`](Self::accept_data) for a piece from
     /// [`whole_message`](Self::whole_message): a whole message, so no
     /// message state to keep. `validate_text` is false when the caller

@@ -52,6 +52,24 @@ pub fn check(role: Role, data: &[u8]) {
     check_memory(role, &setup, &pieces);
 }
 
+/// Adds a streamed data piece to the message being joined; the message
+/// once its last piece is in.
+fn join_piece(
+    message: &mut Option<(MessageKind, Vec<u8>)>,
+    kind: MessageKind,
+    payload: &[u8],
+    fin: bool,
+) -> Option<Event> {
+    let (kind0, bytes) = message.get_or_insert_with(|| (kind, Vec::new()));
+    assert_eq!(*kind0, kind, "a message changed kind");
+    bytes.extend_from_slice(payload);
+    let (kind, bytes) = message.take_if(|_| fin)?;
+    Some(match kind {
+        MessageKind::Text => Event::Text(String::from_utf8(bytes).expect("validated text")),
+        MessageKind::Binary => Event::Binary(bytes),
+    })
+}
+
 /// The events of a [`Decoder`] (the streaming level without replies),
 /// messages joined from their pieces, then its error, if any.
 fn run_decoder(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Vec<Result<Event, ProtocolError>> {
@@ -77,16 +95,7 @@ fn run_decoder(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Vec<Result<Event,
                 None => break,
                 Some(StreamEvent::Data { kind, payload, fin }) => {
                     assert!(payload.len() <= used, "payload longer than the bytes used");
-                    let (_, bytes) = message.get_or_insert_with(|| (kind, Vec::new()));
-                    bytes.extend_from_slice(payload);
-                    if fin && let Some((kind, bytes)) = message.take() {
-                        events.push(Ok(match kind {
-                            MessageKind::Text => {
-                                Event::Text(String::from_utf8(bytes).expect("validated text"))
-                            }
-                            MessageKind::Binary => Event::Binary(bytes),
-                        }));
-                    }
+                    events.extend(join_piece(&mut message, kind, payload, fin).map(Ok));
                 }
                 Some(StreamEvent::Ping(p)) => events.push(Ok(Event::Ping(p))),
                 Some(StreamEvent::Pong(p)) => events.push(Ok(Event::Pong(p))),
@@ -282,17 +291,7 @@ pub fn run_stream(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
                         used > 0 || !payload.is_empty() || fin,
                         "an empty event that consumed nothing"
                     );
-                    let (kind0, bytes) = message.get_or_insert_with(|| (kind, Vec::new()));
-                    assert_eq!(*kind0, kind, "a message changed kind");
-                    bytes.extend_from_slice(payload);
-                    if fin && let Some((kind, bytes)) = message.take() {
-                        events.push(Ok(match kind {
-                            MessageKind::Text => {
-                                Event::Text(String::from_utf8(bytes).expect("validated text"))
-                            }
-                            MessageKind::Binary => Event::Binary(bytes),
-                        }));
-                    }
+                    events.extend(join_piece(&mut message, kind, payload, fin).map(Ok));
                 }
                 Some(StreamEvent::Ping(p)) => events.push(Ok(Event::Ping(p))),
                 Some(StreamEvent::Pong(p)) => events.push(Ok(Event::Pong(p))),

@@ -70,21 +70,14 @@ impl Connection {
     ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
         self.heard |= !input.is_empty();
         if self.fast_path_open() {
-            if let Some((used, piece)) = self.receiver.whole_message(input) {
-                let range = piece.range.clone();
-                if let Err(error) =
-                    self.receiver
-                        .accept_whole(&mut input[range.clone()], &piece, true)
-                {
-                    self.fail(error);
-                    return Err(error);
-                }
-                let event = StreamEvent::Data {
-                    kind: piece.kind,
-                    payload: &input[range],
-                    fin: true,
+            if let Some(found) = self.receiver.whole_message(input) {
+                return match self.receiver.whole_event(input, found) {
+                    Ok(event) => Ok(event),
+                    Err(error) => {
+                        self.fail(error);
+                        Err(error)
+                    }
                 };
-                return Ok((used, Some(event)));
             }
         }
         self.recv_in_place_general(input)
