@@ -19,10 +19,9 @@ use crate::prelude::*;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::{Config, Role};
-use crate::entropy::EntropyError;
-use crate::entropy::EntropySource;
 #[cfg(feature = "std")]
 use crate::entropy::OsEntropy;
+use crate::entropy::{EntropyError, EntropySource};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{Event, MAX_CONTROL_PAYLOAD, MessageKind};
 use crate::frame::OpCode;
