@@ -141,6 +141,9 @@ fn min_compress_len(n: u8) -> usize {
     }
 }
 
+/// The first byte of every pong the application sends (and of no ping).
+const APP_PONG: u8 = 0xa5;
+
 /// One endpoint and the model of what it must see.
 struct Side {
     conn: Connection,
@@ -312,14 +315,20 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
             send_fragment(me, peer, MessageKind::Text, first, false);
             send_fragment(me, peer, MessageKind::Text, second, true);
         }
-        Op::Ping { data, .. } => {
+        Op::Ping { mut data, .. } => {
+            // Pings never start with the byte that marks the application's
+            // own pongs, so an automatic pong is never mistaken for one.
+            if data.first() == Some(&APP_PONG) {
+                data[0] = !APP_PONG;
+            }
             let expected = control_expected(me, &data);
             let send = |conn: &mut Connection| conn.send_ping(&data);
             check_send(me, peer, send, expected, || {
                 Event::Ping(ControlPayload::new(&data).expect("checked length"))
             });
         }
-        Op::Pong { data, .. } => {
+        Op::Pong { mut data, .. } => {
+            data.insert(0, APP_PONG);
             let expected = control_expected(me, &data);
             let send = |conn: &mut Connection| conn.send_pong(&data);
             check_send(me, peer, send, expected, || {
