@@ -522,7 +522,7 @@ impl Sender {
     pub(crate) fn pending<'a>(&'a self, urgent: Option<&'a Urgent>) -> &'a [u8] {
         match urgent {
             Some(urgent) if !urgent.is_empty() => {
-                if urgent.started() || self.written >= self.boundary {
+                if self.urgent_due(urgent) {
                     urgent.front()
                 } else {
                     &self.outbox[self.written..self.boundary.min(self.outbox.len())]
@@ -537,7 +537,7 @@ impl Sender {
     pub(crate) fn advance(&mut self, urgent: Option<&mut Urgent>, n: usize) {
         match urgent {
             Some(urgent) if !urgent.is_empty() => {
-                if urgent.started() || self.written >= self.boundary {
+                if self.urgent_due(urgent) {
                     return urgent.advance(n);
                 }
                 self.written += n.min(self.boundary - self.written);
@@ -545,11 +545,7 @@ impl Sender {
             _ => self.written = (self.written + n).min(self.outbox.len()),
         }
         if self.written == self.outbox.len() {
-            self.outbox.clear();
-            self.written = 0;
-            self.boundary = 0;
-            self.owed_tail = 0;
-            self.tail_pong = 0;
+            self.clear_outbox();
         }
     }
 
@@ -580,21 +576,30 @@ impl Sender {
         } else {
             out.extend_from_slice(&self.outbox[self.written..]);
         }
-        self.outbox.clear();
-        self.written = 0;
-        self.boundary = 0;
-        self.owed_tail = 0;
-        self.tail_pong = 0;
+        self.clear_outbox();
         n
     }
 
     /// Forgets everything not yet written (the transport is to be dropped).
     pub(crate) fn discard(&mut self) {
         self.outbox = Vec::new();
+        self.clear_outbox();
+    }
+
+    /// Empties the outbox (keeping its capacity) and the state that
+    /// describes its contents.
+    fn clear_outbox(&mut self) {
+        self.outbox.clear();
         self.written = 0;
         self.boundary = 0;
         self.owed_tail = 0;
         self.tail_pong = 0;
+    }
+
+    /// Whether the oldest owed frame goes next: it has started, or the
+    /// outbox is at the boundary where it waits.
+    fn urgent_due(&self, urgent: &Urgent) -> bool {
+        urgent.started() || self.written >= self.boundary
     }
 }
 
