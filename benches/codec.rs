@@ -42,8 +42,9 @@ use peers::{FixedEntropy, KEY, block_on, masked_frames};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wsproto::bytes::BytesMut;
 use wsproto::frame::apply_mask;
-use wsproto::{Config, Connection, Event, MessageKind, Role, StreamEvent};
+use wsproto::{Config, Connection, Event, MessageKind, Role, StreamEvent, Streaming};
 
 const SIZES: [usize; 5] = [16, 125, 1024, 64 << 10, 1 << 20];
 
@@ -121,6 +122,16 @@ impl Source {
     }
 }
 
+impl Source {
+    /// Appends at most `max` bytes to `buf`: one memcpy into its spare
+    /// room, as a read into a `BytesMut` does.
+    fn fill_bytes(&mut self, buf: &mut BytesMut, max: usize) {
+        let n = max.min(self.wire.len() - self.at);
+        buf.extend_from_slice(&self.wire[self.at..self.at + n]);
+        self.at = (self.at + n) % self.wire.len();
+    }
+}
+
 impl Read for Source {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         Ok(self.fill(buf))
@@ -142,9 +153,12 @@ impl AsyncRead for Source {
         _: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        // `put_slice` copies into the spare room as it is (no zero-fill
+        // first): one memcpy, as the other peers' reads.
         let this = self.get_mut();
-        let n = this.fill(buf.initialize_unfilled());
-        buf.advance(n);
+        let n = buf.remaining().min(this.wire.len() - this.at);
+        buf.put_slice(&this.wire[this.at..this.at + n]);
+        this.at = (this.at + n) % this.wire.len();
         Poll::Ready(Ok(()))
     }
 }
@@ -248,7 +262,7 @@ impl AsyncRead for Sink {
 
 /// wsproto's streaming level: reads into a buffer, payload unmasked there.
 struct WsprotoStream {
-    conn: Connection,
+    conn: Connection<Streaming>,
     source: Source,
     buf: Vec<u8>,
     at: usize,
@@ -258,7 +272,7 @@ struct WsprotoStream {
 impl WsprotoStream {
     fn new(wire: Vec<u8>) -> Self {
         WsprotoStream {
-            conn: Connection::new(Role::Server, Config::default()),
+            conn: Connection::new(Role::Server, Config::default()).into_streaming(),
             source: Source::new(wire),
             buf: vec![0; READ_CHUNK],
             at: 0,
@@ -288,7 +302,49 @@ impl WsprotoStream {
     }
 }
 
-/// wsproto's message level: every message an owned `Vec` or `String`.
+/// wsproto's message level on the caller's read buffer
+/// (`poll_event_from`): every message owned (`Bytes` / `Utf8Bytes`), a
+/// single-frame one split off the buffer the read copied into.
+struct WsprotoOwned {
+    conn: Connection,
+    source: Source,
+    buf: BytesMut,
+}
+
+impl WsprotoOwned {
+    fn new(wire: Vec<u8>) -> Self {
+        WsprotoOwned {
+            conn: Connection::new(Role::Server, Config::default()),
+            source: Source::new(wire),
+            buf: BytesMut::new(),
+        }
+    }
+
+    fn messages(&mut self, count: usize) -> usize {
+        let (mut messages, mut bytes) = (0, 0);
+        while messages < count {
+            match self
+                .conn
+                .poll_event_from(&mut self.buf)
+                .expect("valid frames")
+            {
+                Some(Event::Binary(data)) => bytes += black_box(data).len(),
+                Some(Event::Text(text)) => bytes += black_box(text).len(),
+                Some(_) => continue,
+                None => {
+                    self.buf.reserve(READ_CHUNK);
+                    self.source.fill_bytes(&mut self.buf, READ_CHUNK);
+                    continue;
+                }
+            }
+            messages += 1;
+        }
+        bytes
+    }
+}
+
+/// wsproto's message level fed by copy (`recv` + `poll_event`): every
+/// message owned (`Bytes` / `Utf8Bytes`).
 struct WsprotoMessage {
     conn: Connection,
     source: Source,
@@ -356,6 +412,20 @@ fn fastwebsockets_messages(ws: &mut fastwebsockets::WebSocket<Source>, count: us
     bytes
 }
 
+/// fastwebsockets' owned messages with text validated: its
+/// `FragmentCollector` (what its docs give for whole messages).
+fn fastwebsockets_collected(
+    ws: &mut fastwebsockets::FragmentCollector<Source>,
+    count: usize,
+) -> usize {
+    let mut bytes = 0;
+    for _ in 0..count {
+        let frame = block_on(ws.read_frame()).expect("valid frames");
+        bytes += black_box(&frame.payload[..]).len();
+    }
+    bytes
+}
+
 fn decode(c: &mut Criterion) {
     for kind in [Payload::Binary, Payload::TextAscii, Payload::TextMixed] {
         let mut group = c.benchmark_group(format!("decode/{}", kind.name()));
@@ -372,6 +442,10 @@ fn decode(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("wsproto_stream", size), |b| {
                 b.iter(|| assert_eq!(stream.messages(count), expected))
             });
+            let mut owned = WsprotoOwned::new(wire.clone());
+            group.bench_function(BenchmarkId::new("wsproto_owned", size), |b| {
+                b.iter(|| assert_eq!(owned.messages(count), expected))
+            });
             let mut message = WsprotoMessage::new(wire.clone());
             group.bench_function(BenchmarkId::new("wsproto_message", size), |b| {
                 b.iter(|| assert_eq!(message.messages(count), expected))
@@ -380,9 +454,13 @@ fn decode(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("tungstenite", size), |b| {
                 b.iter(|| assert_eq!(tungstenite_messages(&mut tung, count), expected))
             });
-            let mut fws = fastwebsockets_server(wire);
+            let mut fws = fastwebsockets_server(wire.clone());
             group.bench_function(BenchmarkId::new("fastwebsockets", size), |b| {
                 b.iter(|| assert_eq!(fastwebsockets_messages(&mut fws, count), expected))
+            });
+            let mut collector = fastwebsockets::FragmentCollector::new(fastwebsockets_server(wire));
+            group.bench_function(BenchmarkId::new("fastwebsockets_collected", size), |b| {
+                b.iter(|| assert_eq!(fastwebsockets_collected(&mut collector, count), expected))
             });
         }
         group.finish();
@@ -517,7 +595,8 @@ fn primitives(c: &mut Criterion) {
     let mut frame = Vec::new();
     server.poll_transmit(&mut frame);
     let mut client =
-        Connection::with_entropy(Role::Client, Config::default(), Box::new(FixedEntropy));
+        Connection::with_entropy(Role::Client, Config::default(), Box::new(FixedEntropy))
+            .into_streaming();
     let frame_len = frame.len();
     group.bench_function("utf8_mixed/wsproto", |b| {
         b.iter(|| {
@@ -594,7 +673,7 @@ fn deflate(c: &mut Criterion) {
             )
         };
         let mut stream = WsprotoStream::new(wire.clone());
-        stream.conn = server();
+        stream.conn = server().into_streaming();
         group.bench_function(BenchmarkId::new("decode/wsproto_stream", size), |b| {
             b.iter(|| assert_eq!(stream.messages(count), size * count))
         });

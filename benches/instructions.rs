@@ -26,6 +26,7 @@ use std::hint::black_box;
 use std::io::Read;
 use std::process::{Command, ExitCode};
 
+use wsproto::bytes::BytesMut;
 use wsproto::{Config, Connection, Event, MessageKind, Role, StreamEvent};
 
 #[path = "support/peers.rs"]
@@ -44,26 +45,38 @@ const SMOKE_FRAMES: usize = 100;
 
 #[derive(Clone, Copy)]
 enum Lib {
+    /// Borrowed pieces (`recv_in_place`), dead at the next call.
     WsprotoStream,
+    /// Owned messages from the caller's read buffer (`poll_event_from`).
+    WsprotoOwned,
+    /// Owned messages, input copied in (`recv` + `poll_event`).
     WsprotoMessage,
+    /// Owned messages.
     Tungstenite,
+    /// Owned frames (`read_frame`), text not validated.
     Fastwebsockets,
+    /// Owned messages, text validated (`FragmentCollector`).
+    FastwebsocketsCollected,
 }
 
-const LIBS: [Lib; 4] = [
+const LIBS: [Lib; 6] = [
     Lib::WsprotoStream,
+    Lib::WsprotoOwned,
     Lib::WsprotoMessage,
     Lib::Tungstenite,
     Lib::Fastwebsockets,
+    Lib::FastwebsocketsCollected,
 ];
 
 impl Lib {
     fn name(self) -> &'static str {
         match self {
             Lib::WsprotoStream => "wsproto-stream",
+            Lib::WsprotoOwned => "wsproto-owned",
             Lib::WsprotoMessage => "wsproto-message",
             Lib::Tungstenite => "tungstenite",
             Lib::Fastwebsockets => "fastwebsockets",
+            Lib::FastwebsocketsCollected => "fastwebsockets-collected",
         }
     }
 }
@@ -257,9 +270,13 @@ fn run(lib: Lib, kind: Kind, count: usize, prepared: usize) -> Result<(), String
     let input = &wire[..count * frame_len];
     let (messages, bytes) = match lib {
         Lib::WsprotoStream => wsproto_stream(input, kind.message_kind())?,
+        Lib::WsprotoOwned => wsproto_owned(input, kind.message_kind())?,
         Lib::WsprotoMessage => wsproto_message(input, kind.message_kind())?,
         Lib::Tungstenite => tungstenite(input, kind.message_kind(), count)?,
         Lib::Fastwebsockets => fastwebsockets(input, kind.message_kind(), count)?,
+        Lib::FastwebsocketsCollected => {
+            fastwebsockets_collected(input, kind.message_kind(), count)?
+        }
     };
     if (messages, bytes) != (count, count * PAYLOAD) {
         return Err(format!(
@@ -273,7 +290,7 @@ fn run(lib: Lib, kind: Kind, count: usize, prepared: usize) -> Result<(), String
 /// Reads 64 KiB chunks and decodes them in place; returns (messages,
 /// payload bytes).
 fn wsproto_stream(input: &[u8], expected: MessageKind) -> Result<(usize, usize), String> {
-    let mut conn = Connection::new(Role::Server, Config::default());
+    let mut conn = Connection::new(Role::Server, Config::default()).into_streaming();
     let mut transport = Mem::new(input);
     let mut buf = vec![0u8; CHUNK];
     let (mut messages, mut bytes) = (0, 0);
@@ -296,6 +313,30 @@ fn wsproto_stream(input: &[u8], expected: MessageKind) -> Result<(usize, usize),
                 Ok((_, Some(event))) => return Err(format!("unexpected event {event:?}")),
                 Err(error) => return Err(error.to_string()),
             }
+        }
+    }
+    Ok((messages, bytes))
+}
+
+/// Reads 64 KiB chunks onto a `BytesMut` and polls whole messages from it.
+fn wsproto_owned(input: &[u8], expected: MessageKind) -> Result<(usize, usize), String> {
+    let mut conn = Connection::new(Role::Server, Config::default());
+    let mut transport = Mem::new(input);
+    let mut buf = BytesMut::new();
+    let (mut messages, mut bytes) = (0, 0);
+    loop {
+        buf.reserve(CHUNK);
+        if transport.read_onto(&mut buf, CHUNK) == 0 {
+            break;
+        }
+        while let Some(event) = conn.poll_event_from(&mut buf).map_err(|e| e.to_string())? {
+            let len = match (event, expected) {
+                (Event::Binary(data), MessageKind::Binary) => black_box(data).len(),
+                (Event::Text(text), MessageKind::Text) => black_box(text).len(),
+                (event, _) => return Err(format!("unexpected event {event:?}")),
+            };
+            bytes += len;
+            messages += 1;
         }
     }
     Ok((messages, bytes))
@@ -372,6 +413,29 @@ fn fastwebsockets(
     }
     if ws.into_inner().written() != 0 {
         return Err("fastwebsockets wrote a reply".into());
+    }
+    Ok((messages, bytes))
+}
+
+/// `FragmentCollector::read_frame()` until `count` messages are in: whole
+/// messages, text validated.
+fn fastwebsockets_collected(
+    input: &[u8],
+    expected: MessageKind,
+    count: usize,
+) -> Result<(usize, usize), String> {
+    use fastwebsockets::{OpCode, Role};
+    let ws = fastwebsockets::WebSocket::after_handshake(Mem::new(input), Role::Server);
+    let mut ws = fastwebsockets::FragmentCollector::new(ws);
+    let (mut messages, mut bytes) = (0, 0);
+    for _ in 0..count {
+        let frame = block_on(ws.read_frame()).map_err(|e| e.to_string())?;
+        match (frame.opcode, expected) {
+            (OpCode::Binary, MessageKind::Binary) | (OpCode::Text, MessageKind::Text) => {}
+            (opcode, _) => return Err(format!("unexpected frame {opcode:?}")),
+        }
+        bytes += black_box(&frame.payload[..]).len();
+        messages += 1;
     }
     Ok((messages, bytes))
 }

@@ -22,7 +22,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use wsproto::{Config, Connection, Event, MessageKind, Role, StreamEvent};
+use wsproto::bytes::BytesMut;
+use wsproto::{Config, Connection, Event, MessageKind, Role, StreamEvent, Streaming};
 
 #[path = "support/peers.rs"]
 mod peers;
@@ -139,8 +140,8 @@ fn main() {
     let rows = [
         measure(
             "wsproto streaming (recv_in_place)",
-            size_of::<Connection>(),
-            || Connection::new(Role::Server, Config::default()),
+            size_of::<Connection<Streaming>>(),
+            || Connection::new(Role::Server, Config::default()).into_streaming(),
             |conn| {
                 // The caller's read buffer, on the stack.
                 let mut buf = [0u8; 64];
@@ -173,6 +174,24 @@ fn main() {
                 conn.send_binary(&data).expect("open");
                 // Same transmit path as above, so the rows differ only in
                 // how they receive.
+                let n = conn.pending_transmit().len();
+                assert_eq!(n, PAYLOAD + 2);
+                conn.advance_transmit(n);
+            },
+        ),
+        measure(
+            "wsproto owned (poll_event_from)",
+            size_of::<Connection>(),
+            || Connection::new(Role::Server, Config::default()),
+            |conn| {
+                // The caller's read buffer, let go once the message is out,
+                // as a driver that reads into a fresh `BytesMut` does.
+                let mut buf = BytesMut::from(frame);
+                let Ok(Some(Event::Binary(data))) = conn.poll_event_from(&mut buf) else {
+                    panic!("expected a binary message");
+                };
+                assert_eq!(data, payload);
+                conn.send_binary(&data).expect("open");
                 let n = conn.pending_transmit().len();
                 assert_eq!(n, PAYLOAD + 2);
                 conn.advance_transmit(n);

@@ -78,7 +78,7 @@ fn case_count(base: &str) -> Result<u32, ClientError> {
                 let count = text
                     .trim()
                     .parse()
-                    .map_err(|_| ClientError::BadCaseCount(text))?;
+                    .map_err(|_| ClientError::BadCaseCount(text.to_string()))?;
                 // The count is all we need: close without waiting for the
                 // server's answer.
                 let _ = conn.close(wsproto::CloseCode::NORMAL, "");

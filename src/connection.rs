@@ -23,23 +23,26 @@ use crate::config::{Config, Role};
 use crate::entropy::OsEntropy;
 use crate::entropy::{EntropyError, EntropySource};
 use crate::error::{ProtocolError, SendError};
-use crate::event::{Event, MAX_CONTROL_PAYLOAD, MessageKind};
+use crate::event::{MAX_CONTROL_PAYLOAD, MessageKind};
 use crate::frame::OpCode;
-use crate::recv::{Control, Receiver, Step};
+use crate::recv::{Position, Receiver};
 use crate::send::{Keys, SendExtras, Sender, Urgent};
+use bytes::BytesMut;
 use core::fmt;
+use core::marker::PhantomData;
 
 #[cfg(feature = "deflate")]
 use crate::deflate::{DeflateParams, Deflater, Inbound};
 
 mod in_place;
+mod level;
+mod messages;
 mod stream;
 mod timers;
-#[cfg(feature = "bytes")]
 mod with_bytes;
 
 pub use in_place::Outgoing;
-#[cfg(feature = "bytes")]
+pub use level::{Messages, ReceiveLevel, Streaming};
 pub use with_bytes::BytesEvent;
 
 /// Which endpoint started the closing handshake.
@@ -70,13 +73,23 @@ pub enum State {
 /// A WebSocket connection after the opening handshake, as a sans-IO state
 /// machine.
 ///
+/// The receive level is part of the type, chosen once, so the two cannot
+/// be mixed by accident (each keeps its own partial message):
+/// `Connection` (that is, `Connection<Messages>`) hands out whole owned
+/// messages; [`into_streaming`](Connection::into_streaming) turns it into a
+/// `Connection<Streaming>`, which hands out payload as it arrives. Bytes a
+/// handshake read past its head wait inside the connection and come first
+/// at either level.
+///
 /// Methods fall in three groups:
 ///
-/// - **Receive**: [`recv`](Self::recv) + [`poll_event`](Self::poll_event)
-///   (whole messages), or [`recv_in_place`](Self::recv_in_place) (payload
-///   streamed as it arrives, unmasked in the caller's buffer); and
-///   [`recv_eof`](Self::recv_eof) when the transport ends. Use one level per
-///   connection: each keeps its own partial message.
+/// - **Receive**: at the message level, [`recv`](Connection::recv) +
+///   [`poll_event`](Connection::poll_event), or
+///   [`poll_event_from`](Connection::poll_event_from) on your own read
+///   buffer (no copy); at the streaming level,
+///   [`recv_in_place`](Connection::recv_in_place) (payload unmasked in the
+///   caller's buffer) or [`recv_bytes`](Connection::recv_bytes); at both,
+///   [`recv_eof`](Self::recv_eof) when the transport ends.
 /// - **Send**: [`send_text`](Self::send_text),
 ///   [`send_binary`](Self::send_binary), [`send_fragment`](Self::send_fragment),
 ///   [`send_ping`](Self::send_ping), [`send_pong`](Self::send_pong),
@@ -88,8 +101,7 @@ pub enum State {
 ///
 /// After every receive or send call, write out what is pending. Nothing here
 /// performs I/O, reads a clock or panics on any input.
-pub struct Connection {
-    role: Role,
+pub struct Connection<L: ReceiveLevel = Messages> {
     /// [`Config::auto_pong`]: the only setting read after construction
     /// (the limits live in the receiver), so the config is not kept.
     auto_pong: bool,
@@ -98,9 +110,8 @@ pub struct Connection {
     /// Everything a healthy server connection streaming its input does
     /// without, boxed on first use (see [`Extras`]).
     extras: Option<Box<Extras>>,
-    /// The decoder has read the peer's close frame and reads no further.
-    close_decoded: bool,
-    /// The application has been given the peer's close frame.
+    /// The peer's close frame was decoded (and handed out): nothing after
+    /// it is decoded.
     close_received: bool,
     close_sent: bool,
     /// Who sent the first close frame (a failure counts as local).
@@ -114,15 +125,26 @@ pub struct Connection {
     close_timeout_ms: u32,
     /// Bytes arrived since the keepalive last looked.
     heard: bool,
+    /// The streaming level has bytes or a partial message held in the
+    /// inbox to hand out before its input (see [`Inbox`]); false at the
+    /// message level, which always looks there.
+    held: bool,
+    /// How many bytes the last `poll_event_from` left in the caller's
+    /// buffer (part of a frame): they come before anything fed with `recv`
+    /// since. A `u32` to keep the connection small: a frame's part left
+    /// there is at most `max_frame_len`, and past 4 GiB only the order of
+    /// bytes fed with `recv` in the middle of it could be wrong.
+    caller_holds: u32,
+    level: PhantomData<L>,
 }
 
 /// Whether the connection failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Failure {
     None,
-    /// The message-level decoder found an error; it waits behind the events
-    /// decoded before it.
-    Pending,
+    /// A timer ended the connection: the message level still hands out
+    /// what was received before, then the error.
+    Ending,
     /// The error was acted on (its close frame queued) and is sticky.
     Failed,
 }
@@ -143,13 +165,58 @@ struct Extras {
     timers: timers::Timers,
 }
 
-/// What the message level keeps between calls.
+impl Extras {
+    /// Whether it holds nothing: it can be dropped, so that an idle
+    /// connection holds no heap.
+    fn is_idle(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        let inflating = self.inflating.is_some();
+        #[cfg(not(feature = "deflate"))]
+        let inflating = false;
+        self.inbox.is_empty()
+            && self.send.is_idle()
+            && !inflating
+            && self.error.is_none()
+            && self.timers.is_idle()
+    }
+}
+
+impl Inbox {
+    fn is_empty(&self) -> bool {
+        self.input.is_empty()
+            && self.message.is_empty()
+            && self.lent == Lent::Nothing
+            && self.predecoded == 0
+    }
+}
+
+/// Received bytes the connection holds between calls.
 #[derive(Default)]
 struct Inbox {
-    /// The message being reassembled.
+    /// Bytes received and not yet decoded: fed by `recv`, or read by a
+    /// handshake past its head. Released (no heap kept) once decoded.
+    input: BytesMut,
+    /// The fragmented or compressed message being gathered (message level;
+    /// the streaming level hands out what `into_streaming` found here).
     message: Vec<u8>,
-    /// Events decoded and not yet polled.
-    events: VecDeque<Event>,
+    /// What the streaming level's last call lent out of the inbox, given
+    /// back at its next call.
+    lent: Lent,
+    /// How many bytes at the front of the streaming level's next input
+    /// are payload the message level decoded in place already (see
+    /// `into_streaming`).
+    predecoded: usize,
+}
+
+/// What a streaming-level event borrowed from the inbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Lent {
+    #[default]
+    Nothing,
+    /// The first bytes of `Inbox::input` (decoded, some handed out).
+    Input(usize),
+    /// `Inbox::message`, handed out whole.
+    Message,
 }
 
 /// The receiving side of permessage-deflate.
@@ -196,7 +263,7 @@ impl Connection {
     /// client.poll_transmit(&mut wire);
     /// assert_eq!(wire[0], 0xc1); // FIN, RSV1 (compressed), text
     /// server.recv(&wire);
-    /// assert_eq!(server.poll_event()?, Some(Event::Text("compress me ".repeat(10))));
+    /// assert_eq!(server.poll_event()?, Some(Event::Text("compress me ".repeat(10).into())));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "deflate")]
@@ -227,12 +294,6 @@ impl Connection {
         }));
     }
 
-    /// The permessage-deflate parameters in force, if it was negotiated.
-    #[cfg(feature = "deflate")]
-    pub fn deflate(&self) -> Option<DeflateParams> {
-        self.inflating().map(|inflating| inflating.params)
-    }
-
     fn build(role: Role, config: &Config, keys: Keys) -> Self {
         // Only a client masks, so only a client keeps a key source.
         let mut extras = (role == Role::Client).then(|| {
@@ -246,12 +307,10 @@ impl Connection {
                 timers::Timers::with_keepalive(interval, config.keepalive_timeout);
         }
         Connection {
-            role,
             auto_pong: config.auto_pong,
             receiver: Receiver::new(role, config),
             sender: Sender::new(role, config.send_high_water),
             extras,
-            close_decoded: false,
             close_received: false,
             close_sent: false,
             close_initiator: None,
@@ -259,6 +318,92 @@ impl Connection {
             failure: Failure::None,
             close_timeout_ms: config.close_timeout.map_or(u32::MAX, timers::to_millis),
             heard: false,
+            held: false,
+            caller_holds: 0,
+            level: PhantomData,
+        }
+    }
+
+    /// The same connection at the streaming level: payload handed out as
+    /// it arrives ([`recv_in_place`](Connection::recv_in_place),
+    /// [`recv_bytes`](Connection::recv_bytes)), whatever the size of the
+    /// message. Nothing received is lost in the change: bytes still
+    /// undecoded (a handshake's leftover, input fed with
+    /// [`recv`](Self::recv)) and the part of a message already gathered
+    /// are handed out first. Bytes still in a buffer given to
+    /// [`poll_event_from`](Self::poll_event_from) are the caller's: feed
+    /// them to `recv_in_place` next.
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, Role, StreamEvent};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// // Bytes read with the handshake, say: a masked "Hello" (RFC 6455 section 5.7).
+    /// server.recv(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    /// let mut server = server.into_streaming();
+    /// let (used, event) = server.recv_in_place(&mut [])?;
+    /// assert_eq!(used, 0);
+    /// assert!(matches!(event, Some(StreamEvent::Data { payload: b"Hello", fin: true, .. })));
+    /// # Ok::<(), wsproto::ProtocolError>(())
+    /// ```
+    ///
+    /// The message level's calls are gone from the streaming connection, so
+    /// the two cannot be mixed by accident:
+    ///
+    /// ```compile_fail
+    /// use wsproto::{Config, Connection, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default()).into_streaming();
+    /// server.recv(b"bytes"); // error: no method `recv` on `Connection<Streaming>`
+    /// ```
+    pub fn into_streaming(mut self) -> Connection<Streaming> {
+        // A message sent in one frame is decoded in place at the front of
+        // the buffer it arrives in: that part is handed out as it is.
+        if let Position::SingleFramePayload { decoded } = self.receiver.position() {
+            if decoded > 0 {
+                let caller_holds = self.caller_holds;
+                let inbox = &mut self.extras().inbox;
+                if caller_holds > 0 {
+                    inbox.predecoded = decoded;
+                } else if inbox.input.len() >= decoded {
+                    inbox.message = inbox.input.split_to(decoded).to_vec();
+                }
+            }
+        }
+        let held = self.extras.as_ref().is_some_and(|extras| {
+            let inbox = &extras.inbox;
+            !inbox.input.is_empty() || !inbox.message.is_empty() || inbox.predecoded > 0
+        });
+        Connection {
+            auto_pong: self.auto_pong,
+            receiver: self.receiver,
+            sender: self.sender,
+            extras: self.extras,
+            close_received: self.close_received,
+            close_sent: self.close_sent,
+            close_initiator: self.close_initiator,
+            eof: self.eof,
+            failure: self.failure,
+            close_timeout_ms: self.close_timeout_ms,
+            heard: self.heard,
+            held,
+            caller_holds: 0,
+            level: PhantomData,
+        }
+    }
+}
+
+impl<L: ReceiveLevel> Connection<L> {
+    /// The permessage-deflate parameters in force, if it was negotiated.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.inflating().map(|inflating| inflating.params)
+    }
+
+    /// Drops the extras if they hold nothing (see [`Extras::is_idle`]).
+    fn release_idle_extras(&mut self) {
+        if self.extras.as_deref().is_some_and(Extras::is_idle) {
+            self.extras = None;
         }
     }
 
@@ -289,7 +434,7 @@ impl Connection {
 
     /// This endpoint's role.
     pub fn role(&self) -> Role {
-        self.role
+        self.receiver.role()
     }
 
     /// Where the connection is in its life; [`State::Closed`] means the
@@ -304,119 +449,13 @@ impl Connection {
         }
     }
 
-    // ----- receive, message level -----
-
-    /// Feeds bytes read from the transport, in chunks of any size. Whole
-    /// messages and control frames become events for
-    /// [`poll_event`](Self::poll_event).
-    ///
-    /// All of `input` is consumed. Bytes after the peer's close frame, or
-    /// after the connection failed, are ignored (RFC 6455 section 5.5.1).
-    /// Events wait in a queue until polled: at most one 128-byte event per
-    /// two input bytes, so feed reads of bounded size (say 16-64 KiB) and
-    /// poll after each. The streaming level has no queue.
-    ///
-    /// Replies happen in order as events are polled: the pong when its ping
-    /// is polled, the close echo when the close is polled, the failure's
-    /// close frame when the error is polled. So the application can still
-    /// answer the messages that arrived before a close or an error.
-    pub fn recv(&mut self, mut input: &[u8]) {
-        self.heard |= !input.is_empty();
-        while !input.is_empty() && self.receiving() {
-            // A whole unfragmented message: copied once into a buffer of
-            // its exact size, without the general path (see `Receiver`).
-            if let Some((used, piece)) = self.receiver.whole_message(input) {
-                let mut data = input[piece.range.clone()].to_vec();
-                self.receiver.count_examined(data.len());
-                // Text is validated once, by `push_message`.
-                let accepted = self.receiver.accept_whole(&mut data, &piece, false);
-                if let Err(error) = accepted.and_then(|()| self.push_message(piece.kind, data)) {
-                    return self.stop_receiving(error);
-                }
-                input = &input[used..];
-                continue;
-            }
-            let (used, step) = match self.receiver.step(input) {
-                Ok(found) => found,
-                Err(error) => return self.stop_receiving(error),
-            };
-            match step {
-                Step::NeedMore => {}
-                #[cfg(feature = "deflate")]
-                Step::Data(piece) if piece.compressed => {
-                    let complete = match self.inflate_piece(&input[piece.range.clone()], &piece) {
-                        Ok(complete) => complete,
-                        Err(error) => return self.stop_receiving(error),
-                    };
-                    if complete {
-                        let data = core::mem::take(&mut self.extras().inbox.message);
-                        if let Err(error) = self.push_message(piece.kind, data) {
-                            return self.stop_receiving(error);
-                        }
-                    }
-                }
-                Step::Data(piece) => {
-                    let message = &mut self.extras.get_or_insert_with(Box::default).inbox.message;
-                    let start = message.len();
-                    message.extend_from_slice(&input[piece.range.clone()]);
-                    self.receiver.count_examined(piece.range.len());
-                    if let Err(error) = self.receiver.accept_data(&mut message[start..], &piece) {
-                        return self.stop_receiving(error);
-                    }
-                    if piece.fin {
-                        let data = core::mem::take(message);
-                        if let Err(error) = self.push_message(piece.kind, data) {
-                            return self.stop_receiving(error);
-                        }
-                    }
-                }
-                Step::Control(control) => {
-                    self.close_decoded |= matches!(control, Control::Close(_));
-                    self.extras().inbox.events.push_back(control.into_event());
-                }
-            }
-            input = &input[used..];
-        }
-    }
-
-    /// Queues a complete message (already validated).
-    fn push_message(&mut self, kind: MessageKind, data: Vec<u8>) -> Result<(), ProtocolError> {
-        let event = match kind {
-            MessageKind::Binary => Event::Binary(data),
-            MessageKind::Text => {
-                self.receiver.count_examined(data.len());
-                // The only check of a whole message from the fast path; a
-                // second one (unavoidable in safe code) for the others,
-                // validated as they arrived.
-                Event::Text(String::from_utf8(data).map_err(|_| ProtocolError::InvalidUtf8)?)
-            }
-        };
-        self.extras().inbox.events.push_back(event);
-        Ok(())
-    }
-
-    /// Drops the message being reassembled (and its memory).
-    fn drop_partial_message(&mut self) {
+    /// Drops what the inbox holds (and its memory): nothing more will be
+    /// decoded, or the message being gathered ended.
+    fn release_inbox(&mut self) {
         if let Some(extras) = &mut self.extras {
-            extras.inbox.message = Vec::new();
+            extras.inbox = Inbox::default();
         }
-    }
-
-    /// Unmasks a compressed piece into the decompressor and inflates it
-    /// onto the message being reassembled; returns whether it completed.
-    #[cfg(feature = "deflate")]
-    fn inflate_piece(
-        &mut self,
-        bytes: &[u8],
-        piece: &crate::recv::DataPiece,
-    ) -> Result<bool, ProtocolError> {
-        self.take_compressed(bytes, piece)?;
-        let Extras {
-            inbox, inflating, ..
-        } = self.extras();
-        inflating.as_mut().map_or(Ok(false), |inflating| {
-            inflating.inbound.inflate_onto(&mut inbox.message)
-        })
+        self.held = false;
     }
 
     /// Copies a compressed piece (still masked, from the input) into the
@@ -440,71 +479,64 @@ impl Connection {
         self.receiver.accept_data(compressed, piece)
     }
 
-    /// The next message-level event, in the order the peer sent them.
-    ///
-    /// `Ok(None)` means more input is needed. Once the connection has failed,
-    /// the events decoded before the failure come first, then the
-    /// [`ProtocolError`] is returned on this and every later call.
-    pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
-        if let Some(event) = self
-            .extras
-            .as_mut()
-            .and_then(|extras| extras.inbox.events.pop_front())
-        {
-            match &event {
-                Event::Ping(payload) => self.answer_ping(payload),
-                Event::Close(frame) => self.answer_close(frame),
-                _ => {}
-            }
-            return Ok(Some(event));
-        }
-        if let Some(error) = self.take_pending_error() {
-            self.fail(error);
-        }
-        self.failed().map_or(Ok(None), Err)
-    }
-
-    /// Stops the message-level decoder at `error`; the error is reported
-    /// after the events decoded before it.
-    fn stop_receiving(&mut self, error: ProtocolError) {
-        self.extras().error = Some(error);
-        self.failure = Failure::Pending;
-        self.drop_partial_message();
-    }
-
-    // ----- receive, end of stream (the streaming level is in `stream.rs`) -----
+    // ----- receive, both levels (each level's own calls are in
+    // `messages.rs` and `stream.rs`) -----
 
     /// Tells the connection the transport has ended (a read returned 0).
-    /// Without a close frame received first this is an abnormal closure: the
-    /// receive calls then return [`ProtocolError::UnexpectedEof`] (close code
-    /// 1006, which is never sent).
+    /// What was received before is still decoded; then, without a close
+    /// frame received first, this is an abnormal closure: the receive calls
+    /// return [`ProtocolError::UnexpectedEof`] (close code 1006, which is
+    /// never sent). Input given after this is ignored.
     pub fn recv_eof(&mut self) {
-        if self.receiving() {
-            self.stop_receiving(ProtocolError::UnexpectedEof);
-        }
         self.eof = true;
     }
 
+    /// Whether received bytes are still decoded: no close frame decoded and
+    /// no failure acted on.
     fn receiving(&self) -> bool {
-        !self.close_decoded && !self.eof && self.failure == Failure::None
+        !self.close_received && self.failure != Failure::Failed
     }
 
-    /// The sticky error the connection failed with (not one still pending).
+    /// Whether new input is taken: no close frame decoded, no failure, and
+    /// the transport not ended.
+    fn taking_input(&self) -> bool {
+        !self.close_received && self.failure == Failure::None && !self.eof
+    }
+
+    /// What a receive call says once every byte it had was decoded: a
+    /// timer's ending is reported now, and the transport's end, if it
+    /// ended without a close, fails the connection.
+    fn input_exhausted(&mut self) -> Result<(), ProtocolError> {
+        if self.failure == Failure::Ending {
+            self.failure = Failure::Failed;
+            self.release_inbox();
+        }
+        if let Some(error) = self.failed() {
+            return Err(error);
+        }
+        if self.eof && self.receiving() {
+            self.fail(ProtocolError::UnexpectedEof);
+            return Err(ProtocolError::UnexpectedEof);
+        }
+        Ok(())
+    }
+
+    /// The sticky error the connection failed with (or a timer ended it
+    /// with).
     fn failed(&self) -> Option<ProtocolError> {
-        if self.failure != Failure::Failed {
+        if self.failure == Failure::None {
             return None;
         }
         self.extras.as_ref()?.error
     }
 
-    /// The error the message-level decoder found, if it is still to be
-    /// acted on.
-    fn take_pending_error(&mut self) -> Option<ProtocolError> {
-        if self.failure != Failure::Pending {
-            return None;
+    /// Bytes received into the inbox (the message level's `recv`, a
+    /// handshake's leftover), decoded by the next receive call.
+    fn hold_input(&mut self, input: &[u8]) {
+        self.heard |= !input.is_empty();
+        if !input.is_empty() && self.taking_input() {
+            self.extras().inbox.input.extend_from_slice(input);
         }
-        self.failure = Failure::None;
-        self.extras.as_mut()?.error.take()
     }
 
     /// Queues the automatic pong. A client that cannot draw a masking key
@@ -551,7 +583,7 @@ impl Connection {
     fn answer_close(&mut self, frame: &CloseFrame) {
         self.close_received = true;
         self.close_initiator.get_or_insert(Initiator::Remote);
-        self.drop_partial_message();
+        self.release_inbox();
         if !self.close_sent {
             self.close_sent = true;
             let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
@@ -567,7 +599,7 @@ impl Connection {
     fn fail(&mut self, error: ProtocolError) {
         self.extras().error = Some(error);
         self.failure = Failure::Failed;
-        self.drop_partial_message();
+        self.release_inbox();
         // 1006 (end of stream) is never sent.
         if !self.close_sent && error.close_code().is_sendable() {
             self.close_sent = true;
@@ -722,18 +754,18 @@ impl Connection {
     }
 }
 
-impl fmt::Debug for Connection {
+impl<L: ReceiveLevel> fmt::Debug for Connection<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("role", &self.role)
+            .field("role", &self.role())
             .field("state", &self.state())
             .field("buffered_amount", &self.buffered_amount())
             .field(
-                "queued_events",
+                "held_input",
                 &self
                     .extras
                     .as_ref()
-                    .map_or(0, |extras| extras.inbox.events.len()),
+                    .map_or(0, |extras| extras.inbox.input.len()),
             )
             .field("error", &self.failed())
             .finish_non_exhaustive()

@@ -60,15 +60,21 @@ impl fmt::Debug for ControlPayload {
     }
 }
 
-/// A message-level event: whole messages, reassembled from their fragments.
+/// A message-level event: whole messages, reassembled from their fragments,
+/// owned by the caller (they outlive the next call, and can be sent back or
+/// moved to another task without a copy).
+///
+/// A message that arrived in one frame shares the read buffer's memory
+/// (split off it, unmasked in place); one that arrived in fragments, or
+/// compressed, was gathered into a buffer of its own.
 #[cfg(feature = "alloc")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
-    /// A complete text message (validated UTF-8).
-    Text(alloc::string::String),
+    /// A complete text message, validated once as it arrived.
+    Text(crate::Utf8Bytes),
     /// A complete binary message.
-    Binary(alloc::vec::Vec<u8>),
+    Binary(bytes::Bytes),
     /// A ping; unless [`Config::auto_pong`](crate::Config::auto_pong) is off,
     /// the pong is already queued.
     Ping(ControlPayload),

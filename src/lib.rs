@@ -11,14 +11,18 @@
 //! a client writes its request and checks the answer with
 //! [`ClientHandshake`](handshake::ClientHandshake); a server that already
 //! parsed the request (hyper, axum, HTTP/2) validates it from its parts.
-//! Either way you get a [`Connection`], with any bytes that followed the
-//! handshake already fed to it.
+//! Either way you get a [`Connection`], holding any bytes that followed the
+//! handshake, which come first at whichever receive level you drive.
 //!
 //! A [`Connection`] runs after the opening handshake, in a [`Role`]:
 //!
-//! - **Receive**: feed bytes with [`Connection::recv`] (chunks of any size,
-//!   split anywhere) and drain [`Connection::poll_event`] for whole messages;
-//!   or stream payload as it arrives, unmasked in your own buffer, with
+//! - **Receive**, at a level chosen once, as a type: whole messages you own
+//!   from [`Connection::poll_event_from`] on your read buffer (a message
+//!   sent in one frame is split off it, no copy), or from
+//!   [`Connection::recv`] (chunks of any size, split anywhere, copied in) and
+//!   [`Connection::poll_event`]; or, after
+//!   [`into_streaming`](Connection::into_streaming), payload streamed as it
+//!   arrives, unmasked in your own buffer, with
 //!   [`Connection::recv_in_place`]. Tell it about end of stream with
 //!   [`Connection::recv_eof`].
 //! - **Send**: [`Connection::send_text`], [`send_binary`](Connection::send_binary),
@@ -48,7 +52,7 @@
 //! (frames, masking, UTF-8 and the streaming [`Decoder`]); `alloc` adds
 //! [`Connection`] and the handshake, `std` (default) the OS entropy source
 //! and `Instant`-based timers, `deflate` (default) permessage-deflate,
-//! `http` conversions and `bytes` received payloads as `bytes::Bytes`.
+//! `http` conversions. Messages are [`bytes::Bytes`] and [`Utf8Bytes`].
 //!
 //! Peer misbehaviour is a [`ProtocolError`] that knows its close code; the
 //! close frame is already queued when you see it, and it is sticky. Caller
@@ -126,7 +130,7 @@
 //! // The client reads the echoes and the close reply.
 //! client.recv(&pipe.output);
 //! assert_eq!(client.poll_event()?, Some(Event::Text("hello".into())));
-//! assert_eq!(client.poll_event()?, Some(Event::Binary(vec![1, 2, 3])));
+//! assert_eq!(client.poll_event()?, Some(Event::Binary(vec![1, 2, 3].into())));
 //! assert!(matches!(client.poll_event()?, Some(Event::Close(frame)) if frame.code() == CloseCode::NORMAL));
 //! assert_eq!(client.state(), State::Closed);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -138,7 +142,9 @@
 // `core` alone unless the `alloc` or `std` feature says otherwise; unit
 // tests use std.
 #![cfg_attr(not(test), no_std)]
-#![forbid(unsafe_code)]
+// One module may use `unsafe` (`utf8_bytes`, where it is documented and
+// checked by a `debug_assert!`); everywhere else it is refused.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -152,7 +158,6 @@ extern crate std;
 mod prelude {
     pub(crate) use alloc::borrow::ToOwned;
     pub(crate) use alloc::boxed::Box;
-    pub(crate) use alloc::collections::VecDeque;
     pub(crate) use alloc::string::{String, ToString};
     pub(crate) use alloc::vec::Vec;
     pub(crate) use alloc::{format, vec};
@@ -177,18 +182,24 @@ mod recv;
 #[cfg(feature = "alloc")]
 mod send;
 mod utf8;
+#[cfg(feature = "alloc")]
+mod utf8_bytes;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(all(doctest, feature = "std"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+/// The `bytes` crate, whose `Bytes` and `BytesMut` the message level takes
+/// and hands out.
+#[cfg(feature = "alloc")]
+pub use bytes;
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON_LEN};
 pub use config::{Config, Role};
-#[cfg(feature = "bytes")]
-pub use connection::BytesEvent;
 #[cfg(feature = "alloc")]
-pub use connection::{Connection, Initiator, Outgoing, State};
+pub use connection::{
+    BytesEvent, Connection, Initiator, Messages, Outgoing, ReceiveLevel, State, Streaming,
+};
 pub use decoder::Decoder;
 #[cfg(feature = "deflate")]
 pub use deflate::{DeflateConfig, DeflateParams};
@@ -199,3 +210,5 @@ pub use error::{Error, ProtocolError, SendError};
 #[cfg(feature = "alloc")]
 pub use event::Event;
 pub use event::{ControlPayload, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};
+#[cfg(feature = "alloc")]
+pub use utf8_bytes::Utf8Bytes;

@@ -45,6 +45,20 @@ pub(crate) struct DataPiece {
     offset: u8,
 }
 
+/// Where the decoder stands (see [`Receiver::position`]).
+#[cfg(feature = "alloc")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Position {
+    /// Between frames, no header byte read yet.
+    FrameStart,
+    /// Inside the payload of a message sent as one uncompressed frame, of
+    /// which `decoded` bytes were handed out.
+    SingleFramePayload { decoded: usize },
+    /// Anywhere else: inside a header, a fragment, a compressed or a
+    /// control frame, or a frame partly read.
+    Elsewhere,
+}
+
 /// A complete control frame.
 #[derive(Debug)]
 pub(crate) enum Control {
@@ -170,6 +184,12 @@ impl Receiver {
             gathered: None,
             examined: 0,
         }
+    }
+
+    /// The role it decodes for.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn role(&self) -> Role {
+        self.role
     }
 
     /// Accepts RSV1 on the first frame of a data message: permessage-deflate
@@ -339,7 +359,7 @@ impl Receiver {
         (used, piece): (usize, DataPiece),
     ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
         let range = piece.range.clone();
-        self.accept_whole(&mut input[range.clone()], &piece, true)?;
+        self.accept_whole(&mut input[range.clone()], &piece)?;
         let event = StreamEvent::Data {
             kind: piece.kind,
             payload: &input[range],
@@ -350,21 +370,18 @@ impl Receiver {
 
     /// [`accept_data`](Self::accept_data) for a piece from
     /// [`whole_message`](Self::whole_message): a whole message, so no
-    /// message state to keep. `validate_text` is false when the caller
-    /// validates the text itself (the message level's `String::from_utf8`,
-    /// which `unsafe` would be needed to skip).
+    /// message state to keep; text is validated here, once.
     #[inline]
     pub(crate) fn accept_whole(
         &mut self,
         bytes: &mut [u8],
         piece: &DataPiece,
-        validate_text: bool,
     ) -> Result<(), ProtocolError> {
         if let Some(key) = piece.mask {
             apply_mask(bytes, key, 0);
             self.examined += bytes.len() as u64;
         }
-        if validate_text && piece.kind == MessageKind::Text {
+        if piece.kind == MessageKind::Text {
             self.examined += bytes.len() as u64;
             crate::utf8::validate(bytes).map_err(|_| ProtocolError::InvalidUtf8)?;
         }
@@ -402,7 +419,48 @@ impl Receiver {
         Ok(())
     }
 
-    fn message_kind(&self) -> MessageKind {
+    /// Where the decoder stands, for the message level's choice between
+    /// taking the bytes at hand and waiting for a whole frame.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn position(&self) -> Position {
+        match &self.reading {
+            Reading::Header { len: 0, .. } => Position::FrameStart,
+            Reading::Payload(frame)
+                if frame.fin
+                    && matches!(frame.opcode, OpCode::Text | OpCode::Binary)
+                    && self
+                        .message
+                        .as_ref()
+                        .is_some_and(|message| !message.compressed) =>
+            {
+                // Bounded by the bytes the message level holds in memory.
+                let decoded = (frame
+                    .remaining
+                    .abs_diff(self.message.as_ref().map_or(0, |m| m.len)))
+                    as usize;
+                Position::SingleFramePayload { decoded }
+            }
+            _ => Position::Elsewhere,
+        }
+    }
+
+    /// Whether it stands between messages: no frame or message begun.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn between_messages(&self) -> bool {
+        matches!(self.reading, Reading::Header { len: 0, .. }) && self.message.is_none()
+    }
+
+    /// Payload bytes of the current frame still to come (0 between frames).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn frame_remaining(&self) -> u64 {
+        match &self.reading {
+            Reading::Payload(frame) => frame.remaining,
+            Reading::Header { .. } => 0,
+        }
+    }
+
+    /// The kind of the data message in progress (binary when none is).
+    pub(crate) fn message_kind(&self) -> MessageKind {
         self.message
             .as_ref()
             .map_or(MessageKind::Binary, |message| message.kind)

@@ -78,6 +78,16 @@ impl SendExtras {
         }
     }
 
+    /// Whether it holds nothing a connection needs to keep (a server's,
+    /// without permessage-deflate or owed frames).
+    pub(crate) fn is_idle(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        let compressing = self.compressing.is_some();
+        #[cfg(not(feature = "deflate"))]
+        let compressing = false;
+        self.keys.is_none() && !compressing && self.urgent.as_deref().is_none_or(Urgent::is_empty)
+    }
+
     /// Compresses data messages from now on (permessage-deflate).
     #[cfg(feature = "deflate")]
     pub(crate) fn enable_deflate(&mut self, deflater: Deflater) {

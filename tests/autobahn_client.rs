@@ -118,8 +118,8 @@ fn serve(mut tcp: TcpStream, script_for: fn(&str) -> Script) -> Seen {
                 }
             };
             events.push(match event {
-                Event::Text(text) => Received::Text(text),
-                Event::Binary(data) => Received::Binary(data),
+                Event::Text(text) => Received::Text(text.into()),
+                Event::Binary(data) => Received::Binary(data.to_vec()),
                 Event::Pong(payload) => Received::Pong(payload.to_vec()),
                 Event::Close(frame) => {
                     Received::Close((!frame.is_empty()).then(|| frame.code().into()))

@@ -14,7 +14,9 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use proptest::sample::select;
-use wsproto::{CloseCode, Config, Connection, Event, MessageKind, Role, SendError, State};
+use wsproto::{
+    CloseCode, Config, Connection, Event, MessageKind, Role, SendError, State, Utf8Bytes,
+};
 
 /// The longest control frame: a client's 6-byte header and 125 bytes.
 const MAX_CONTROL_FRAME: usize = 131;
@@ -309,7 +311,7 @@ const ECHO_FRAME: usize = 15;
 struct EchoServer {
     conn: Connection,
     fed: usize,
-    backlog: Option<String>,
+    backlog: Option<Utf8Bytes>,
     max_buffered: usize,
 }
 
@@ -405,7 +407,7 @@ fn a_driver_ignoring_wants_read_still_holds_bounded_memory() {
         while let Some(event) = server.poll_event().expect("valid input") {
             match event {
                 Event::Text(message) => match server.send_text(&message) {
-                    Ok(()) => accepted.push((OP_TEXT, message.into_bytes())),
+                    Ok(()) => accepted.push((OP_TEXT, message.as_bytes().to_vec())),
                     Err(SendError::WouldBlock { .. }) => dropped += 1,
                     Err(other) => panic!("{other:?}"),
                 },

@@ -8,7 +8,8 @@ mod common;
 
 use common::*;
 use wsproto::{
-    CloseCode, Config, Connection, Initiator, MessageKind, ProtocolError, Role, SendError, State,
+    CloseCode, Config, Connection, Initiator, MessageKind, Messages, ProtocolError, ReceiveLevel,
+    Role, SendError, State, Streaming,
 };
 
 /// [`assert_fails`] for a server given `bytes` in one chunk, which must send
@@ -490,17 +491,39 @@ fn ping_is_not_answered_when_auto_pong_is_off() {
 
 // ----- sticky errors -----
 
+/// The receive calls of a connection's level.
+trait Receive {
+    /// Every receive call of this level returns `error`, with more input
+    /// or none.
+    fn assert_receive_refuses(&mut self, error: ProtocolError);
+}
+
+impl Receive for Connection<Messages> {
+    fn assert_receive_refuses(&mut self, error: ProtocolError) {
+        assert_eq!(self.poll_event(), Err(error));
+        self.recv(&c(true, OP_TEXT, b"more"));
+        assert_eq!(self.poll_event(), Err(error));
+    }
+}
+
+impl Receive for Connection<Streaming> {
+    fn assert_receive_refuses(&mut self, error: ProtocolError) {
+        let mut buf = c(true, OP_TEXT, b"more");
+        assert_eq!(self.recv_in_place(&mut buf).map(|(n, _)| n), Err(error));
+        assert_eq!(self.recv_in_place(&mut []).map(|(n, _)| n), Err(error));
+    }
+}
+
 /// After the error was reported: every call refuses, nothing more is sent.
-fn assert_sticky(conn: &mut Connection, error: ProtocolError) {
+fn assert_sticky<L: ReceiveLevel>(conn: &mut Connection<L>, error: ProtocolError)
+where
+    Connection<L>: Receive,
+{
     let mut sent = Vec::new();
     assert!(conn.poll_transmit(&mut sent) > 0, "close frame queued");
     assert_eq!(sent_close_code(&sent), Some(error.close_code().0));
     for _ in 0..2 {
-        assert_eq!(conn.poll_event(), Err(error));
-        let mut buf = c(true, OP_TEXT, b"more");
-        assert_eq!(conn.recv_in_place(&mut buf).map(|(n, _)| n), Err(error));
-        conn.recv(&c(true, OP_TEXT, b"more"));
-        assert_eq!(conn.poll_event(), Err(error));
+        conn.assert_receive_refuses(error);
     }
     let closed = Err(SendError::Closed);
     assert_eq!(conn.send_text("x"), closed);
@@ -510,11 +533,7 @@ fn assert_sticky(conn: &mut Connection, error: ProtocolError) {
     assert_eq!(conn.send_pong(b"x"), closed);
     assert_eq!(conn.close(CloseCode::NORMAL, ""), closed);
     conn.recv_eof();
-    assert_eq!(
-        conn.poll_event(),
-        Err(error),
-        "end of stream keeps the error"
-    );
+    conn.assert_receive_refuses(error); // end of stream keeps the error
     assert_eq!(
         conn.poll_transmit(&mut Vec::new()),
         0,
@@ -536,12 +555,14 @@ fn error_is_sticky_at_the_message_level() {
         "close not yet written"
     );
     assert_sticky(&mut server, error);
+    // The same connection, turned to the streaming level, refuses too.
+    server.into_streaming().assert_receive_refuses(error);
 }
 
 #[test]
 fn error_is_sticky_at_the_streaming_level() {
     let error = ProtocolError::InvalidUtf8;
-    let mut server = connection(Role::Server, Config::default());
+    let mut server = stream_connection(Role::Server, Config::default());
     let mut buf = c(false, OP_TEXT, &KOSME_SURROGATE);
     assert_eq!(server.recv_in_place(&mut buf).map(|(n, _)| n), Err(error));
     assert_sticky(&mut server, error);
@@ -564,13 +585,14 @@ fn eof_before_a_close_is_unexpected_eof_1006_and_sends_nothing() {
         }
         assert_eq!(server.poll_event(), eof);
         assert_eq!(server.poll_event(), eof);
+        let mut server = server.into_streaming();
         assert_eq!(server.recv_in_place(&mut []).map(|_| None), eof);
         assert_eq!(server.poll_transmit(&mut Vec::new()), 0);
         assert_eq!(server.state(), State::Closed);
         assert_eq!(server.send_text("x"), Err(SendError::Closed));
     }
     // At the streaming level, mid-message.
-    let mut server = connection(Role::Server, Config::default());
+    let mut server = stream_connection(Role::Server, Config::default());
     let mut buf = partial.clone();
     assert!(server.recv_in_place(&mut buf).unwrap().1.is_some());
     server.recv_eof();
@@ -607,6 +629,7 @@ fn eof_after_a_locally_started_closing_handshake_is_clean() {
     assert_eq!(server.state(), State::Closed);
     server.recv_eof();
     assert_eq!(server.poll_event(), Ok(None));
+    let mut server = server.into_streaming();
     let consumed = server.recv_in_place(&mut []).map(|(n, e)| (n, e.is_none()));
     assert_eq!(consumed, Ok((0, true)));
     assert_eq!(server.state(), State::Closed);

@@ -1,16 +1,17 @@
-#![cfg(feature = "bytes")]
 //! `Connection::recv_bytes`, the streaming level over a `BytesMut`: payload
 //! handed out as `Bytes` pointing into the read buffer (no copy), the buffer
 //! left with exactly the bytes still to decode, and in everything else (events,
 //! replies, state, errors) the same as `recv_in_place`.
 
+#![cfg(feature = "std")]
+
 mod common;
 
-use bytes::{Bytes, BytesMut};
 use common::*;
 use proptest::prelude::*;
 use std::ops::Range;
-use wsproto::{BytesEvent, Config, Connection, Event, MessageKind, ProtocolError, Role};
+use wsproto::bytes::{Bytes, BytesMut};
+use wsproto::{BytesEvent, Config, Connection, Event, MessageKind, ProtocolError, Role, Streaming};
 
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + 3) as u8).collect()
@@ -54,7 +55,7 @@ fn a_masked_frames_payload_is_unmasked_inside_the_read_buffer() {
     let next = client_frame(true, OP_TEXT, b"next");
     let mut buf = BytesMut::from(&[&frame[..], &next[..3]].concat()[..]);
     let range = addresses(&buf);
-    let mut server = connection(Role::Server, Config::default());
+    let mut server = stream_connection(Role::Server, Config::default());
 
     let (kind, received, fin) = data(server.recv_bytes(&mut buf).unwrap());
     assert_eq!((kind, fin), (MessageKind::Binary, true));
@@ -91,7 +92,7 @@ fn fragments_on_the_general_path_also_point_into_the_read_buffer() {
     .concat();
     let mut buf = BytesMut::from(&bytes[..]);
     let range = addresses(&buf);
-    let mut server = connection(Role::Server, Config::default());
+    let mut server = stream_connection(Role::Server, Config::default());
 
     let (kind, piece, fin) = data(server.recv_bytes(&mut buf).unwrap());
     assert_eq!((kind, fin), (MessageKind::Text, false));
@@ -115,7 +116,7 @@ fn fragments_on_the_general_path_also_point_into_the_read_buffer() {
 /// Appends each chunk to one `BytesMut` and drains `recv_bytes` until
 /// `None`; reassembles messages into a [`Run`] like `run_stream`'s (events,
 /// error, replies, state). Also returns the data pieces as handed out.
-fn run_bytes(mut conn: Connection, chunks: &[&[u8]]) -> (Run, Vec<Bytes>) {
+fn run_bytes(mut conn: Connection<Streaming>, chunks: &[&[u8]]) -> (Run, Vec<Bytes>) {
     let mut buf = BytesMut::new();
     let (mut events, mut sent, mut pieces) = (vec![], vec![], vec![]);
     let mut message: Option<(MessageKind, Vec<u8>)> = None;
@@ -145,8 +146,10 @@ fn run_bytes(mut conn: Connection, chunks: &[&[u8]]) -> (Run, Vec<Bytes>) {
                     if fin {
                         let (kind, bytes) = message.take().expect("in progress");
                         events.push(Ok(match kind {
-                            MessageKind::Text => Event::Text(String::from_utf8(bytes).unwrap()),
-                            MessageKind::Binary => Event::Binary(bytes),
+                            MessageKind::Text => {
+                                Event::Text(String::from_utf8(bytes).unwrap().into())
+                            }
+                            MessageKind::Binary => Event::Binary(bytes.into()),
                         }));
                     }
                 }
@@ -208,7 +211,7 @@ proptest! {
     ) {
         let (bytes, expected) = conversation();
         let chunks = cut_at(&bytes, &cuts);
-        let (run, _) = run_bytes(connection(Role::Server, Config::default()), &chunks);
+        let (run, _) = run_bytes(stream_connection(Role::Server, Config::default()), &chunks);
         prop_assert_eq!(&run.events, &expected);
         // The pong and the close echo are queued, as `recv_in_place` does.
         let frames = sent_frames(&run.sent);
@@ -225,7 +228,7 @@ proptest! {
 fn the_conversation_in_one_piece_matches_recv_in_place_before_anything_is_sent() {
     // `pending_transmit` after the close, without `poll_transmit` first.
     let (bytes, _) = conversation();
-    let mut by_bytes = connection(Role::Server, Config::default());
+    let mut by_bytes = stream_connection(Role::Server, Config::default());
     let mut buf = BytesMut::from(&bytes[..]);
     let mut count = 0;
     while by_bytes.recv_bytes(&mut buf).unwrap().is_some() {
@@ -233,7 +236,7 @@ fn the_conversation_in_one_piece_matches_recv_in_place_before_anything_is_sent()
     }
     // Hello, binary, ping, two text pieces around the pong, close.
     assert_eq!(count, 7);
-    let mut in_place = connection(Role::Server, Config::default());
+    let mut in_place = stream_connection(Role::Server, Config::default());
     let mut input = bytes.clone();
     let mut at = 0;
     loop {
@@ -264,6 +267,7 @@ fn compressed_messages_come_out_inflated_and_intact() {
             params.mirrored(),
             entropy(),
         )
+        .into_streaming()
     };
     // Over 16 KiB inflated: handed out in several pieces, some of them
     // consuming no input.
@@ -333,7 +337,7 @@ fn protocol_errors_are_those_of_recv_in_place_and_sticky() {
     for (name, config, bad, error) in cases {
         let bytes = concat(&[ok.clone(), bad]);
         for chunks in [vec![&bytes[..]], chunks_of(&bytes, 1), split_at(&bytes, 5)] {
-            let (run, _) = run_bytes(connection(Role::Server, config.clone()), &chunks);
+            let (run, _) = run_bytes(stream_connection(Role::Server, config.clone()), &chunks);
             assert_eq!(run.events, vec![text("ok"), Err(error)], "{name}");
             // The failure's close frame, as `recv_in_place` queues it.
             assert_eq!(sent_close_code(&run.sent), Some(error.close_code().0));

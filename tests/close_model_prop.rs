@@ -624,9 +624,11 @@ impl Model {
                 }
                 let (kind, bytes) = self.receiving_message.take().expect("a message");
                 match kind {
-                    MessageKind::Binary => Event::Binary(bytes),
+                    MessageKind::Binary => Event::Binary(bytes.into()),
                     MessageKind::Text => Event::Text(
-                        String::from_utf8(bytes).map_err(|_| ProtocolError::InvalidUtf8)?,
+                        String::from_utf8(bytes)
+                            .map_err(|_| ProtocolError::InvalidUtf8)?
+                            .into(),
                     ),
                 }
             }

@@ -510,9 +510,9 @@ fn after_the_peers_close_all_input_is_consumed_and_ignored() {
 mod against_connection {
     use super::*;
     use proptest::prelude::*;
-    use wsproto::Connection;
+    use wsproto::{Connection, Streaming};
 
-    impl Decode for Connection {
+    impl Decode for Connection<Streaming> {
         fn decode_step<'a>(&'a mut self, input: &'a mut [u8]) -> Found<'a> {
             self.recv_in_place(input)
         }
@@ -521,7 +521,7 @@ mod against_connection {
     fn both(role: Role, config: &Config, chunks: &[&[u8]]) -> (Outcome, Outcome) {
         let decoder = decode_all(role, config, chunks);
         // Its replies are not compared: any masking keys will do.
-        let mut conn = Connection::new(role, config.clone());
+        let mut conn = Connection::new(role, config.clone()).into_streaming();
         (decoder, run(&mut conn, chunks))
     }
 

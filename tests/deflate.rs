@@ -297,7 +297,7 @@ fn the_streaming_level_hands_out_a_large_message_in_bounded_pieces() {
     let message = vec![7u8; 1 << 20];
     let bytes = client_rsv1(true, OP_BINARY, &compress(&message));
     assert!(bytes.len() < 2000);
-    let mut server = deflating_15(Role::Server, Config::default());
+    let mut server = deflating_15(Role::Server, Config::default()).into_streaming();
     let mut buf = bytes.clone();
     let (mut at, mut received, mut pieces, mut largest) = (0, Vec::new(), 0, 0);
     loop {
@@ -480,10 +480,13 @@ fn handshakes_negotiate_by_their_configurations() {
             );
             server.recv(&to_server);
             client.recv(&to_client);
-            assert_eq!(server.poll_event(), Ok(Some(Event::Text(text.clone()))));
+            assert_eq!(
+                server.poll_event(),
+                Ok(Some(Event::Text(text.clone().into())))
+            );
             assert_eq!(
                 client.poll_event(),
-                Ok(Some(Event::Binary(text.into_bytes())))
+                Ok(Some(Event::Binary(text.into_bytes().into())))
             );
         }
     }

@@ -84,8 +84,8 @@ fn expected(messages: &[Message]) -> Outcome {
         .iter()
         .map(|m| {
             Ok(match m.kind {
-                MessageKind::Text => Event::Text(String::from_utf8(m.data.clone()).unwrap()),
-                MessageKind::Binary => Event::Binary(m.data.clone()),
+                MessageKind::Text => Event::Text(String::from_utf8(m.data.clone()).unwrap().into()),
+                MessageKind::Binary => Event::Binary(m.data.clone().into()),
             })
         })
         .collect()

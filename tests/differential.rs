@@ -98,8 +98,8 @@ fn close_msg(code: u16, reason: &str) -> Msg {
 
 fn from_ours(event: &Event) -> Msg {
     match event {
-        Event::Text(text) => Msg::Text(text.clone()),
-        Event::Binary(data) => Msg::Binary(data.clone()),
+        Event::Text(text) => Msg::Text(text.to_string()),
+        Event::Binary(data) => Msg::Binary(data.to_vec()),
         Event::Ping(payload) => Msg::Ping(payload.to_vec()),
         Event::Pong(payload) => Msg::Pong(payload.to_vec()),
         Event::Close(frame) => {

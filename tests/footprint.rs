@@ -7,7 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use wsproto::{Config, Connection, MessageKind, Role, StreamEvent};
+use wsproto::{Config, Connection, MessageKind, Role, StreamEvent, Streaming};
 
 struct Counting;
 
@@ -62,7 +62,7 @@ fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 
 /// Streams `wire` into `conn` in pieces of `chunk` bytes; returns the data
 /// bytes and the number of pings seen.
-fn stream(conn: &mut Connection, wire: &[u8], chunk: usize) -> (Vec<u8>, usize) {
+fn stream(conn: &mut Connection<Streaming>, wire: &[u8], chunk: usize) -> (Vec<u8>, usize) {
     let (mut data, mut pings) = (Vec::new(), 0);
     for piece in wire.chunks(chunk) {
         let mut piece = piece.to_vec();
@@ -101,7 +101,7 @@ fn an_idle_server_connection_is_small_and_holds_no_heap() {
     wire.extend(client_frame(0x1, "héllo".as_bytes()));
 
     let before = held();
-    let mut server = Connection::new(Role::Server, Config::default());
+    let mut server = Connection::new(Role::Server, Config::default()).into_streaming();
     assert_eq!(held(), before, "a new connection allocated");
     for chunk in [wire.len(), 1, 3] {
         let (data, pings) = stream(&mut server, &wire, chunk);

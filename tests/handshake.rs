@@ -759,7 +759,7 @@ fn frames_longer_than_the_head_limit_after_the_head_are_all_kept() {
     let mut server = request.into_connection(config);
     assert_eq!(
         server.poll_event(),
-        Ok(Some(Event::Binary(vec![7u8; 4096])))
+        Ok(Some(Event::Binary(vec![7u8; 4096].into())))
     );
 }
 

@@ -332,7 +332,7 @@ fn server_frames_in_the_same_chunk_as_the_101_reach_the_client() {
     );
     assert_eq!(
         connection.poll_event(),
-        Ok(Some(Event::Binary(vec![1, 2, 3])))
+        Ok(Some(Event::Binary(vec![1, 2, 3].into())))
     );
     assert_eq!(connection.poll_event(), Ok(None));
 }

@@ -189,7 +189,7 @@ fn a_1_mib_message_byte_at_a_time_costs_linear_work() {
     let wire = client_frame(true, 0x1, text.as_bytes());
     let mut server = Connection::new(Role::Server, Config::default());
     let (events, allocations) = allocations_during(|| messages_byte_at_a_time(&mut server, &wire));
-    assert_eq!(events, vec![Event::Text(text)]);
+    assert_eq!(events, vec![Event::Text(text.into())]);
     // Per payload byte: unmask, validate, copy into the message, and the
     // final check of the whole message (4 per byte), plus the header parsed
     // again while it is incomplete.
@@ -219,7 +219,7 @@ fn a_1_mib_message_byte_at_a_time_at_the_streaming_level_allocates_nothing() {
         LenEncoding::Minimal,
     );
     wire.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    let mut server = Connection::new(Role::Server, Config::default());
+    let mut server = Connection::new(Role::Server, Config::default()).into_streaming();
     let mut received = Vec::with_capacity(MESSAGE_LEN);
     let ((), allocations) = allocations_during(|| {
         for byte in &mut wire {
@@ -270,7 +270,7 @@ fn a_1_mib_compressed_message_byte_at_a_time_costs_linear_work() {
         Box::new(common::ScriptedEntropy::xorshift()),
     );
     let (events, allocations) = allocations_during(|| messages_byte_at_a_time(&mut server, &wire));
-    assert_eq!(events, vec![Event::Text(text)]);
+    assert_eq!(events, vec![Event::Text(text.into())]);
     let work = server.bytes_examined();
     let (n, c) = (MESSAGE_LEN as u64, payload.len() as u64);
     println!("examined {work} bytes for {n} inflated from {c}; {allocations} allocations");

@@ -76,20 +76,20 @@ fn exchange(sender_role: Role) {
         tx.send_binary(&binary).unwrap();
         assert_eq!(
             deliver(&mut tx, &mut rx, chunk),
-            vec![Event::Binary(binary.clone())]
+            vec![Event::Binary(binary.clone().into())]
         );
 
         let txt = text(len);
         tx.send_text(&txt).unwrap();
         assert_eq!(
             deliver(&mut tx, &mut rx, chunk),
-            vec![Event::Text(txt.clone())]
+            vec![Event::Text(txt.clone().into())]
         );
 
         send_fragmented(&mut tx, MessageKind::Binary, &binary, 1000);
         let events = deliver(&mut tx, &mut rx, chunk);
         let ping = Event::Ping(wsproto::ControlPayload::new(b"mid-message").unwrap());
-        assert_eq!(events, vec![ping.clone(), Event::Binary(binary)]);
+        assert_eq!(events, vec![ping.clone(), Event::Binary(binary.into())]);
         // The receiver answered the ping.
         let pong = Event::Pong(wsproto::ControlPayload::new(b"mid-message").unwrap());
         assert_eq!(deliver(&mut rx, &mut tx, chunk), vec![pong]);
@@ -98,7 +98,7 @@ fn exchange(sender_role: Role) {
         send_fragmented(&mut tx, MessageKind::Text, txt.as_bytes(), 3.max(len / 5));
         assert_eq!(
             deliver(&mut tx, &mut rx, chunk),
-            vec![ping, Event::Text(txt)]
+            vec![ping, Event::Text(txt.into())]
         );
         deliver(&mut rx, &mut tx, chunk);
     }
@@ -149,7 +149,7 @@ fn streaming_level_reassembles_to_the_same_messages_in_constant_memory() {
     let mut config = Config::default();
     // Streaming passes any size through: the message limit is lifted.
     config.max_message_len = u64::MAX;
-    let mut server = Connection::new(Role::Server, config);
+    let mut server = Connection::new(Role::Server, config).into_streaming();
     let big = payload(1 << 20, 9);
     for fragment in big.chunks(300_000) {
         client

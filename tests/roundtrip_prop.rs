@@ -96,8 +96,10 @@ fn send_all(sender: &mut Connection, ops: &[Op]) -> (Vec<u8>, Outcome) {
                     }
                 }
                 expected.push(Ok(match kind {
-                    MessageKind::Text => Event::Text(String::from_utf8(data.clone()).unwrap()),
-                    MessageKind::Binary => Event::Binary(data.clone()),
+                    MessageKind::Text => {
+                        Event::Text(String::from_utf8(data.clone()).unwrap().into())
+                    }
+                    MessageKind::Binary => Event::Binary(data.clone().into()),
                 }));
             }
         }

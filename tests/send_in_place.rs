@@ -377,7 +377,7 @@ fn client_masks_in_place_and_the_server_reads_the_original() {
 
         let mut peer = server();
         peer.recv(&wire);
-        assert_eq!(peer.poll_event(), Ok(Some(Event::Binary(original))));
+        assert_eq!(peer.poll_event(), Ok(Some(Event::Binary(original.into()))));
         assert_eq!(peer.poll_event(), Ok(None));
     }
 }
@@ -399,7 +399,7 @@ fn client_text_in_place_reaches_the_server() {
     assert_eq!(unmask(&payload), text.as_bytes());
     let mut peer = server();
     peer.recv(&wire);
-    assert_eq!(peer.poll_event(), Ok(Some(Event::Text(text))));
+    assert_eq!(peer.poll_event(), Ok(Some(Event::Text(text.into()))));
 }
 
 #[test]
@@ -424,7 +424,7 @@ fn client_early_drop_keeps_the_masked_payload_whole() {
     );
     let mut peer = server();
     peer.recv(&wire);
-    assert_eq!(peer.poll_event(), Ok(Some(Event::Binary(original))));
+    assert_eq!(peer.poll_event(), Ok(Some(Event::Binary(original.into()))));
 }
 
 // ----- 4. errors -----
@@ -558,7 +558,10 @@ mod deflate {
         assert_eq!(wire, expected);
 
         client.recv(&wire);
-        assert_eq!(client.poll_event(), Ok(Some(Event::Text(text.clone()))));
+        assert_eq!(
+            client.poll_event(),
+            Ok(Some(Event::Text(text.clone().into())))
+        );
 
         // The compressor's window stays in step: a second message, sent
         // in place again, still decodes (context takeover).
@@ -570,7 +573,7 @@ mod deflate {
         );
         assert_eq!(wire[0], 0xc1);
         client.recv(&wire);
-        assert_eq!(client.poll_event(), Ok(Some(Event::Text(text))));
+        assert_eq!(client.poll_event(), Ok(Some(Event::Text(text.into()))));
     }
 
     #[test]
@@ -589,7 +592,10 @@ mod deflate {
         server.poll_transmit(&mut wire);
         assert_eq!(wire[0], 0xc2, "FIN, RSV1, binary");
         client.recv(&wire);
-        assert_eq!(client.poll_event(), Ok(Some(Event::Binary(original))));
+        assert_eq!(
+            client.poll_event(),
+            Ok(Some(Event::Binary(original.into())))
+        );
     }
 
     #[test]
@@ -612,7 +618,7 @@ mod deflate {
         assert_eq!(usize::from(wire[1]), min - 1);
         assert_eq!(&wire[2..], text.as_bytes());
         client.recv(&wire);
-        assert_eq!(client.poll_event(), Ok(Some(Event::Text(text))));
+        assert_eq!(client.poll_event(), Ok(Some(Event::Text(text.into()))));
 
         // Exactly min_compress_len is compressed.
         let text = compressible_text(min);
@@ -627,7 +633,7 @@ mod deflate {
         }
         assert_eq!(wire[0], 0xc1);
         client.recv(&wire);
-        assert_eq!(client.poll_event(), Ok(Some(Event::Text(text))));
+        assert_eq!(client.poll_event(), Ok(Some(Event::Text(text.into()))));
     }
 
     #[test]
@@ -645,6 +651,9 @@ mod deflate {
         assert_eq!(wire[0], 0xc2);
         assert_eq!(wire[1] & 0x80, 0x80, "client frames are masked");
         server.recv(&wire);
-        assert_eq!(server.poll_event(), Ok(Some(Event::Binary(original))));
+        assert_eq!(
+            server.poll_event(),
+            Ok(Some(Event::Binary(original.into())))
+        );
     }
 }

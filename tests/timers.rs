@@ -13,8 +13,8 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 use wsproto::{
-    CloseCode, Config, Connection, Initiator, MessageKind, ProtocolError, Role, SendError, State,
-    StreamEvent,
+    CloseCode, Config, Connection, Initiator, MessageKind, ProtocolError, ReceiveLevel, Role,
+    SendError, State, StreamEvent,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -23,7 +23,7 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// `handle_timeout(now)`, checking that `poll_timeout` then reports the
 /// same deadline.
-fn tick(conn: &mut Connection, now: Instant) -> Option<Instant> {
+fn tick<L: ReceiveLevel>(conn: &mut Connection<L>, now: Instant) -> Option<Instant> {
     let next = conn.handle_timeout(now);
     assert_eq!(
         conn.poll_timeout(),
@@ -55,26 +55,28 @@ fn from_peer(role: Role, opcode: u8, payload: &[u8]) -> Vec<u8> {
     }
 }
 
-fn drain(conn: &mut Connection) -> Vec<u8> {
+fn drain<L: ReceiveLevel>(conn: &mut Connection<L>) -> Vec<u8> {
     let mut out = Vec::new();
     conn.poll_transmit(&mut out);
     out
 }
 
 /// Every effect a timeout has: closed, nothing left to write, the error
-/// sticky at both receive levels, every send refused, no timer.
-fn assert_timed_out(conn: &mut Connection, error: ProtocolError, now: Instant) {
+/// sticky at both receive levels (the message level's, then the same
+/// connection turned to the streaming level), every send refused, no timer.
+fn assert_timed_out(mut conn: Connection, error: ProtocolError, now: Instant) {
     assert_eq!(error.close_code(), CloseCode::ABNORMAL_CLOSURE);
     assert_eq!(conn.state(), State::Closed);
     assert_eq!(conn.buffered_amount(), 0, "pending output is dropped");
     assert!(conn.pending_transmit().is_empty());
-    assert!(drain(conn).is_empty(), "a timeout sends nothing");
+    assert!(drain(&mut conn).is_empty(), "a timeout sends nothing");
     assert_eq!(conn.poll_event(), Err(error));
     assert_eq!(conn.poll_event(), Err(error), "the error is sticky");
-    let mut more = from_peer(conn.role(), OP_TEXT, b"late");
-    assert_eq!(conn.recv_in_place(&mut more).map(|(n, _)| n), Err(error));
     conn.recv(&from_peer(conn.role(), OP_PING, b"late"));
     assert_eq!(conn.poll_event(), Err(error), "input after it is ignored");
+    let conn = &mut conn.into_streaming();
+    let mut more = from_peer(conn.role(), OP_TEXT, b"late");
+    assert_eq!(conn.recv_in_place(&mut more).map(|(n, _)| n), Err(error));
     assert_eq!(conn.send_text("late"), Err(SendError::Closed));
     assert_eq!(conn.send_binary(b"late"), Err(SendError::Closed));
     assert_eq!(conn.send_ping(b"late"), Err(SendError::Closed));
@@ -203,7 +205,7 @@ fn an_unanswered_keepalive_ping_fails_the_connection() {
         );
         assert_eq!(conn.state(), State::Open);
         assert_eq!(tick(&mut conn, t0 + 15 * SECOND), None);
-        assert_timed_out(&mut conn, ProtocolError::KeepaliveTimeout, t0 + 16 * SECOND);
+        assert_timed_out(conn, ProtocolError::KeepaliveTimeout, t0 + 16 * SECOND);
     }
 }
 
@@ -249,7 +251,7 @@ fn a_close_frame_delivered_after_a_keepalive_timeout_is_not_echoed() {
 #[test]
 fn the_streaming_level_reports_the_keepalive_timeout() {
     let t0 = Instant::now();
-    let mut server = connection(Role::Server, keepalive(10 * SECOND, 5 * SECOND));
+    let mut server = stream_connection(Role::Server, keepalive(10 * SECOND, 5 * SECOND));
     tick(&mut server, t0);
     // Input at the streaming level counts as activity too.
     let mut input = client_frame(true, OP_TEXT, b"streamed");
@@ -279,7 +281,7 @@ fn a_long_frame_streamed_to_a_client_keeps_the_connection_alive() {
     // RFC 6455 peers cannot answer a ping inside a frame; Config documents
     // that any byte received meets the keepalive.
     let t0 = Instant::now();
-    let mut client = connection(Role::Client, keepalive(10 * SECOND, 5 * SECOND));
+    let mut client = stream_connection(Role::Client, keepalive(10 * SECOND, 5 * SECOND));
     tick(&mut client, t0);
     let frame = server_frame(true, OP_BINARY, &[7u8; 10_000]);
     // Header and a little payload at 0 s, then 100 bytes every 3 s.
@@ -347,7 +349,7 @@ fn the_close_timeout_counts_from_the_first_call_after_our_close() {
         // Our close is still unwritten at the deadline: dropped.
         assert!(conn.buffered_amount() > 0);
         assert_eq!(tick(&mut conn, t0 + 13 * SECOND), None);
-        assert_timed_out(&mut conn, ProtocolError::CloseTimeout, t0 + 14 * SECOND);
+        assert_timed_out(conn, ProtocolError::CloseTimeout, t0 + 14 * SECOND);
     }
 }
 
@@ -383,7 +385,7 @@ fn the_close_timeout_runs_while_our_echo_sits_unwritten() {
     // The transport never takes the echo.
     assert_eq!(server.buffered_amount(), 4);
     assert_eq!(tick(&mut server, t0 + 6 * SECOND), None);
-    assert_timed_out(&mut server, ProtocolError::CloseTimeout, t0 + 7 * SECOND);
+    assert_timed_out(server, ProtocolError::CloseTimeout, t0 + 7 * SECOND);
 }
 
 #[test]
@@ -397,7 +399,7 @@ fn the_close_timeout_runs_after_a_protocol_error_queued_its_close() {
     assert_eq!(sent_close_code(server.pending_transmit()), Some(1002));
     assert_eq!(tick(&mut server, t0), Some(t0 + 10 * SECOND));
     assert_eq!(tick(&mut server, t0 + 10 * SECOND), None);
-    assert_timed_out(&mut server, ProtocolError::CloseTimeout, t0 + 11 * SECOND);
+    assert_timed_out(server, ProtocolError::CloseTimeout, t0 + 11 * SECOND);
 }
 
 #[test]
@@ -508,7 +510,7 @@ fn a_huge_close_timeout_does_not_panic_and_lasts_over_a_month() {
 #[test]
 fn the_streaming_level_reports_the_close_timeout() {
     let t0 = Instant::now();
-    let mut client = connection(Role::Client, close_timeout(Some(SECOND)));
+    let mut client = stream_connection(Role::Client, close_timeout(Some(SECOND)));
     client.close(CloseCode::NORMAL, "").expect("open");
     drain(&mut client);
     tick(&mut client, t0);

@@ -17,12 +17,25 @@ pub fn first_payload_len(input: &mut [u8]) -> Result<Option<usize>, ProtocolErro
     })
 }
 
-/// With `alloc`: a connection queues a reply.
+/// With `alloc`: a connection at the streaming level queues a reply.
 #[cfg(feature = "alloc")]
 pub fn pong_len(input: &mut [u8]) -> usize {
-    let mut conn = wsproto::Connection::new(Role::Server, Config::default());
+    let mut conn = wsproto::Connection::new(Role::Server, Config::default()).into_streaming();
     let _ = conn.recv_in_place(input);
     conn.buffered_amount()
+}
+
+/// With `alloc`: the message level, whose messages are `bytes::Bytes`
+/// (a dependency of `alloc`, so it must build without std too), split off
+/// the caller's read buffer.
+#[cfg(feature = "alloc")]
+pub fn first_message_len(buf: &mut wsproto::bytes::BytesMut) -> Option<usize> {
+    let mut conn = wsproto::Connection::new(Role::Server, Config::default());
+    match conn.poll_event_from(buf) {
+        Ok(Some(wsproto::Event::Text(text))) => Some(text.as_str().len()),
+        Ok(Some(wsproto::Event::Binary(data))) => Some(data.len()),
+        _ => None,
+    }
 }
 
 #[panic_handler]

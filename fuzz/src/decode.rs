@@ -9,8 +9,10 @@
 //!   joined;
 //! - `recv_in_place` never reports more bytes consumed than it was given,
 //!   nor a payload outside them;
-//! - after an error every receive call returns that same error, and no
-//!   event follows it;
+//! - after an error every receive call returns that same error (at the
+//!   message level `poll_event` and `poll_event_from`, and the streaming
+//!   level the connection becomes with `into_streaming`; at the streaming
+//!   level `recv_in_place` and `recv_bytes`), and no event follows it;
 //! - the bytes sent are exactly the replies the events call for (a pong per
 //!   ping polled while auto pong is on, the close echo, or the failure's
 //!   close code), as whole frames masked as the role requires, at most one
@@ -25,7 +27,10 @@
 use crate::frames::{Reply, replies};
 use crate::heap;
 use crate::input::{Setup, Xorshift, chunks, split_setup};
-use wsproto::{Connection, Decoder, Event, MessageKind, ProtocolError, Role, State, StreamEvent};
+use wsproto::bytes::BytesMut;
+use wsproto::{
+    Connection, Decoder, Event, MessageKind, ProtocolError, Role, State, StreamEvent, Streaming,
+};
 
 /// Runs every check on one fuzz input.
 pub fn check(role: Role, data: &[u8]) {
@@ -65,8 +70,8 @@ fn join_piece(
     bytes.extend_from_slice(payload);
     let (kind, bytes) = message.take_if(|_| fin)?;
     Some(match kind {
-        MessageKind::Text => Event::Text(String::from_utf8(bytes).expect("validated text")),
-        MessageKind::Binary => Event::Binary(bytes),
+        MessageKind::Text => Event::Text(String::from_utf8(bytes).expect("validated text").into()),
+        MessageKind::Binary => Event::Binary(bytes.into()),
     })
 }
 
@@ -129,6 +134,15 @@ pub fn connection(role: Role, setup: &Setup) -> Connection {
         None => Connection::with_entropy(role, config, entropy),
     }
 }
+
+/// [`connection`] at the streaming level.
+pub fn streaming_connection(role: Role, setup: &Setup) -> Connection<Streaming> {
+    connection(role, setup).into_streaming()
+}
+
+/// A frame to probe a failed connection with: after an error every receive
+/// call must return it, whatever the input.
+const PROBE: [u8; 2] = [0x81, 0x00];
 
 /// What the connection must send in reply to `events` (in order).
 fn expected_replies(events: &[Result<Event, ProtocolError>], auto_pong: bool) -> Vec<Reply> {
@@ -210,11 +224,11 @@ pub fn run_messages(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
                     events.push(Err(error));
                 }
                 assert_eq!(conn.poll_event(), Err(error), "the error is not sticky");
-                let mut probe = [0x81u8, 0x00];
+                let mut probe = BytesMut::from(&PROBE[..]);
                 assert_eq!(
-                    conn.recv_in_place(&mut probe).map(|(used, _)| used),
+                    conn.poll_event_from(&mut probe),
                     Err(error),
-                    "the streaming level forgot the error"
+                    "poll_event_from forgot the error"
                 );
                 break;
             }
@@ -235,6 +249,17 @@ pub fn run_messages(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
         sent,
         state: conn.state(),
     };
+    // The level is part of the type now: the streaming level this
+    // connection becomes must remember the error too.
+    if let Some(error) = failed {
+        let mut conn = conn.into_streaming();
+        let mut probe = PROBE;
+        assert_eq!(
+            conn.recv_in_place(&mut probe).map(|(used, _)| used),
+            Err(error),
+            "the streaming level forgot the error"
+        );
+    }
     check_run(role, setup, &run);
     run
 }
@@ -242,7 +267,7 @@ pub fn run_messages(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
 /// Streaming level: `recv_in_place` on a copy of each chunk; the data
 /// pieces are joined into message events to compare with the message level.
 pub fn run_stream(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
-    let mut conn = connection(role, setup);
+    let mut conn = streaming_connection(role, setup);
     let mut events = Vec::new();
     let mut sent = Vec::new();
     let mut message: Option<(MessageKind, Vec<u8>)> = None;
@@ -255,12 +280,19 @@ pub fn run_stream(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
             let (used, event) = match conn.recv_in_place(&mut buf[at..]) {
                 Ok(found) => found,
                 Err(error) => {
-                    assert_eq!(conn.poll_event(), Err(error), "the message level disagrees");
-                    let mut probe = [0x81u8, 0x00];
+                    // (The message level's error is compared by `check`,
+                    // and `run_messages` probes its streaming side.)
+                    let mut probe = PROBE;
                     assert_eq!(
                         conn.recv_in_place(&mut probe).map(|(used, _)| used),
                         Err(error),
                         "the error is not sticky"
+                    );
+                    let mut probe = BytesMut::from(&PROBE[..]);
+                    assert_eq!(
+                        conn.recv_bytes(&mut probe),
+                        Err(error),
+                        "recv_bytes forgot the error"
                     );
                     failed = Some(error);
                     events.push(Err(error));
@@ -319,8 +351,10 @@ pub fn run_stream(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
 
 /// Slack for fixed-size state and the allocator's rounding.
 const SLACK: usize = 4096;
-/// Heap per input byte an event queue may take: at most one event per two
-/// bytes, each under 160 bytes, with the queue's doubling.
+/// Heap per input byte the chunk's events and copies may take: at most one
+/// event per two bytes, each under 160 bytes, with a queue's doubling (the
+/// allowance made when the message level queued its events; it decodes one
+/// per poll now, and the allowance is kept as it was).
 const PER_INPUT_BYTE: usize = 256;
 /// Room a message's buffer may have beyond twice its length (an inflated
 /// message's first reservation).
@@ -340,13 +374,18 @@ pub const EXPANSION: usize = 1032;
 
 /// Feeds the chunks, polling every event at once, and meters the heap.
 ///
-/// - While receiving, the peak stays within three times the partial message
-///   (a growing buffer and its copy), plus the buffers of the messages the
-///   chunk completed, plus the chunk's events; each message's buffer is at
-///   most twice its length plus `MESSAGE_ROOM` (an inflated one may instead
-///   reach one byte past the limit, once that is within two doublings).
+/// - While receiving (the chunk fed, then every event polled), the peak
+///   stays within three times the partial message (a growing buffer and
+///   its copy), plus the buffers of the messages the chunk completed, plus
+///   the chunk's events. What a message holds is what dropping its event
+///   frees (a `Bytes` has no capacity to ask): at most twice its length
+///   plus `MESSAGE_ROOM` (an inflated one may instead reach one byte past
+///   the limit, once that is within two doublings); or, for a message that
+///   arrived in one frame and shares the buffer it was read into, which its
+///   event keeps alive until dropped, at most that read buffer: twice the
+///   partial message and the largest chunk, plus `MESSAGE_ROOM`.
 /// - After the events are polled, what stays is the partial message (at
-///   most twice its bound) and the queue's capacity.
+///   most twice its bound), the bytes held undecoded and slack.
 ///
 /// "The partial message" is bounded by `max_message_len` (plus one byte, by
 /// which an inflated message proves too long), and by the bytes actually
@@ -375,27 +414,30 @@ pub fn check_memory(role: Role, setup: &Setup, pieces: &[&[u8]]) {
         largest_chunk = largest_chunk.max(chunk.len());
         let before = heap::reset_peak();
         conn.recv(chunk);
-        let grown = heap::peak().saturating_sub(before);
         let mut messages = 0usize;
         while let Ok(Some(event)) = conn.poll_event() {
-            let (len, capacity) = match &event {
-                Event::Text(text) => (text.len(), text.capacity()),
-                Event::Binary(data) => (data.len(), data.capacity()),
-                _ => (0, 0),
+            let len = match &event {
+                Event::Text(text) => text.len(),
+                Event::Binary(data) => data.len(),
+                _ => 0,
             };
-            // Doubling, or (inflating) straight to one byte past the limit
-            // once that is within two doublings.
-            let doubled = capacity <= 2 * len + MESSAGE_ROOM;
-            let to_limit = setup.deflate.is_some()
-                && capacity <= limit.saturating_add(1)
-                && capacity <= 5 * len + 4 * MESSAGE_ROOM;
-            assert!(
-                doubled || to_limit,
-                "a message of {len} bytes holds a {capacity}-byte buffer"
-            );
-            messages += capacity;
+            let live = heap::live();
             drop(event);
+            let held = live.saturating_sub(heap::live());
+            // Doubling, or (inflating) straight to one byte past the limit
+            // once that is within two doublings, or the read buffer.
+            let doubled = held <= 2 * len + MESSAGE_ROOM;
+            let to_limit = setup.deflate.is_some()
+                && held <= limit.saturating_add(1)
+                && held <= 5 * len + 4 * MESSAGE_ROOM;
+            let read_buffer = held <= 2 * (partial(fed) + largest_chunk) + MESSAGE_ROOM;
+            assert!(
+                doubled || to_limit || read_buffer,
+                "a message of {len} bytes holds a {held}-byte buffer"
+            );
+            messages += held;
         }
+        let grown = heap::peak().saturating_sub(before);
         assert!(
             grown <= 3 * partial(fed) + messages + PER_INPUT_BYTE * chunk.len() + fixed,
             "receiving {} bytes took {grown} heap bytes (fed {fed}, limit {limit}, \

@@ -92,8 +92,8 @@ use wsproto::{
 };
 
 use crate::decode::{
-    INFLATE_INPUT, INFLATE_OUTPUT, INFLATE_STATE, Run, check_memory, connection, run_messages,
-    run_stream,
+    INFLATE_INPUT, INFLATE_OUTPUT, INFLATE_STATE, Run, check_memory, run_messages, run_stream,
+    streaming_connection,
 };
 use crate::heap;
 use crate::input::{Setup, Xorshift, chunks, split_setup};
@@ -204,7 +204,7 @@ fn check_events(config: &Config, run: &Run) {
 /// the compressed input are all it may hold.
 fn check_stream_memory(role: Role, setup: &Setup, pieces: &[&[u8]]) {
     let mut bufs: Vec<Vec<u8>> = pieces.iter().map(|piece| piece.to_vec()).collect();
-    let mut conn = connection(role, setup);
+    let mut conn = streaming_connection(role, setup);
     let bound = INFLATE_STATE + INFLATE_INPUT + INFLATE_OUTPUT + SLACK;
     let baseline = heap::reset_peak();
     'chunks: for buf in &mut bufs {
@@ -644,8 +644,8 @@ impl Oracle {
             return Err(faults);
         }
         Ok(match message.kind {
-            MessageKind::Text => Event::Text(String::from_utf8(content).expect("checked")),
-            MessageKind::Binary => Event::Binary(content),
+            MessageKind::Text => Event::Text(String::from_utf8(content).expect("checked").into()),
+            MessageKind::Binary => Event::Binary(content.into()),
         })
     }
 }

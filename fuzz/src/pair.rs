@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use arbitrary::Arbitrary;
 use wsproto::{
     CloseCode, CloseFrame, Config, Connection, ControlPayload, DeflateParams, Event, MessageKind,
-    ProtocolError, Role, SendError, State, StreamEvent,
+    ProtocolError, Role, SendError, State, StreamEvent, Streaming,
 };
 
 use crate::input::Xorshift;
@@ -144,9 +144,95 @@ fn min_compress_len(n: u8) -> usize {
 /// The first byte of every pong the application sends (and of no ping).
 const APP_PONG: u8 = 0xa5;
 
+/// A connection at the level its side reads at (the level is part of the
+/// connection's type).
+enum Endpoint {
+    Messages(Connection),
+    Streaming(Connection<Streaming>),
+}
+
+/// Runs `$body` with `$conn` bound to the connection, whatever its level.
+macro_rules! on_either {
+    ($endpoint:expr, $conn:ident => $body:expr) => {
+        match $endpoint {
+            Endpoint::Messages($conn) => $body,
+            Endpoint::Streaming($conn) => $body,
+        }
+    };
+}
+
+/// The calls both levels have, for the model's sends and deliveries.
+impl Endpoint {
+    fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        on_either!(self, conn => conn.send_text(text))
+    }
+
+    fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        on_either!(self, conn => conn.send_binary(data))
+    }
+
+    fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        on_either!(self, conn => conn.send_fragment(kind, data, fin))
+    }
+
+    fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
+        on_either!(self, conn => conn.send_ping(data))
+    }
+
+    fn send_pong(&mut self, data: &[u8]) -> Result<(), SendError> {
+        on_either!(self, conn => conn.send_pong(data))
+    }
+
+    fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        on_either!(self, conn => conn.close(code, reason))
+    }
+
+    fn pending_transmit(&self) -> &[u8] {
+        on_either!(self, conn => conn.pending_transmit())
+    }
+
+    fn advance_transmit(&mut self, n: usize) {
+        on_either!(self, conn => conn.advance_transmit(n))
+    }
+
+    fn recv_eof(&mut self) {
+        on_either!(self, conn => conn.recv_eof())
+    }
+
+    fn state(&self) -> State {
+        on_either!(self, conn => conn.state())
+    }
+
+    fn role(&self) -> Role {
+        on_either!(self, conn => conn.role())
+    }
+
+    /// The connection of a side that reads whole messages.
+    fn messages(&mut self) -> &mut Connection {
+        match self {
+            Endpoint::Messages(conn) => conn,
+            Endpoint::Streaming(_) => panic!("this side streams"),
+        }
+    }
+
+    /// The connection of a side that streams.
+    fn streaming(&mut self) -> &mut Connection<Streaming> {
+        match self {
+            Endpoint::Streaming(conn) => conn,
+            Endpoint::Messages(_) => panic!("this side reads whole messages"),
+        }
+    }
+}
+
 /// One endpoint and the model of what it must see.
 struct Side {
-    conn: Connection,
+    /// Its connection, at the streaming level if it `streams`.
+    conn: Endpoint,
     streams: bool,
     auto_pong: bool,
     /// Events this side must receive, in order.
@@ -208,6 +294,11 @@ impl Side {
                 config.deflate.min_compress_len = min_compress_len(min_len);
                 Connection::with_deflate(role, config, params, entropy)
             }
+        };
+        let conn = if streams {
+            Endpoint::Streaming(conn.into_streaming())
+        } else {
+            Endpoint::Messages(conn)
         };
         Side {
             conn,
@@ -291,13 +382,17 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
     match op {
         Op::Text { text, .. } => {
             let expected = whole_message_expected(me);
-            let send = |conn: &mut Connection| conn.send_text(&text);
-            check_send(me, peer, send, expected, || Event::Text(text.clone()));
+            let send = |conn: &mut Endpoint| conn.send_text(&text);
+            check_send(me, peer, send, expected, || {
+                Event::Text(text.as_str().into())
+            });
         }
         Op::Binary { data, .. } => {
             let expected = whole_message_expected(me);
-            let send = |conn: &mut Connection| conn.send_binary(&data);
-            check_send(me, peer, send, expected, || Event::Binary(data.clone()));
+            let send = |conn: &mut Endpoint| conn.send_binary(&data);
+            check_send(me, peer, send, expected, || {
+                Event::Binary(data.clone().into())
+            });
         }
         Op::Fragment {
             text, data, fin, ..
@@ -322,7 +417,7 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
                 data[0] = !APP_PONG;
             }
             let expected = control_expected(me, &data);
-            let send = |conn: &mut Connection| conn.send_ping(&data);
+            let send = |conn: &mut Endpoint| conn.send_ping(&data);
             check_send(me, peer, send, expected, || {
                 Event::Ping(ControlPayload::new(&data).expect("checked length"))
             });
@@ -330,7 +425,7 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
         Op::Pong { mut data, .. } => {
             data.insert(0, APP_PONG);
             let expected = control_expected(me, &data);
-            let send = |conn: &mut Connection| conn.send_pong(&data);
+            let send = |conn: &mut Endpoint| conn.send_pong(&data);
             check_send(me, peer, send, expected, || {
                 Event::Pong(ControlPayload::new(&data).expect("checked length"))
             });
@@ -346,7 +441,7 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
             } else {
                 Ok(())
             };
-            let send = |conn: &mut Connection| conn.close(code, &reason);
+            let send = |conn: &mut Endpoint| conn.close(code, &reason);
             check_send(me, peer, send, expected, || {
                 Event::Close(CloseFrame::new(code, &reason).expect("checked length"))
             });
@@ -415,7 +510,7 @@ fn control_expected(me: &Side, data: &[u8]) -> Result<(), SendError> {
 fn check_send(
     me: &mut Side,
     peer: &mut Side,
-    send: impl FnOnce(&mut Connection) -> Result<(), SendError>,
+    send: impl FnOnce(&mut Endpoint) -> Result<(), SendError>,
     expected: Result<(), SendError>,
     event: impl FnOnce() -> Event,
 ) {
@@ -478,8 +573,8 @@ fn send_fragment(me: &mut Side, peer: &mut Side, kind: MessageKind, data: &[u8],
         let (kind, bytes) = me.sending.take().expect("just inserted");
         if !peer.eof {
             peer.expect.push_back(match kind {
-                MessageKind::Text => Event::Text(String::from_utf8(bytes).expect("checked")),
-                MessageKind::Binary => Event::Binary(bytes),
+                MessageKind::Text => Event::Text(String::from_utf8(bytes).expect("checked").into()),
+                MessageKind::Binary => Event::Binary(bytes.into()),
             });
         }
     }
@@ -507,6 +602,7 @@ fn deliver(from: &mut Side, to: &mut Side, max: usize) -> usize {
             let given = chunk.len() - at;
             let (used, event) = to
                 .conn
+                .streaming()
                 .recv_in_place(&mut chunk[at..])
                 .unwrap_or_else(|e| panic!("{role:?} failed: {e:?}"));
             assert!(used <= given, "consumed {used} of {given} bytes");
@@ -524,10 +620,12 @@ fn deliver(from: &mut Side, to: &mut Side, max: usize) -> usize {
                     assert_eq!(*current, kind, "a message changed kind");
                     bytes.extend_from_slice(payload);
                     match (fin, to.receiving.take_if(|_| fin)) {
-                        (true, Some((MessageKind::Text, bytes))) => {
-                            Some(Event::Text(String::from_utf8(bytes).expect("validated")))
+                        (true, Some((MessageKind::Text, bytes))) => Some(Event::Text(
+                            String::from_utf8(bytes).expect("validated").into(),
+                        )),
+                        (true, Some((MessageKind::Binary, bytes))) => {
+                            Some(Event::Binary(bytes.into()))
                         }
-                        (true, Some((MessageKind::Binary, bytes))) => Some(Event::Binary(bytes)),
                         _ => None,
                     }
                 }
@@ -542,9 +640,9 @@ fn deliver(from: &mut Side, to: &mut Side, max: usize) -> usize {
             }
         }
     } else {
-        to.conn.recv(&chunk);
+        to.conn.messages().recv(&chunk);
         loop {
-            match to.conn.poll_event() {
+            match to.conn.messages().poll_event() {
                 Ok(Some(event)) => received(to, from, event),
                 Ok(None) => break,
                 Err(error) => panic!("{:?} failed: {error:?}", to.conn.role()),
@@ -604,9 +702,9 @@ fn received(me: &mut Side, peer: &mut Side, event: Event) {
 fn poll_error(me: &mut Side) -> Option<ProtocolError> {
     if me.streams {
         let mut empty = [0u8; 0];
-        me.conn.recv_in_place(&mut empty).err()
+        me.conn.streaming().recv_in_place(&mut empty).err()
     } else {
-        match me.conn.poll_event() {
+        match me.conn.messages().poll_event() {
             Ok(None) => None,
             Ok(Some(event)) => panic!("an event after the end of stream: {event:?}"),
             Err(error) => Some(error),

@@ -1,7 +1,7 @@
 //! Sending without copying the payload: the header is queued, the payload
 //! stays in the caller's buffer until the transport has taken it.
 
-use super::Connection;
+use super::{Connection, Messages, ReceiveLevel};
 use crate::error::SendError;
 use crate::event::MessageKind;
 use crate::send::Urgent;
@@ -18,13 +18,13 @@ use crate::send::Urgent;
 /// between the header and its payload.
 #[derive(Debug)]
 #[must_use = "write the chunks out; dropping it copies the payload into the connection"]
-pub struct Outgoing<'c, 'p> {
-    conn: &'c mut Connection,
+pub struct Outgoing<'c, 'p, L: ReceiveLevel = Messages> {
+    conn: &'c mut Connection<L>,
     /// The payload bytes not yet written (masked, for a client).
     payload: &'p [u8],
 }
 
-impl Outgoing<'_, '_> {
+impl<L: ReceiveLevel> Outgoing<'_, '_, L> {
     /// What to write next, in order: the connection's pending bytes
     /// (ending with this message's header), then the rest of the payload.
     /// Either may be empty. While the connection owes a control frame
@@ -59,7 +59,7 @@ impl Outgoing<'_, '_> {
     }
 }
 
-impl Drop for Outgoing<'_, '_> {
+impl<L: ReceiveLevel> Drop for Outgoing<'_, '_, L> {
     fn drop(&mut self) {
         if !self.payload.is_empty() {
             self.conn.sender.append_payload(self.payload);
@@ -67,7 +67,7 @@ impl Drop for Outgoing<'_, '_> {
     }
 }
 
-impl Connection {
+impl<L: ReceiveLevel> Connection<L> {
     /// Queues a whole data message without copying its payload into the
     /// connection: only the frame header is queued, and the returned
     /// [`Outgoing`] hands out the pending bytes and `payload` to write
@@ -105,7 +105,7 @@ impl Connection {
         &'c mut self,
         kind: MessageKind,
         payload: &'p mut [u8],
-    ) -> Result<Outgoing<'c, 'p>, SendError> {
+    ) -> Result<Outgoing<'c, 'p, L>, SendError> {
         self.check_can_send()?;
         if kind == MessageKind::Text {
             crate::utf8::validate(payload).map_err(|_| SendError::InvalidUtf8)?;

@@ -2,15 +2,25 @@
 //! unmasked in the caller's buffer, or inflated into the connection's own
 //! (permessage-deflate).
 
-use super::Connection;
+use super::{Connection, Failure, Lent, Streaming};
 use crate::error::ProtocolError;
 use crate::event::{MessageKind, StreamEvent};
+use crate::prelude::*;
 use crate::recv::{Control, Step};
+use bytes::Buf;
 use core::ops::Range;
 
 /// The streaming level's buffer for inflated payload.
 #[cfg(feature = "deflate")]
 const INFLATE_CHUNK: usize = 16 << 10;
+
+/// What the connection held and handed out ([`Connection::take_held`]).
+enum Held {
+    /// The part of a message gathered at the message level.
+    Message(MessageKind),
+    /// An event decoded from the bytes it held.
+    Input(Found),
+}
 
 /// What one streaming step found, before the payload is borrowed.
 enum Found {
@@ -31,7 +41,7 @@ enum Found {
     },
 }
 
-impl Connection {
+impl Connection<Streaming> {
     /// Decodes from `input` until one event is found or `input` is used up,
     /// unmasking data payload in place; returns how many bytes were consumed
     /// and the event, if any. Call again with `&mut input[consumed..]` until
@@ -42,12 +52,15 @@ impl Connection {
     /// pieces of at most 16 KiB from a buffer inside the connection (so the
     /// event borrows the connection too). When one piece of input inflates
     /// to more than that, the following calls report 0 bytes consumed until
-    /// it is all handed out.
+    /// it is all handed out. So it is with bytes the connection holds from
+    /// before [`into_streaming`](Connection::into_streaming) (a
+    /// handshake's leftover): they come first, from the connection's
+    /// buffer, with 0 bytes of `input` consumed.
     ///
     /// ```
     /// use wsproto::{Config, Connection, Role, StreamEvent};
     ///
-    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let mut server = Connection::new(Role::Server, Config::default()).into_streaming();
     /// // A masked text frame "Hello" (RFC 6455 section 5.7).
     /// let mut buf = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
     /// let mut received = Vec::new();
@@ -90,13 +103,33 @@ impl Connection {
         &'a mut self,
         input: &'a mut [u8],
     ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
-        if let Some(error) = self.take_pending_error() {
-            self.fail(error);
-        }
         if let Some(error) = self.failed() {
+            // A timer's ending too: this level hands nothing out after it.
+            self.failure = Failure::Failed;
             return Err(error);
         }
+        if self.held {
+            if let Some((kind, len)) = self.take_predecoded(input.len()) {
+                let payload = &input[..len];
+                return Ok((
+                    len,
+                    Some(StreamEvent::Data {
+                        kind,
+                        payload,
+                        fin: false,
+                    }),
+                ));
+            }
+            if let Some(held) = self.take_held()? {
+                return Ok((0, self.held_event(held)));
+            }
+        }
         if !self.receiving() {
+            return Ok((input.len(), None));
+        }
+        if self.eof {
+            // Input after the transport's end is ignored.
+            self.input_exhausted()?;
             return Ok((input.len(), None));
         }
         let (used, found) = match self.stream_step(input) {
@@ -109,6 +142,10 @@ impl Connection {
         // Each arm builds its own result: a shared one would copy the
         // largest event (a close frame) on every data piece.
         match found {
+            Found::Nothing if used == input.len() => {
+                self.input_exhausted()?;
+                Ok((used, None))
+            }
             Found::Nothing => Ok((used, None)),
             Found::Control(control) => Ok((used, Some(control.into_stream_event()))),
             Found::Plain { range, kind, fin } => Ok((
@@ -140,7 +177,103 @@ impl Connection {
         let inflating = self.inflating().is_some();
         #[cfg(not(feature = "deflate"))]
         let inflating = false;
-        self.receiving() && !inflating
+        self.taking_input() && !inflating && !self.held
+    }
+
+    /// Decodes from what the connection holds (see
+    /// [`Inbox`](super::Inbox)), first giving back what the last call lent:
+    /// the part of a message gathered at the message level, then the bytes
+    /// not yet decoded. `None` once it holds nothing: the caller's input is
+    /// next.
+    fn take_held(&mut self) -> Result<Option<Held>, ProtocolError> {
+        let receiving = self.receiving();
+        let Some(extras) = self.extras.as_deref_mut() else {
+            self.held = false;
+            return Ok(None);
+        };
+        let inbox = &mut extras.inbox;
+        match core::mem::take(&mut inbox.lent) {
+            Lent::Nothing => {}
+            Lent::Input(used) => inbox.input.advance(used),
+            Lent::Message => inbox.message = Vec::new(),
+        }
+        if !inbox.message.is_empty() {
+            inbox.lent = Lent::Message;
+            return Ok(Some(Held::Message(self.receiver.message_kind())));
+        }
+        if inbox.input.is_empty() || !receiving {
+            if inbox.predecoded == 0 || !receiving {
+                self.release_inbox();
+            }
+            return Ok(None);
+        }
+        let mut input = core::mem::take(&mut inbox.input);
+        let (used, found) = match self.stream_step(&mut input) {
+            Ok(found) => found,
+            Err(error) => {
+                self.fail(error);
+                return Err(error);
+            }
+        };
+        match found {
+            // All of it went into a partial header or frame.
+            Found::Nothing => {
+                self.release_inbox();
+                Ok(None)
+            }
+            // A control frame (the peer's close, maybe) or inflated output
+            // does not borrow the input.
+            _ if !self.receiving() => Ok(Some(Held::Input(found))),
+            _ => {
+                let inbox = &mut self.extras().inbox;
+                inbox.input = input;
+                inbox.lent = Lent::Input(used);
+                Ok(Some(Held::Input(found)))
+            }
+        }
+    }
+
+    /// The part of a message the message level decoded in place in the
+    /// caller's buffer (see [`into_streaming`](Connection::into_streaming)),
+    /// at the front of `available` bytes of input: its kind and how many
+    /// of its bytes are there, to hand out as they are.
+    fn take_predecoded(&mut self, available: usize) -> Option<(MessageKind, usize)> {
+        let kind = self.receiver.message_kind();
+        let predecoded = &mut self.extras.as_deref_mut()?.inbox.predecoded;
+        let len = available.min(*predecoded);
+        if len == 0 {
+            return None;
+        }
+        *predecoded -= len;
+        Some((kind, len))
+    }
+
+    /// The event [`take_held`](Self::take_held) found, borrowed from the
+    /// connection.
+    fn held_event(&self, held: Held) -> Option<StreamEvent<'_>> {
+        let inbox = &self.extras.as_deref()?.inbox;
+        match held {
+            Held::Message(kind) => Some(StreamEvent::Data {
+                kind,
+                payload: &inbox.message,
+                fin: false,
+            }),
+            Held::Input(Found::Nothing) => None,
+            Held::Input(Found::Control(control)) => Some(control.into_stream_event()),
+            Held::Input(Found::Plain { range, kind, fin }) => Some(StreamEvent::Data {
+                kind,
+                payload: inbox.input.get(range)?,
+                fin,
+            }),
+            #[cfg(feature = "deflate")]
+            Held::Input(Found::Inflated { len, kind, fin }) => {
+                self.inflating().map(|inflating| StreamEvent::Data {
+                    kind,
+                    payload: &inflating.inflated[..len],
+                    fin,
+                })
+            }
+        }
     }
 
     /// One streaming event's worth of decoding: the bytes used and what was
@@ -166,7 +299,6 @@ impl Connection {
                         Control::Ping(payload) => self.answer_ping(payload),
                         Control::Pong(_) => {}
                         Control::Close(frame) => {
-                            self.close_decoded = true;
                             self.answer_close(frame);
                         }
                     }

@@ -6,7 +6,7 @@
 //! logic needs nothing but `core::time::Duration`; with `std`, `Instant`s
 //! are accepted and returned too.
 
-use super::{Connection, Failure, State};
+use super::{Connection, Failure, ReceiveLevel, State};
 #[cfg(feature = "std")]
 use crate::clock::Clock;
 use crate::error::ProtocolError;
@@ -43,6 +43,14 @@ impl Timers {
     }
 }
 
+impl Timers {
+    /// Whether no deadline is armed and no keepalive runs: the timers can
+    /// be dropped (the clock's origin is taken again at the next call).
+    pub(super) fn is_idle(&self) -> bool {
+        self.close_deadline.is_none() && self.keepalive.is_none()
+    }
+}
+
 struct Keepalive {
     interval: Duration,
     timeout: Duration,
@@ -60,7 +68,7 @@ pub(super) fn to_millis(timeout: Duration) -> u32 {
     u32::try_from(millis).unwrap_or(u32::MAX)
 }
 
-impl Connection {
+impl<L: ReceiveLevel> Connection<L> {
     /// Tells the connection the time; returns when it next needs to be
     /// told (sleep until then, or until the transport is ready), `None`
     /// when no timer runs.
@@ -193,16 +201,17 @@ impl Connection {
     }
 
     /// Fails the connection on a timer: nothing is sent, what waited to be
-    /// written is dropped, and the state is `Closed`.
+    /// written is dropped, and the state is `Closed`. Bytes received
+    /// before are still decoded at the message level (their events come
+    /// before the error); no input is taken any more.
     fn time_out(&mut self, error: ProtocolError) {
-        // Nothing more goes out: not even the echo of a close still queued
-        // as an event.
+        // Nothing more goes out: not even the echo of a close decoded from
+        // the bytes received before.
         self.close_sent = true;
         let extras = self.extras();
         extras.error = Some(error);
         extras.send.urgent = None;
-        self.failure = Failure::Failed;
-        self.drop_partial_message();
+        self.failure = Failure::Ending;
         self.sender.discard();
     }
 }

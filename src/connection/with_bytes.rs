@@ -1,9 +1,8 @@
-//! The streaming level over a `bytes::BytesMut` read buffer (the `bytes`
-//! feature): payload handed out as `Bytes` that share the buffer's memory.
+//! The streaming level over a `bytes::BytesMut` read buffer: payload handed out as `Bytes` that share the buffer's memory.
 
 use bytes::{Bytes, BytesMut};
 
-use super::Connection;
+use super::{Connection, Streaming};
 use crate::close::CloseFrame;
 use crate::error::ProtocolError;
 use crate::event::{ControlPayload, MessageKind, StreamEvent};
@@ -41,7 +40,7 @@ enum Found {
     Other(BytesEvent),
 }
 
-impl Connection {
+impl Connection<Streaming> {
     /// [`recv_in_place`](Self::recv_in_place) over a [`BytesMut`]: decodes
     /// from the front of `buf` until one event is found or `buf` is used
     /// up, and splits off what it consumed, so `buf` keeps only the bytes
@@ -54,7 +53,7 @@ impl Connection {
     /// use bytes::BytesMut;
     /// use wsproto::{BytesEvent, Config, Connection, Role};
     ///
-    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let mut server = Connection::new(Role::Server, Config::default()).into_streaming();
     /// // A masked text frame "Hello" (RFC 6455 section 5.7), as read.
     /// let mut buf = BytesMut::from(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58][..]);
     /// let event = server.recv_bytes(&mut buf)?;

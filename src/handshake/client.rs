@@ -617,13 +617,16 @@ impl Upgraded {
         &self.leftover
     }
 
-    /// Takes the leftover bytes out, for a driver that receives at the
-    /// streaming level and feeds them itself.
+    /// Takes the leftover bytes out, for a driver that feeds them itself.
+    /// Without it, [`into_connection`](Self::into_connection) keeps them in
+    /// the connection, where either receive level hands them out first.
     pub fn take_leftover(&mut self) -> Vec<u8> {
         core::mem::take(&mut self.leftover)
     }
 
-    /// The client's [`Connection`], with the leftover bytes already fed.
+    /// The client's [`Connection`], holding the leftover bytes: they come
+    /// first at either receive level (see
+    /// [`into_streaming`](Connection::into_streaming)).
     pub fn into_connection(self) -> Connection {
         let mut connection = self.connection;
         if !self.leftover.is_empty() {

@@ -533,8 +533,9 @@ impl Request {
         &self.leftover
     }
 
-    /// Takes the leftover bytes out, for a driver that receives at the
-    /// streaming level ([`Connection::recv_in_place`]) and feeds them itself.
+    /// Takes the leftover bytes out, for a driver that feeds them itself.
+    /// Without it, [`into_connection`](Self::into_connection) keeps them in
+    /// the connection, where either receive level hands them out first.
     pub fn take_leftover(&mut self) -> Vec<u8> {
         core::mem::take(&mut self.leftover)
     }
@@ -588,9 +589,12 @@ impl Request {
         Ok(Response::tunnel(status, headers))
     }
 
-    /// The server's [`Connection`] for this request, with the
-    /// [leftover](Self::leftover) bytes already fed to it (so the client's
-    /// first messages are waiting in [`Connection::poll_event`]).
+    /// The server's [`Connection`] for this request, holding the
+    /// [leftover](Self::leftover) bytes: the client's first messages come
+    /// first at [`Connection::poll_event`] or
+    /// [`poll_event_from`](Connection::poll_event_from), and at
+    /// [`recv_in_place`](Connection::recv_in_place) after
+    /// [`into_streaming`](Connection::into_streaming).
     pub fn into_connection(self, config: Config) -> Connection {
         let mut connection = Connection::new(Role::Server, config.clone());
         #[cfg(feature = "deflate")]

@@ -8,7 +8,7 @@
 
 use wsproto::{
     CloseCode, CloseFrame, Config, Connection, ControlPayload, EntropyError, EntropySource, Event,
-    MessageKind, ProtocolError, Role, SendError, State, StreamEvent,
+    MessageKind, ProtocolError, ReceiveLevel, Role, SendError, State, StreamEvent, Streaming,
 };
 
 pub mod deflate_audit;
@@ -82,6 +82,11 @@ pub fn limits(max_frame_len: u64, max_message_len: u64) -> Config {
 /// A connection whose client masks come from [`ScriptedEntropy::xorshift`].
 pub fn connection(role: Role, config: Config) -> Connection {
     Connection::with_entropy(role, config, Box::new(ScriptedEntropy::xorshift()))
+}
+
+/// [`connection`] at the streaming level.
+pub fn stream_connection(role: Role, config: Config) -> Connection<Streaming> {
+    connection(role, config).into_streaming()
 }
 
 /// How a frame header encodes its payload length.
@@ -188,11 +193,11 @@ pub fn concat(frames: &[Vec<u8>]) -> Vec<u8> {
 pub type Outcome = Vec<Result<Event, ProtocolError>>;
 
 pub fn text(s: &str) -> Result<Event, ProtocolError> {
-    Ok(Event::Text(s.to_owned()))
+    Ok(Event::Text(s.into()))
 }
 
 pub fn binary(data: &[u8]) -> Result<Event, ProtocolError> {
-    Ok(Event::Binary(data.to_vec()))
+    Ok(Event::Binary(data.to_vec().into()))
 }
 
 pub fn ping(data: &[u8]) -> Result<Event, ProtocolError> {
@@ -290,11 +295,11 @@ pub struct StreamRun {
 /// Feeds `chunks` to a new `role` connection with `recv_in_place`, each
 /// chunk copied into a mutable buffer and consumed until no event is left.
 pub fn run_stream(role: Role, config: Config, chunks: &[&[u8]]) -> StreamRun {
-    run_stream_on(connection(role, config), chunks)
+    run_stream_on(stream_connection(role, config), chunks)
 }
 
 /// [`run_stream`] on a connection made by the caller (permessage-deflate).
-pub fn run_stream_on(mut conn: Connection, chunks: &[&[u8]]) -> StreamRun {
+pub fn run_stream_on(mut conn: Connection<Streaming>, chunks: &[&[u8]]) -> StreamRun {
     let mut pieces = Vec::new();
     let mut events = Vec::new();
     let mut sent = Vec::new();
@@ -343,9 +348,11 @@ pub fn run_stream_on(mut conn: Connection, chunks: &[&[u8]]) -> StreamRun {
                     if *fin {
                         let (kind, bytes) = message.take().expect("a message in progress");
                         events.push(Ok(match kind {
-                            MessageKind::Binary => Event::Binary(bytes),
+                            MessageKind::Binary => Event::Binary(bytes.into()),
                             MessageKind::Text => Event::Text(
-                                String::from_utf8(bytes).expect("a finished text is valid UTF-8"),
+                                String::from_utf8(bytes)
+                                    .expect("a finished text is valid UTF-8")
+                                    .into(),
                             ),
                         }));
                     }
@@ -370,7 +377,7 @@ pub fn run_stream_on(mut conn: Connection, chunks: &[&[u8]]) -> StreamRun {
 }
 
 /// After a connection failed, no data frame can be queued.
-fn assert_sticky(conn: &mut Connection, error: ProtocolError) {
+fn assert_sticky<L: ReceiveLevel>(conn: &mut Connection<L>, error: ProtocolError) {
     assert_eq!(
         conn.send_text("late"),
         Err(SendError::Closed),
@@ -392,7 +399,7 @@ pub fn run_both(role: Role, config: Config, chunks: &[&[u8]]) -> Run {
 /// [`run_both`] on connections made by `make` (permessage-deflate).
 pub fn run_both_on(make: &dyn Fn() -> Connection, chunks: &[&[u8]]) -> Run {
     let messages = run_messages_on(make(), chunks);
-    let stream = run_stream_on(make(), chunks);
+    let stream = run_stream_on(make().into_streaming(), chunks);
     assert_eq!(
         stream.run, messages,
         "streaming level (left) and message level (right) disagree"

@@ -1,0 +1,311 @@
+//! The message level: whole messages, owned by the caller.
+//!
+//! Input waits undecoded (in the caller's `BytesMut`, or in the inbox for
+//! bytes fed with `recv`) and is decoded one event per poll, so nothing is
+//! queued and a message is never copied to be queued. A message sent as
+//! one uncompressed frame is split off the buffer it was read into and
+//! unmasked there: no copy. When such a frame is not all in yet, what has
+//! arrived is unmasked and validated in place at the front of that buffer
+//! (so bad text fails as soon as it arrives) and room for more is reserved
+//! there, so the next reads land where the message will be handed out
+//! from. A fragmented message is gathered once, unmasked and validated
+//! piece by piece; a compressed one is inflated into its own buffer. Text
+//! is validated once, as it arrives, and handed out as `Utf8Bytes`, which
+//! is not validated again. Memory grows with the bytes that arrive, never
+//! with a length a header announces.
+
+#[cfg(feature = "deflate")]
+use super::Extras;
+use super::{Connection, Failure, Messages};
+use crate::error::ProtocolError;
+use crate::event::{Event, MessageKind};
+use crate::frame::{FrameHeader, OpCode, ParsedHeader};
+use crate::prelude::*;
+use crate::recv::{Control, DataPiece, Position, RSV1, Step};
+use crate::utf8_bytes::Utf8Bytes;
+use bytes::{Buf, Bytes, BytesMut};
+
+/// The least room reserved ahead for a message sent in one frame that is
+/// not all in yet.
+const LEAST_ROOM: u64 = 1024;
+
+impl Connection<Messages> {
+    /// Feeds bytes read from the transport, in chunks of any size; they
+    /// are decoded, one event at a time, by [`poll_event`](Self::poll_event).
+    /// This copies `input` into the connection: a driver that reads into a
+    /// `BytesMut` of its own avoids the copy with
+    /// [`poll_event_from`](Self::poll_event_from).
+    ///
+    /// Bytes given after the transport ended ([`recv_eof`](Self::recv_eof))
+    /// are ignored; so are those after the peer's close frame, or after the
+    /// connection failed (RFC 6455 section 5.5.1), once decoding reaches
+    /// them. The connection holds what is fed until it is polled, so poll
+    /// after each read.
+    pub fn recv(&mut self, input: &[u8]) {
+        self.hold_input(input);
+    }
+
+    /// The next message-level event from the bytes fed with
+    /// [`recv`](Self::recv), in the order the peer sent them; `Ok(None)`
+    /// when they hold no further whole event (feed more).
+    ///
+    /// Replies happen as events are polled: the pong when its ping is
+    /// polled, the close echo when the close is polled, the failure's close
+    /// frame when the error is returned. So the application can still
+    /// answer the messages that arrived before a close or an error. Once
+    /// the connection has failed, every call returns the same
+    /// [`ProtocolError`].
+    pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+        if self.caller_holds > 0 && self.failed().is_none() {
+            // Part of a frame waits in a buffer given to `poll_event_from`:
+            // what `recv` took comes after it.
+            return Ok(None);
+        }
+        let mut input = match self.extras.as_deref_mut() {
+            Some(extras) => core::mem::take(&mut extras.inbox.input),
+            None => BytesMut::new(),
+        };
+        let event = self.decode(&mut input);
+        // What is left waits for more. Inside a message the buffer is kept
+        // even when empty, so a message fed in small reads costs no
+        // allocation per read; between messages an empty one is let go,
+        // so an idle connection holds no heap.
+        let inside = !input.is_empty() || !self.receiver.between_messages();
+        if inside && self.receiving() {
+            self.extras().inbox.input = input;
+        } else {
+            self.release_idle_extras();
+        }
+        event
+    }
+
+    /// The next message-level event from the front of `buf`, bytes read
+    /// from the transport into a buffer of the caller's: what it decodes is
+    /// split off `buf`, and a message sent in one frame is handed out
+    /// without a copy (its payload shares `buf`'s memory until dropped).
+    /// `Ok(None)` means `buf` holds no further whole event: read more onto
+    /// its end and call again. While a message sent in one frame is partly
+    /// in, it is decoded in place at the front of `buf` (bad text fails as
+    /// soon as it arrives) and room for more is reserved there (as much
+    /// again as has arrived, never more than the frame needs), so the next
+    /// reads land where the message will be handed out from.
+    ///
+    /// What `buf` holds after a call belongs to the connection's stream:
+    /// keep it at the front, and read onto its end. Bytes fed with
+    /// [`recv`](Self::recv) (or read by the handshake past its head) are
+    /// decoded in the order they came: `buf` may then be replaced by a
+    /// buffer holding both. (Feed one way, though: while `buf` holds part
+    /// of a frame, [`poll_event`](Self::poll_event) waits for it.) Bytes
+    /// after the peer's close frame, or after a failure, are cleared from
+    /// `buf`. Replies and errors as in [`poll_event`](Self::poll_event).
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use wsproto::{Config, Connection, Event, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// // As read from the socket: a masked "Hello" (RFC 6455 section 5.7), cut short.
+    /// let mut buf = BytesMut::from(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f][..]);
+    /// assert_eq!(server.poll_event_from(&mut buf)?, None);
+    /// buf.extend_from_slice(&[0x9f, 0x4d, 0x51, 0x58]); // the next read
+    /// let Some(Event::Text(text)) = server.poll_event_from(&mut buf)? else { panic!() };
+    /// assert_eq!(text, "Hello");
+    /// assert!(buf.is_empty());
+    /// # Ok::<(), wsproto::ProtocolError>(())
+    /// ```
+    pub fn poll_event_from(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        self.heard |= !buf.is_empty();
+        let holds = (core::mem::take(&mut self.caller_holds) as usize).min(buf.len());
+        if let Some(extras) = self.extras.as_deref_mut() {
+            if !extras.inbox.input.is_empty() {
+                // In the order they came: what this buffer held before,
+                // what `recv` took since, what was read into it since.
+                let mut held = core::mem::take(&mut extras.inbox.input);
+                if holds == 0 {
+                    held.extend_from_slice(buf);
+                    *buf = held;
+                } else {
+                    let newer = buf.split_off(holds);
+                    buf.unsplit(held);
+                    buf.unsplit(newer);
+                }
+            }
+        }
+        let event = self.decode(buf);
+        self.caller_holds = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        event
+    }
+
+    /// One event from `buf`; a failure is acted on (its close frame queued)
+    /// and sticky.
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        if let (Failure::Failed, Some(error)) = (self.failure, self.failed()) {
+            buf.clear();
+            return Err(error);
+        }
+        match self.next_event(buf) {
+            Ok(Some(event)) => Ok(Some(event)),
+            Ok(None) => self.input_exhausted().map(|()| None),
+            Err(error) => {
+                buf.clear();
+                self.fail(error);
+                Err(error)
+            }
+        }
+    }
+
+    /// Decodes from the front of `buf` until an event is whole; `None`
+    /// when more bytes are needed.
+    fn next_event(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        loop {
+            if !self.receiving() {
+                buf.clear();
+                return Ok(None);
+            }
+            // A whole unfragmented message (short header): split off and
+            // unmasked in place, without the general path.
+            if let Some((used, piece)) = self.receiver.whole_message(buf) {
+                let mut payload = buf.split_to(used);
+                payload.advance(piece.range.start);
+                self.receiver.accept_whole(&mut payload, &piece)?;
+                return Ok(Some(message_event(piece.kind, payload.freeze())));
+            }
+            match self.receiver.position() {
+                Position::SingleFramePayload { decoded, .. } => {
+                    return self.single_frame(buf, decoded);
+                }
+                Position::FrameStart => {
+                    // An invalid header is the error the decoder would give.
+                    let ParsedHeader::Complete { header, .. } = FrameHeader::parse(buf)? else {
+                        return Ok(None);
+                    };
+                    let single = header.fin
+                        && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+                        && header.rsv & RSV1 == 0;
+                    if single {
+                        return self.single_frame(buf, 0);
+                    }
+                }
+                Position::Elsewhere => {}
+            }
+            let (used, step) = self.receiver.step(buf)?;
+            match step {
+                Step::NeedMore => {
+                    buf.advance(used);
+                    return Ok(None);
+                }
+                Step::Control(control) => {
+                    buf.advance(used);
+                    match &control {
+                        Control::Ping(payload) => self.answer_ping(payload),
+                        Control::Pong(_) => {}
+                        Control::Close(frame) => {
+                            self.answer_close(frame);
+                        }
+                    }
+                    return Ok(Some(control.into_event()));
+                }
+                #[cfg(feature = "deflate")]
+                Step::Data(piece) if piece.compressed => {
+                    let complete = self.inflate_piece(&buf[piece.range.clone()], &piece)?;
+                    buf.advance(used);
+                    if complete {
+                        return Ok(Some(self.take_gathered(piece.kind)));
+                    }
+                }
+                Step::Data(piece) => {
+                    self.gather(&buf[piece.range.clone()], &piece)?;
+                    buf.advance(used);
+                    if piece.fin {
+                        return Ok(Some(self.take_gathered(piece.kind)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A message sent as one uncompressed frame (its header at the front
+    /// of `buf`, or its first `decoded` payload bytes there, unmasked and
+    /// validated by earlier calls): what has arrived is unmasked and
+    /// validated in place, so invalid text fails as soon as it arrives,
+    /// and the message is split off once whole, without a copy. Until
+    /// then it stays at the front of `buf`, with room reserved for the
+    /// rest.
+    fn single_frame(
+        &mut self,
+        buf: &mut BytesMut,
+        decoded: usize,
+    ) -> Result<Option<Event>, ProtocolError> {
+        let Some(fresh) = buf.get_mut(decoded..) else {
+            // The bytes decoded so far are in another buffer: the caller
+            // moved from `poll_event_from` to `poll_event`. They are
+            // decoded when that buffer comes back.
+            return Ok(None);
+        };
+        let (used, step) = self.receiver.step(fresh)?;
+        let mut decoded = decoded;
+        if let Step::Data(piece) = &step {
+            self.receiver
+                .accept_data(&mut fresh[piece.range.clone()], piece)?;
+            // Only a frame's first piece follows its header (`decoded` is
+            // then 0): drop the header so the payload starts `buf`.
+            debug_assert!(decoded == 0 || piece.range.start == 0);
+            buf.advance(piece.range.start);
+            decoded += piece.range.len();
+            if piece.fin {
+                let payload = buf.split_to(decoded);
+                return Ok(Some(message_event(piece.kind, payload.freeze())));
+            }
+        } else {
+            // The header alone, or nothing.
+            buf.advance(used);
+        }
+        // All of `buf` is decoded now. Room for more: as much again as has
+        // arrived, never more than the frame still needs, so the next reads
+        // land in place with a doubling's copies at most, and a header
+        // alone reserves nothing beyond what the bytes sent justify.
+        let rest = self.receiver.frame_remaining();
+        let room = rest.min((buf.len() as u64).max(LEAST_ROOM));
+        // At most the bytes held (or 1 KiB), so the cast cannot truncate.
+        buf.reserve(room as usize);
+        Ok(None)
+    }
+
+    /// Copies a piece of a fragmented message onto the message being
+    /// gathered (which grows by doubling, with what arrives, never with
+    /// what a header announces), then unmasks and validates it there.
+    fn gather(&mut self, bytes: &[u8], piece: &DataPiece) -> Result<(), ProtocolError> {
+        let message = &mut self.extras.get_or_insert_with(Box::default).inbox.message;
+        let start = message.len();
+        message.extend_from_slice(bytes);
+        self.receiver.count_examined(bytes.len());
+        self.receiver.accept_data(&mut message[start..], piece)
+    }
+
+    /// The message gathered (validated as it came), handed out.
+    fn take_gathered(&mut self, kind: MessageKind) -> Event {
+        let data = core::mem::take(&mut self.extras().inbox.message);
+        message_event(kind, Bytes::from(data))
+    }
+
+    /// Unmasks a compressed piece into the decompressor and inflates it
+    /// onto the message being gathered; returns whether it completed.
+    #[cfg(feature = "deflate")]
+    fn inflate_piece(&mut self, bytes: &[u8], piece: &DataPiece) -> Result<bool, ProtocolError> {
+        self.take_compressed(bytes, piece)?;
+        let Extras {
+            inbox, inflating, ..
+        } = self.extras();
+        inflating.as_mut().map_or(Ok(false), |inflating| {
+            inflating.inbound.inflate_onto(&mut inbox.message)
+        })
+    }
+}
+
+/// A whole message as an event; text was validated as it arrived.
+fn message_event(kind: MessageKind, payload: Bytes) -> Event {
+    match kind {
+        MessageKind::Text => Event::Text(Utf8Bytes::from_validated(payload)),
+        MessageKind::Binary => Event::Binary(payload),
+    }
+}
