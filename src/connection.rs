@@ -230,8 +230,9 @@ struct Inflating {
 
 impl Connection {
     /// A connection in `role` whose opening handshake is done (by this crate
-    /// or by the transport). Clients draw masking keys from the operating
-    /// system's generator; without the `std` feature there is none, so a
+    /// or by the transport). Clients draw masking keys from [`OsEntropy`]
+    /// (ChaCha12 seeded once from the operating system's generator);
+    /// without the `std` feature there is none, so a
     /// client made here cannot send (its sends fail with
     /// [`SendError::Entropy`]): use [`with_entropy`](Self::with_entropy).
     pub fn new(role: Role, config: Config) -> Self {

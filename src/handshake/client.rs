@@ -213,7 +213,8 @@ impl fmt::Debug for ClientHandshake {
 }
 
 impl ClientHandshake {
-    /// Starts a handshake with a key from the operating system's generator.
+    /// Starts a handshake with a key from [`OsEntropy`](crate::OsEntropy)
+    /// (ChaCha12 seeded from the operating system's generator).
     /// `config` limits the response head (its size, its fields, and with
     /// [`handle_timeout`](Self::handle_timeout) the time it may take) and
     /// configures the connection.
