@@ -313,7 +313,8 @@ impl Frames {
         let payload: Vec<u8> = (0..size).map(|i| (i * 31 + 7) as u8).collect();
         conn.send_binary(&payload).expect("encode a message");
         let frame = take_transmit(&mut conn);
-        conn.close(CloseCode::NORMAL, "").expect("encode a close");
+        conn.close(std::time::Instant::now(), CloseCode::NORMAL, "")
+            .expect("encode a close");
         let close = take_transmit(&mut conn);
 
         let mut echo = vec![0x82]; // FIN, binary

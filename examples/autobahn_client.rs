@@ -81,7 +81,7 @@ fn case_count(base: &str) -> Result<u32, ClientError> {
                     .map_err(|_| ClientError::BadCaseCount(text.to_string()))?;
                 // The count is all we need: close without waiting for the
                 // server's answer.
-                let _ = conn.close(wsproto::CloseCode::NORMAL, "");
+                let _ = conn.close(std::time::Instant::now(), wsproto::CloseCode::NORMAL, "");
                 let _ = tcp.write_all(conn.pending_transmit());
                 return Ok(count);
             }

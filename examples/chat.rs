@@ -236,14 +236,22 @@ async fn chat(mut tcp: TcpStream, mut conn: Connection, room: &Room) -> String {
                 Ok(Some(Event::Text(text))) if conn.state() == State::Open => {
                     spent = spent.max(Instant::now()) + PER_LINE;
                     if spent > Instant::now() + PER_LINE * BURST {
-                        let _ = conn.close(CloseCode::POLICY_VIOLATION, "too many messages");
+                        let _ = conn.close(
+                            Instant::now().into_std(),
+                            CloseCode::POLICY_VIOLATION,
+                            "too many messages",
+                        );
                         why = "sent too fast, closed with 1008".into();
                     } else if !text.trim().is_empty() {
                         room.broadcast(&format!("{name}: {}", text.trim()));
                     }
                 }
                 Ok(Some(Event::Binary(_))) => {
-                    let _ = conn.close(CloseCode::UNSUPPORTED_DATA, "text only");
+                    let _ = conn.close(
+                        Instant::now().into_std(),
+                        CloseCode::UNSUPPORTED_DATA,
+                        "text only",
+                    );
                 }
                 Ok(Some(Event::Close(frame))) => why = format!("closed with {}", frame.code()),
                 // Pings are answered, and a close echoed, by `conn` itself;
@@ -257,7 +265,11 @@ async fn chat(mut tcp: TcpStream, mut conn: Connection, room: &Room) -> String {
             }
         }
         if lines.is_closed() && conn.state() == State::Open {
-            let _ = conn.close(CloseCode::TRY_AGAIN_LATER, "too slow: messages piled up");
+            let _ = conn.close(
+                Instant::now().into_std(),
+                CloseCode::TRY_AGAIN_LATER,
+                "too slow: messages piled up",
+            );
             why = "too slow, closed with 1013".into();
         }
         // Write everything queued before reading more: the backpressure.

@@ -191,7 +191,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             line = lines.next_line(), if reading_stdin => match line.map_err(ClientError::Stdin)? {
                 Some(line) => conn.send_text(&line)?,
                 None => {
-                    conn.close(CloseCode::NORMAL, "")?;
+                    conn.close(Instant::now().into_std(), CloseCode::NORMAL, "")?;
                     close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
                 }
             },

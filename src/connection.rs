@@ -669,10 +669,9 @@ impl<L: ReceiveLevel> Connection<L> {
         Ok(self.sender.control(extras, opcode, payload)?)
     }
 
-    /// Starts the closing handshake: queues a close frame with `code` and
-    /// `reason` (at most 123 bytes). No data frame can be sent afterwards;
-    /// incoming messages are still delivered until the peer's close arrives.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+    /// Queues our close frame (the public `close` and `close_at`, which
+    /// also start its timer, are in `timers.rs`).
+    fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         self.check_open()?;
         if !code.is_sendable() {
             return Err(SendError::UnsendableCloseCode(code));

@@ -119,7 +119,7 @@
 //! let mut client = Connection::new(Role::Client, Config::default());
 //! client.send_text("hello")?;
 //! client.send_binary(&[1, 2, 3])?;
-//! client.close(CloseCode::NORMAL, "done")?;
+//! client.close(std::time::Instant::now(), CloseCode::NORMAL, "done")?;
 //! let mut wire = Vec::new();
 //! client.poll_transmit(&mut wire);
 //!

@@ -102,7 +102,8 @@ fn serve(mut tcp: TcpStream, script_for: fn(&str) -> Script) -> Seen {
                 }
                 .expect("send");
             }
-            conn.close(CloseCode::from(code), "").expect("close");
+            conn.close(std::time::Instant::now(), CloseCode::from(code), "")
+                .expect("close");
         }
         Script::Raw(bytes) => tcp.write_all(bytes).expect("write raw"),
     }

@@ -130,7 +130,7 @@ fn sends_over_the_mark_would_block_and_queue_nothing() {
         assert!(!conn.wants_read());
         assert_eq!(conn.send_text("no"), would_block(100 + 2 + key + 3, 100));
         // The close frame is never refused.
-        conn.close(CloseCode::NORMAL, "")
+        conn.close(std::time::Instant::now(), CloseCode::NORMAL, "")
             .expect("close over the mark");
         drain_in_chunks(&mut conn, &mut wire, 64);
         let frames = frames_of(role, &wire);

@@ -531,7 +531,10 @@ where
     assert_eq!(conn.send_fragment(MessageKind::Text, b"x", true), closed);
     assert_eq!(conn.send_ping(b"x"), closed);
     assert_eq!(conn.send_pong(b"x"), closed);
-    assert_eq!(conn.close(CloseCode::NORMAL, ""), closed);
+    assert_eq!(
+        conn.close(std::time::Instant::now(), CloseCode::NORMAL, ""),
+        closed
+    );
     conn.recv_eof();
     conn.assert_receive_refuses(error); // end of stream keeps the error
     assert_eq!(
@@ -618,7 +621,9 @@ fn eof_after_the_peer_started_closing_handshake_is_clean() {
 #[test]
 fn eof_after_a_locally_started_closing_handshake_is_clean() {
     let mut server = connection(Role::Server, Config::default());
-    server.close(CloseCode::NORMAL, "bye").unwrap();
+    server
+        .close(std::time::Instant::now(), CloseCode::NORMAL, "bye")
+        .unwrap();
     let mut sent = Vec::new();
     server.poll_transmit(&mut sent);
     assert_eq!(sent, [0x88, 0x05, 0x03, 0xe8, b'b', b'y', b'e']);

@@ -778,7 +778,9 @@ impl Harness {
             }
             Op::SendPing(p) => Outcome::Send(conn.send_ping(p)),
             Op::SendPong(p) => Outcome::Send(conn.send_pong(p)),
-            Op::Close { code, reason } => Outcome::Send(conn.close(CloseCode(*code), reason)),
+            Op::Close { code, reason } => {
+                Outcome::Send(conn.close(std::time::Instant::now(), CloseCode(*code), reason))
+            }
             Op::PollTransmit => {
                 let before = self.wire.len();
                 let n = conn.poll_transmit(&mut self.wire);

@@ -262,7 +262,9 @@ fn fragmented_sends_are_compressed_as_one_message() {
     client
         .send_fragment(MessageKind::Text, "abab".as_bytes(), true)
         .unwrap();
-    client.close(wsproto::CloseCode::NORMAL, "").unwrap();
+    client
+        .close(std::time::Instant::now(), wsproto::CloseCode::NORMAL, "")
+        .unwrap();
     let mut wire = Vec::new();
     client.poll_transmit(&mut wire);
     let rsv: Vec<(u8, u8)> = parse_frames(&wire)

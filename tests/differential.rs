@@ -496,7 +496,8 @@ fn ours_to_theirs(
     }
     let mut expected = expected_msgs(ops);
     if let Some((code, reason)) = close {
-        ours.close(CloseCode(*code), reason).unwrap();
+        ours.close(std::time::Instant::now(), CloseCode(*code), reason)
+            .unwrap();
         expected.push(theirs_read_close(*code, reason));
     }
     let mut wire = Vec::new();
@@ -614,7 +615,9 @@ fn theirs_to_ours(
     }
     let mut their_wire = &wire[..];
     match close {
-        Some(Some((code, reason))) => ours.close(CloseCode(*code), reason).unwrap(),
+        Some(Some((code, reason))) => ours
+            .close(std::time::Instant::now(), CloseCode(*code), reason)
+            .unwrap(),
         // We cannot send a close without a code: compare up to it, and check
         // that tungstenite's is a bare close frame.
         Some(None) => {

@@ -286,7 +286,7 @@ impl Client {
     /// Closes with `code` and `reason`; asserts the server echoes `code`,
     /// then closes TCP.
     fn close(mut self, code: u16, reason: &str) {
-        self.send(|conn| conn.close(CloseCode(code), reason));
+        self.send(|conn| conn.close(std::time::Instant::now(), CloseCode(code), reason));
         match self.next_event() {
             Event::Close(frame) => assert_eq!(frame.code(), CloseCode(code), "close echo"),
             other => panic!("expected the close echo, got {}", describe(&other)),

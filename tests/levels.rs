@@ -543,7 +543,9 @@ fn encode(client: &mut Connection, items: &[Item], close: bool) -> Vec<u8> {
         }
     }
     if close {
-        client.close(CloseCode::NORMAL, "bye").unwrap();
+        client
+            .close(std::time::Instant::now(), CloseCode::NORMAL, "bye")
+            .unwrap();
     }
     let mut wire = Vec::new();
     client.poll_transmit(&mut wire);

@@ -107,7 +107,8 @@ fn exchange(sender_role: Role) {
 
 /// `a` starts the closing handshake, `b` answers; both end `Closed`.
 fn close_handshake(a: &mut Connection, b: &mut Connection) {
-    a.close(CloseCode::GOING_AWAY, "bye").unwrap();
+    a.close(std::time::Instant::now(), CloseCode::GOING_AWAY, "bye")
+        .unwrap();
     assert_eq!(a.state(), State::Closing(Initiator::Local));
     assert_eq!(a.send_text("late"), Err(SendError::Closed));
     let events = deliver(a, b, 5);
@@ -202,7 +203,9 @@ fn messages_in_flight_before_a_close_are_delivered_and_answerable() {
     let mut server = Connection::new(Role::Server, Config::default());
     client.send_text("one").unwrap();
     client.send_text("two").unwrap();
-    client.close(CloseCode::NORMAL, "").unwrap();
+    client
+        .close(std::time::Instant::now(), CloseCode::NORMAL, "")
+        .unwrap();
     let mut wire = Vec::new();
     client.poll_transmit(&mut wire);
     server.recv(&wire);
@@ -242,8 +245,12 @@ fn end_of_stream_mid_message_is_an_abnormal_closure() {
 fn the_initiator_stays_local_when_both_closes_cross() {
     let mut client = Connection::new(Role::Client, Config::default());
     let mut server = Connection::new(Role::Server, Config::default());
-    client.close(CloseCode::NORMAL, "").unwrap();
-    server.close(CloseCode::GOING_AWAY, "").unwrap();
+    client
+        .close(std::time::Instant::now(), CloseCode::NORMAL, "")
+        .unwrap();
+    server
+        .close(std::time::Instant::now(), CloseCode::GOING_AWAY, "")
+        .unwrap();
     // Each receives the other's close before its own has been written.
     let mut to_server = Vec::new();
     to_server.extend_from_slice(client.pending_transmit());

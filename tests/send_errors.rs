@@ -43,23 +43,25 @@ fn close_reasons_over_123_bytes_and_unsendable_codes_are_refused() {
     let mut conn = server();
     let long = "x".repeat(124);
     refused(&mut conn, SendError::CloseReasonTooLong(124), |c| {
-        c.close(CloseCode::NORMAL, &long)
+        c.close(std::time::Instant::now(), CloseCode::NORMAL, &long)
     });
     for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
         refused(
             &mut conn,
             SendError::UnsendableCloseCode(CloseCode(code)),
-            |c| c.close(CloseCode(code), ""),
+            |c| c.close(std::time::Instant::now(), CloseCode(code), ""),
         );
     }
-    conn.close(CloseCode(4000), &"y".repeat(123)).unwrap();
+    conn.close(std::time::Instant::now(), CloseCode(4000), &"y".repeat(123))
+        .unwrap();
     assert_eq!(&conn.pending_transmit()[..4], &[0x88, 125, 0x0f, 0xa0]);
 }
 
 #[test]
 fn nothing_can_be_sent_after_a_close() {
     let mut conn = server();
-    conn.close(CloseCode::NORMAL, "").unwrap();
+    conn.close(std::time::Instant::now(), CloseCode::NORMAL, "")
+        .unwrap();
     refused(&mut conn, SendError::Closed, |c| c.send_text("late"));
     refused(&mut conn, SendError::Closed, |c| c.send_binary(b"late"));
     refused(&mut conn, SendError::Closed, |c| c.send_ping(b""));
@@ -68,7 +70,7 @@ fn nothing_can_be_sent_after_a_close() {
         c.send_fragment(MessageKind::Text, b"a", true)
     });
     refused(&mut conn, SendError::Closed, |c| {
-        c.close(CloseCode::NORMAL, "")
+        c.close(std::time::Instant::now(), CloseCode::NORMAL, "")
     });
 }
 
@@ -151,7 +153,9 @@ fn a_failing_entropy_source_is_reported_and_nothing_is_sent() {
     refused(&mut client, error, |c| {
         c.send_fragment(MessageKind::Binary, b"x", false)
     });
-    refused(&mut client, error, |c| c.close(CloseCode::NORMAL, ""));
+    refused(&mut client, error, |c| {
+        c.close(std::time::Instant::now(), CloseCode::NORMAL, "")
+    });
     assert_eq!(client.state(), State::Open);
 }
 

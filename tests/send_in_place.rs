@@ -486,7 +486,8 @@ fn refused_during_a_fragmented_message() {
 fn refused_after_close() {
     for role in [Role::Server, Role::Client] {
         let mut conn = fresh(role);
-        conn.close(CloseCode::NORMAL, "bye").unwrap();
+        conn.close(std::time::Instant::now(), CloseCode::NORMAL, "bye")
+            .unwrap();
         let queued = conn.pending_transmit().to_vec();
         let mut payload = b"too late".to_vec();
         for kind in [MessageKind::Binary, MessageKind::Text] {

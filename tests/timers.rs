@@ -85,7 +85,10 @@ fn assert_timed_out(mut conn: Connection, error: ProtocolError, now: Instant) {
         conn.send_fragment(MessageKind::Binary, b"late", true),
         Err(SendError::Closed)
     );
-    assert_eq!(conn.close(CloseCode::NORMAL, ""), Err(SendError::Closed));
+    assert_eq!(
+        conn.close(now, CloseCode::NORMAL, ""),
+        Err(SendError::Closed)
+    );
     assert_eq!(conn.buffered_amount(), 0);
     assert_eq!(tick(conn, now), None, "no timer runs once closed");
     assert_eq!(tick(conn, now + DAY), None);
@@ -309,7 +312,7 @@ fn no_keepalive_ping_once_closing() {
     config.close_timeout = None;
     let mut server = connection(Role::Server, config);
     assert_eq!(tick(&mut server, t0), Some(t0 + SECOND));
-    server.close(CloseCode::NORMAL, "").expect("open");
+    server.close(t0, CloseCode::NORMAL, "").expect("open");
     drain(&mut server);
     // Closing without a close timeout: no timer at all.
     assert_eq!(tick(&mut server, t0 + 5 * SECOND), None);
@@ -322,24 +325,52 @@ fn the_close_timer_replaces_the_keepalive_once_closing() {
     let t0 = Instant::now();
     let mut server = connection(Role::Server, keepalive(SECOND, SECOND));
     tick(&mut server, t0);
-    server.close(CloseCode::NORMAL, "").expect("open");
+    server.close(t0, CloseCode::NORMAL, "").expect("open");
     drain(&mut server);
-    assert_eq!(tick(&mut server, t0 + SECOND), Some(t0 + 11 * SECOND));
-    assert_eq!(tick(&mut server, t0 + 5 * SECOND), Some(t0 + 11 * SECOND));
+    assert_eq!(tick(&mut server, t0 + SECOND), Some(t0 + 10 * SECOND));
+    assert_eq!(tick(&mut server, t0 + 5 * SECOND), Some(t0 + 10 * SECOND));
     assert_eq!(server.buffered_amount(), 0);
 }
 
 // ----- closing handshake -----
 
+/// Issue 19: after `close()`, `poll_timeout()` returned `None` until the
+/// next `handle_timeout`, so a driver that slept until `poll_timeout()`
+/// after closing never woke. `close` takes the time now and starts the
+/// timer itself, with or without an earlier `handle_timeout`.
 #[test]
-fn the_close_timeout_counts_from_the_first_call_after_our_close() {
+fn poll_timeout_is_right_at_once_after_our_close() {
+    let t0 = Instant::now();
+    for role in [Role::Server, Role::Client] {
+        for ticked_before in [false, true] {
+            let mut conn = connection(role, Config::default());
+            if ticked_before {
+                tick(&mut conn, t0);
+            }
+            assert_eq!(conn.poll_timeout(), None);
+            conn.close(t0 + SECOND, CloseCode::NORMAL, "bye")
+                .expect("open");
+            assert_eq!(conn.poll_timeout(), Some(t0 + 11 * SECOND), "{role:?}");
+            // And on the no_std clock.
+            let mut conn = connection(role, Config::default()).into_streaming();
+            conn.close_at(7 * SECOND, CloseCode::NORMAL, "bye")
+                .expect("open");
+            assert_eq!(conn.poll_timeout_at(), Some(17 * SECOND));
+        }
+    }
+}
+
+#[test]
+fn the_close_timeout_counts_from_our_close() {
     let t0 = Instant::now();
     for role in [Role::Server, Role::Client] {
         let mut conn = connection(role, Config::default());
         assert_eq!(tick(&mut conn, t0), None, "nothing to time while open");
-        conn.close(CloseCode::NORMAL, "bye").expect("open");
-        // The driver next wakes at 3 s: the 10 s count from then.
-        assert_eq!(tick(&mut conn, t0 + 3 * SECOND), Some(t0 + 13 * SECOND));
+        // Closed at 3 s: the 10 s count from then, whenever the driver
+        // next wakes.
+        conn.close(t0 + 3 * SECOND, CloseCode::NORMAL, "bye")
+            .expect("open");
+        assert_eq!(tick(&mut conn, t0 + 4 * SECOND), Some(t0 + 13 * SECOND));
         assert_eq!(tick(&mut conn, t0 + 5 * SECOND), Some(t0 + 13 * SECOND));
         assert_eq!(
             tick(&mut conn, t0 + 13 * SECOND - NANO),
@@ -357,7 +388,7 @@ fn the_close_timeout_counts_from_the_first_call_after_our_close() {
 fn a_peer_that_never_answers_our_written_close_times_out() {
     let t0 = Instant::now();
     let mut client = connection(Role::Client, close_timeout(Some(2 * SECOND)));
-    client.close(CloseCode::GOING_AWAY, "").expect("open");
+    client.close(t0, CloseCode::GOING_AWAY, "").expect("open");
     assert_eq!(sent_close_code(&drain(&mut client)), Some(1001));
     assert_eq!(tick(&mut client, t0), Some(t0 + 2 * SECOND));
     // Messages still arrive while we wait; they are delivered first.
@@ -407,7 +438,7 @@ fn a_closing_handshake_finished_in_time_never_times_out() {
     let t0 = Instant::now();
     for role in [Role::Server, Role::Client] {
         let mut conn = connection(role, Config::default());
-        conn.close(CloseCode::NORMAL, "").expect("open");
+        conn.close(t0, CloseCode::NORMAL, "").expect("open");
         assert_eq!(tick(&mut conn, t0), Some(t0 + 10 * SECOND));
         drain(&mut conn);
         conn.recv(&from_peer(role, OP_CLOSE, &close_payload(1000, b"")));
@@ -439,7 +470,7 @@ fn an_echo_written_in_time_finishes_the_handshake() {
 fn without_a_close_timeout_closing_waits_for_ever() {
     let t0 = Instant::now();
     let mut server = connection(Role::Server, close_timeout(None));
-    server.close(CloseCode::NORMAL, "").expect("open");
+    server.close(t0, CloseCode::NORMAL, "").expect("open");
     assert_eq!(tick(&mut server, t0), None);
     assert_eq!(tick(&mut server, t0 + 365 * DAY), None);
     assert_eq!(server.state(), State::Closing(Initiator::Local));
@@ -483,7 +514,7 @@ fn huge_keepalive_durations_never_fire() {
 fn a_huge_close_timeout_never_fires() {
     let t0 = Instant::now();
     let mut server = connection(Role::Server, close_timeout(Some(Duration::MAX)));
-    server.close(CloseCode::NORMAL, "").expect("open");
+    server.close(t0, CloseCode::NORMAL, "").expect("open");
     let deadline = tick(&mut server, t0);
     assert_eq!(deadline, None, "a deadline past the end of time");
     for later in [365 * DAY, 100 * 365 * DAY] {
@@ -497,7 +528,7 @@ fn a_huge_close_timeout_does_not_panic_and_lasts_over_a_month() {
     // What holds today whatever the cap: no panic, no early firing.
     let t0 = Instant::now();
     let mut server = connection(Role::Server, close_timeout(Some(Duration::MAX)));
-    server.close(CloseCode::NORMAL, "").expect("open");
+    server.close(t0, CloseCode::NORMAL, "").expect("open");
     let deadline = tick(&mut server, t0);
     assert!(
         deadline.is_none_or(|at| at >= t0 + 49 * DAY),
@@ -511,7 +542,7 @@ fn a_huge_close_timeout_does_not_panic_and_lasts_over_a_month() {
 fn the_streaming_level_reports_the_close_timeout() {
     let t0 = Instant::now();
     let mut client = stream_connection(Role::Client, close_timeout(Some(SECOND)));
-    client.close(CloseCode::NORMAL, "").expect("open");
+    client.close(t0, CloseCode::NORMAL, "").expect("open");
     drain(&mut client);
     tick(&mut client, t0);
     assert_eq!(tick(&mut client, t0 + SECOND), None);

@@ -189,7 +189,7 @@ impl Endpoint {
     }
 
     fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        on_either!(self, conn => conn.close(code, reason))
+        on_either!(self, conn => conn.close(std::time::Instant::now(), code, reason))
     }
 
     fn pending_transmit(&self) -> &[u8] {

@@ -9,7 +9,8 @@
 use super::{Connection, Failure, ReceiveLevel, State};
 #[cfg(feature = "std")]
 use crate::clock::Clock;
-use crate::error::ProtocolError;
+use crate::close::CloseCode;
+use crate::error::{ProtocolError, SendError};
 use crate::frame::OpCode;
 use core::time::Duration;
 #[cfg(feature = "std")]
@@ -69,14 +70,69 @@ pub(super) fn to_millis(timeout: Duration) -> u32 {
 }
 
 impl<L: ReceiveLevel> Connection<L> {
+    /// Starts the closing handshake at `now` (the driver's clock, as given
+    /// to [`handle_timeout`](Self::handle_timeout)): queues a close frame
+    /// with `code` and `reason` (at most 123 bytes) and starts
+    /// [`Config::close_timeout`](crate::Config::close_timeout), so
+    /// [`poll_timeout`](Self::poll_timeout) gives its deadline at once. No
+    /// data frame can be sent afterwards; incoming messages are still
+    /// delivered until the peer's close arrives.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsproto::{CloseCode, Config, Connection, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let now = Instant::now();
+    /// server.close(now, CloseCode::NORMAL, "bye")?;
+    /// // A driver that sleeps until `poll_timeout` wakes when the peer is late.
+    /// assert_eq!(server.poll_timeout(), Some(now + Duration::from_secs(10)));
+    /// # Ok::<(), wsproto::SendError>(())
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.start_close(code, reason)?;
+        if self.close_timeout_ms != u32::MAX {
+            let at = self.extras().timers.clock.offset(now);
+            self.arm_close_deadline(at);
+        }
+        Ok(())
+    }
+
+    /// [`close`](Self::close) on a clock without `Instant` (`no_std`):
+    /// `now` is an offset on the clock given to
+    /// [`handle_timeout_at`](Self::handle_timeout_at).
+    pub fn close_at(
+        &mut self,
+        now: Duration,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<(), SendError> {
+        self.start_close(code, reason)?;
+        self.arm_close_deadline(now);
+        Ok(())
+    }
+
+    /// Starts the closing handshake's timer at `now`, if one is set.
+    fn arm_close_deadline(&mut self, now: Duration) {
+        if self.close_timeout_ms != u32::MAX {
+            let timeout = Duration::from_millis(u64::from(self.close_timeout_ms));
+            let timers = &mut self.extras().timers;
+            timers
+                .close_deadline
+                .get_or_insert(now.saturating_add(timeout));
+        }
+    }
+
     /// Tells the connection the time; returns when it next needs to be
     /// told (sleep until then, or until the transport is ready), `None`
     /// when no timer runs.
     ///
     /// Call it every time the driver wakes up, whatever woke it (input, a
-    /// finished write, the timer itself), and after sending a close: it
-    /// starts the timers that became due since the last call (the closing
-    /// handshake's is counted from the first call that sees it started) and
+    /// finished write, the timer itself): it starts the timers that became
+    /// due since the last call (the closing handshake's, when the peer
+    /// started it or the connection failed, is counted from the first call
+    /// that sees it started; [`close`](Self::close) starts it itself) and
     /// fires the ones whose deadline is at or before `now`:
     ///
     /// - **Keepalive** ([`Config::keepalive_interval`](crate::Config::keepalive_interval)):
@@ -104,7 +160,7 @@ impl<L: ReceiveLevel> Connection<L> {
     /// let start = Instant::now(); // the driver's clock, read by the driver
     /// assert_eq!(server.handle_timeout(start), None); // nothing to time yet
     ///
-    /// server.close(CloseCode::NORMAL, "bye")?;
+    /// server.close(start, CloseCode::NORMAL, "bye")?;
     /// let deadline = server.handle_timeout(start);
     /// assert_eq!(deadline, Some(start + Duration::from_secs(5)));
     ///
@@ -125,10 +181,10 @@ impl<L: ReceiveLevel> Connection<L> {
         self.extras.as_deref()?.timers.clock.instant(next)
     }
 
-    /// When the connection next needs [`handle_timeout`](Self::handle_timeout),
-    /// as armed by the last call to it; `None` when no timer runs. A timer
-    /// that started after that call (a close just sent) is armed by the
-    /// next one, so prefer the instant `handle_timeout` returns.
+    /// When the connection next needs [`handle_timeout`](Self::handle_timeout);
+    /// `None` when no timer runs. Right after [`close`](Self::close); a
+    /// closing handshake the peer started is timed from the next
+    /// `handle_timeout`, which the drive loop calls after decoding.
     #[cfg(feature = "std")]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let next = self.poll_timeout_at()?;
