@@ -94,11 +94,9 @@
 
 mod codec;
 mod inbound;
-mod negotiate;
 
 pub(crate) use codec::{Deflater, Inflated, Inflater};
 pub(crate) use inbound::Inbound;
-pub(crate) use negotiate::{accept_offers, check_answer, is_deflate, offer};
 
 /// The extension's registered name.
 pub const EXTENSION_NAME: &str = "permessage-deflate";

@@ -3,12 +3,15 @@
 
 use crate::prelude::*;
 
-use super::error::{BuildError, ResponseError, ResponseErrorKind};
+use super::build_error::BuildError;
+#[cfg(feature = "deflate")]
+use super::deflate_negotiation;
+use super::error::{ResponseError, ResponseErrorKind};
 use super::extension::{self, Extension};
 use super::head::{HeadProgress, HeadReader, field_slots};
 use super::headers::{Headers, is_token, list_elements, single_str, write_fields};
 use super::response::{Response, push_header};
-use super::server::{Expired, HandshakeTimer};
+use super::timer::{Expired, HandshakeTimer};
 use super::url::WsUrl;
 use super::{accept_key, encode_key};
 #[cfg(feature = "std")]
@@ -237,12 +240,12 @@ impl ClientHandshake {
         let mut offers = request.extensions.clone();
         #[cfg(feature = "deflate")]
         {
-            if let Some(managed) = offers.iter().find(|e| crate::deflate::is_deflate(e)) {
+            if let Some(managed) = offers.iter().find(|e| deflate_negotiation::is_deflate(e)) {
                 // Offered through `Config::deflate`, so the connection applies it.
                 return Err(BuildError::InvalidExtension(managed.name().into()));
             }
             if config.deflate.enabled {
-                offers.push(crate::deflate::offer(&config.deflate));
+                offers.push(deflate_negotiation::offer(&config.deflate));
             }
         }
         let fields = request.fields(&key, &offers)?;
@@ -525,9 +528,12 @@ impl ClientHandshake {
             return fail(Kind::ExtensionNotOffered);
         };
         #[cfg(feature = "deflate")]
-        let deflate = match extensions.iter().find(|e| crate::deflate::is_deflate(e)) {
+        let deflate = match extensions
+            .iter()
+            .find(|e| deflate_negotiation::is_deflate(e))
+        {
             None => None,
-            Some(answer) => match crate::deflate::check_answer(answer, &self.config.deflate) {
+            Some(answer) => match deflate_negotiation::check_answer(answer, &self.config.deflate) {
                 Ok(params) => Some(params),
                 Err(_) => return fail(Kind::InvalidExtensionParams),
             },

@@ -22,7 +22,10 @@
 
 use crate::prelude::*;
 
+mod build_error;
 mod client;
+#[cfg(feature = "deflate")]
+mod deflate_negotiation;
 mod error;
 mod extension;
 mod head;
@@ -31,10 +34,12 @@ mod headers;
 mod http_types;
 mod response;
 mod server;
+mod timer;
 mod url;
 
+pub use build_error::{BuildError, UrlError};
 pub use client::{ClientHandshake, ClientRequest, Upgraded};
-pub use error::{BuildError, RequestError, ResponseError, ResponseErrorKind, UrlError};
+pub use error::{RequestError, ResponseError, ResponseErrorKind};
 pub use extension::{Extension, InvalidExtension};
 pub use headers::Headers;
 pub use response::Response;

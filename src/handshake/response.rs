@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use super::error::BuildError;
+use super::build_error::BuildError;
 use super::headers::{Headers, is_field_value, is_token, write_fields};
 
 /// An HTTP response: status, header fields and body.

@@ -3,14 +3,16 @@
 
 use crate::prelude::*;
 
-use super::error::{BuildError, RequestError};
+use super::build_error::BuildError;
+#[cfg(feature = "deflate")]
+use super::deflate_negotiation;
+use super::error::RequestError;
 use super::extension::{self, BadChoice, Extension};
 use super::head::{HeadProgress, HeadReader, field_slots};
 use super::headers::{Headers, is_token, list_elements, single_str};
 use super::response::{Response, push_header};
+use super::timer::{Expired, HandshakeTimer};
 use super::{accept_key, is_valid_key};
-#[cfg(feature = "std")]
-use crate::clock::Clock;
 use crate::{Config, Connection, Role};
 use core::time::Duration;
 #[cfg(feature = "std")]
@@ -444,7 +446,7 @@ impl Request {
         &mut self,
         config: &crate::DeflateConfig,
     ) -> Option<crate::DeflateParams> {
-        self.deflate = crate::deflate::accept_offers(&self.extensions, config);
+        self.deflate = deflate_negotiation::accept_offers(&self.extensions, config);
         self.deflate()
     }
 
@@ -566,7 +568,7 @@ impl Request {
         if let Some(managed) = accept
             .extensions
             .iter()
-            .find(|e| crate::deflate::is_deflate(e))
+            .find(|e| deflate_negotiation::is_deflate(e))
         {
             // Negotiated by `negotiate_deflate`, so the connection applies it.
             return Err(BuildError::InvalidExtension(managed.name().into()));
@@ -696,56 +698,5 @@ fn check_version(headers: &Headers) -> Result<(), RequestError> {
     match single_str(headers, "Sec-WebSocket-Version") {
         Some("13") => Ok(()),
         _ => Err(RequestError::UnsupportedVersion),
-    }
-}
-
-/// The opening handshake's timer, shared by both roles: the configured
-/// timeout, turned into a deadline by the first
-/// [`handle`](Self::handle). The handshakes call it only while reading.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct HandshakeTimer {
-    /// The configured timeout until the first call takes it (`None`: wait
-    /// for ever).
-    timeout: Option<Duration>,
-    /// Armed by the first call when there is a timeout (and `now + timeout`
-    /// fits a `Duration`; past that is for ever).
-    deadline: Option<Duration>,
-    /// The origin of the `Instant`s handed in, if any.
-    #[cfg(feature = "std")]
-    pub(super) clock: Clock,
-}
-
-/// The deadline has passed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Expired;
-
-impl HandshakeTimer {
-    pub(super) fn new(timeout: Option<Duration>) -> Self {
-        HandshakeTimer {
-            timeout,
-            deadline: None,
-            #[cfg(feature = "std")]
-            clock: Clock::default(),
-        }
-    }
-
-    /// Arms the deadline on the first call, then checks it: the deadline
-    /// to wake up at (`None` without a timeout), or [`Expired`] at or past
-    /// it.
-    pub(super) fn handle(&mut self, now: Duration) -> Result<Option<Duration>, Expired> {
-        if let Some(timeout) = self.timeout.take() {
-            // The first call: the clock starts now. A deadline past the end
-            // of `Duration` is never reached; leave it unarmed.
-            self.deadline = now.checked_add(timeout);
-        }
-        match self.deadline {
-            Some(deadline) if now >= deadline => Err(Expired),
-            deadline => Ok(deadline),
-        }
-    }
-
-    /// The armed deadline, if any.
-    pub(super) fn deadline(&self) -> Option<Duration> {
-        self.deadline
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use super::error::UrlError;
+use super::build_error::UrlError;
 
 /// A parsed WebSocket URL.
 #[derive(Clone, Debug, PartialEq, Eq)]

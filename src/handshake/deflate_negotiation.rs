@@ -1,10 +1,20 @@
 //! The negotiation of RFC 7692 section 7.1: the client's offer, the
 //! server's choice among offers, and the client's check of the answer.
+//!
+//! It belongs to the handshake, not to `deflate/`: it reads and writes
+//! `Sec-WebSocket-Extensions` values ([`Extension`]), which only the
+//! handshake knows, and hands the compressor nothing but the agreed
+//! [`DeflateParams`]. Kept in `deflate/`, it made `deflate` import
+//! `handshake` while the handshakes called into `deflate`; here the
+//! dependency points one way, from the handshake to the codec's
+//! configuration.
 
 use crate::prelude::*;
 
-use super::{DeflateConfig, DeflateParams, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
-use crate::handshake::Extension;
+use super::extension::Extension;
+use crate::deflate::{
+    DeflateConfig, DeflateParams, EXTENSION_NAME, MAX_WINDOW_BITS, MIN_WINDOW_BITS,
+};
 
 const SERVER_NO_CONTEXT_TAKEOVER: &str = "server_no_context_takeover";
 const CLIENT_NO_CONTEXT_TAKEOVER: &str = "client_no_context_takeover";
@@ -175,12 +185,15 @@ fn accept_offer(
     if peer_no_context_takeover {
         answer = with(answer, CLIENT_NO_CONTEXT_TAKEOVER, None);
     }
-    let params = DeflateParams {
-        own_max_window_bits: own_bits,
-        peer_max_window_bits: peer_bits,
+    // Both window sizes are within 8..=15 here (clamped or parsed as such),
+    // so `new` always succeeds; a failure would decline the offer.
+    let params = DeflateParams::new(
+        own_bits,
+        peer_bits,
         own_no_context_takeover,
         peer_no_context_takeover,
-    };
+    )
+    .ok_or(BadParams::InvalidValue)?;
     Ok((params, answer))
 }
 
@@ -207,12 +220,15 @@ pub(crate) fn check_answer(
         Some(Some(bits)) if bits > own => return Err(BadParams::TooLarge(CLIENT_MAX_WINDOW_BITS)),
         Some(Some(bits)) => bits,
     };
-    Ok(DeflateParams {
-        own_max_window_bits: own_bits,
-        peer_max_window_bits: peer_bits,
-        own_no_context_takeover: config.no_context_takeover || answered.client_no_context_takeover,
-        peer_no_context_takeover: answered.server_no_context_takeover,
-    })
+    // Both window sizes are within 8..=15 here (clamped or parsed as such),
+    // so `new` always succeeds; a failure would refuse the answer.
+    DeflateParams::new(
+        own_bits,
+        peer_bits,
+        config.no_context_takeover || answered.client_no_context_takeover,
+        answered.server_no_context_takeover,
+    )
+    .ok_or(BadParams::InvalidValue)
 }
 
 #[cfg(test)]
@@ -284,14 +300,14 @@ mod tests {
             );
             // The client, told the same, agrees on the mirror image.
             let mut client = config();
-            client.peer_max_window_bits = expected.own_max_window_bits;
-            client.peer_no_context_takeover = expected.own_no_context_takeover;
+            client.peer_max_window_bits = expected.own_max_window_bits();
+            client.peer_no_context_takeover = expected.own_no_context_takeover();
             let answer = &ext(answer)[0];
             let seen = check_answer(answer, &client).expect("valid answer");
-            assert_eq!(seen.peer_max_window_bits, expected.own_max_window_bits);
+            assert_eq!(seen.peer_max_window_bits(), expected.own_max_window_bits());
             assert_eq!(
-                seen.own_no_context_takeover,
-                expected.peer_no_context_takeover
+                seen.own_no_context_takeover(),
+                expected.peer_no_context_takeover()
             );
         }
     }
