@@ -1,18 +1,19 @@
 //! The client side of the opening handshake (RFC 6455 section 4.1): write
-//! the upgrade request, then check the server's response.
+//! the upgrade request a [`ClientRequest`] describes (`client_request.rs`),
+//! then check the server's response and hand over the connection.
 
 use crate::prelude::*;
 
 use super::build_error::BuildError;
+use super::client_request::ClientRequest;
 #[cfg(feature = "deflate")]
 use super::deflate_negotiation;
 use super::error::{ResponseError, ResponseErrorKind};
 use super::extension::{self, Extension};
 use super::head::{HeadProgress, HeadReader, field_slots};
-use super::headers::{Headers, is_token, list_elements, single_str, write_fields};
-use super::response::{Response, push_header};
+use super::headers::{Headers, list_elements, single_str, write_fields};
+use super::response::Response;
 use super::timer::{Expired, HandshakeTimer};
-use super::url::WsUrl;
 use super::{accept_key, encode_key};
 #[cfg(feature = "std")]
 use crate::OsEntropy;
@@ -21,138 +22,6 @@ use core::fmt;
 use core::time::Duration;
 #[cfg(feature = "std")]
 use std::time::Instant;
-
-/// What a client asks for: the URL, subprotocols and extensions it offers,
-/// `Origin`, and extra header fields (cookies, authorization).
-///
-/// ```
-/// use wsproto::handshake::ClientRequest;
-///
-/// let request = ClientRequest::new("ws://127.0.0.1:9001/chat?room=1")?
-///     .protocol("chat.v1")
-///     .origin("http://127.0.0.1:9001")
-///     .header("Cookie", "session=abc");
-/// // Where the driver connects (over TLS when `is_tls`):
-/// assert_eq!((request.host(), request.port(), request.is_tls()), ("127.0.0.1", 9001, false));
-/// # Ok::<(), wsproto::handshake::BuildError>(())
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientRequest {
-    url: WsUrl,
-    protocols: Vec<String>,
-    extensions: Vec<Extension>,
-    origin: Option<String>,
-    headers: Headers,
-}
-
-/// Headers the client request writes itself.
-const REQUEST_OWNED: [&str; 10] = [
-    "Host",
-    "Upgrade",
-    "Connection",
-    "Sec-WebSocket-Key",
-    "Sec-WebSocket-Version",
-    "Sec-WebSocket-Protocol",
-    "Sec-WebSocket-Extensions",
-    "Origin",
-    "Content-Length",
-    "Transfer-Encoding",
-];
-
-impl ClientRequest {
-    /// A request for a `ws://` or `wss://` URL (`wss` is the same bytes
-    /// over TLS, which the driver supplies).
-    pub fn new(url: &str) -> Result<Self, BuildError> {
-        Ok(ClientRequest {
-            url: WsUrl::parse(url).map_err(BuildError::InvalidUrl)?,
-            protocols: Vec::new(),
-            extensions: Vec::new(),
-            origin: None,
-            headers: Headers::new(),
-        })
-    }
-
-    /// Offers a subprotocol; call again for more, most preferred first.
-    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
-        self.protocols.push(protocol.into());
-        self
-    }
-
-    /// Offers an extension with its parameters.
-    ///
-    /// An extension changes how frames are encoded; offer only one your
-    /// driver applies (this crate implements none yet).
-    pub fn extension(mut self, extension: Extension) -> Self {
-        self.extensions.push(extension);
-        self
-    }
-
-    /// Sets `Origin`, as a browser would.
-    pub fn origin(mut self, origin: impl Into<String>) -> Self {
-        self.origin = Some(origin.into());
-        self
-    }
-
-    /// Adds a header field (checked by [`ClientHandshake::new`]).
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
-        self.headers.append(name, value);
-        self
-    }
-
-    /// The host to connect to (an IPv6 address without brackets).
-    pub fn host(&self) -> &str {
-        &self.url.host
-    }
-
-    /// The port to connect to (80 or 443 unless the URL says otherwise).
-    pub fn port(&self) -> u16 {
-        self.url.port
-    }
-
-    /// Whether the URL is `wss://`: the driver must speak TLS.
-    pub fn is_tls(&self) -> bool {
-        self.url.tls
-    }
-
-    /// The path and query sent in the request line.
-    pub fn resource(&self) -> &str {
-        &self.url.resource
-    }
-
-    /// The request's header fields for `key`, checking every application
-    /// value.
-    /// The request's header fields; `offers` are the extensions to offer
-    /// (the application's plus the ones the handshake manages).
-    fn fields(&self, key: &str, offers: &[Extension]) -> Result<Headers, BuildError> {
-        let mut headers = Headers::new();
-        headers.append("Host", self.url.host_header.as_str());
-        headers.append("Upgrade", "websocket");
-        headers.append("Connection", "Upgrade");
-        headers.append("Sec-WebSocket-Key", key);
-        headers.append("Sec-WebSocket-Version", "13");
-        if let Some(origin) = &self.origin {
-            check_value("Origin", origin.as_bytes())?;
-            headers.append("Origin", origin.as_str());
-        }
-        if let Some(bad) = self.protocols.iter().find(|p| !is_token(p.as_bytes())) {
-            return Err(BuildError::InvalidProtocol(bad.clone()));
-        }
-        if !self.protocols.is_empty() {
-            headers.append("Sec-WebSocket-Protocol", self.protocols.join(", "));
-        }
-        if !offers.is_empty() {
-            headers.append("Sec-WebSocket-Extensions", extension::list_value(offers));
-        }
-        for (name, value) in self.headers.iter() {
-            push_header(&mut headers, name, value, &REQUEST_OWNED)?;
-        }
-        Ok(headers)
-    }
-}
-
-fn check_value(name: &str, value: &[u8]) -> Result<(), BuildError> {
-    push_header(&mut Headers::new(), name, value, &[])
-}
 
 /// A client's handshake in progress: write [`request_bytes`](Self::request_bytes),
 /// then feed the response to [`recv`](Self::recv) until it gives
@@ -251,12 +120,12 @@ impl ClientHandshake {
         let fields = request.fields(&key, &offers)?;
         let mut head = Vec::with_capacity(256);
         head.extend_from_slice(b"GET ");
-        head.extend_from_slice(request.url.resource.as_bytes());
+        head.extend_from_slice(request.resource().as_bytes());
         head.extend_from_slice(b" HTTP/1.1\r\n");
         write_fields(&mut head, fields.iter());
         Ok(ClientHandshake {
             request: head,
-            resource: request.url.resource.clone(),
+            resource: request.resource().to_owned(),
             fields,
             expected_accept: accept_key(key.as_bytes()),
             protocols: request.protocols.clone(),

@@ -6,8 +6,8 @@ use super::Upgraded;
 use super::client::ClientHandshake;
 use super::error::{RequestError, ResponseError};
 use super::headers::Headers;
+use super::request::{HttpVersion, Request};
 use super::response::Response;
-use super::server::{HttpVersion, Request};
 
 fn headers_of(map: &http::HeaderMap) -> Headers {
     map.iter()

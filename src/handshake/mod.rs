@@ -22,8 +22,10 @@
 
 use crate::prelude::*;
 
+mod accept;
 mod build_error;
 mod client;
+mod client_request;
 #[cfg(feature = "deflate")]
 mod deflate_negotiation;
 mod error;
@@ -32,18 +34,22 @@ mod head;
 mod headers;
 #[cfg(feature = "http")]
 mod http_types;
+mod request;
 mod response;
 mod server;
 mod timer;
 mod url;
 
+pub use accept::Accept;
 pub use build_error::{BuildError, UrlError};
-pub use client::{ClientHandshake, ClientRequest, Upgraded};
+pub use client::{ClientHandshake, Upgraded};
+pub use client_request::ClientRequest;
 pub use error::{RequestError, ResponseError, ResponseErrorKind};
 pub use extension::{Extension, InvalidExtension};
 pub use headers::Headers;
+pub use request::{HttpVersion, Request};
 pub use response::Response;
-pub use server::{Accept, HttpVersion, Request, ServerHandshake};
+pub use server::ServerHandshake;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
