@@ -12,9 +12,9 @@ use super::error::{ResponseError, ResponseErrorKind};
 use super::extension::{self, Extension};
 use super::head::{HeadProgress, HeadReader, field_slots};
 use super::headers::{Headers, list_elements, single_str, write_fields};
+use super::key::{accept_key, encode_key};
 use super::response::Response;
 use super::timer::{Expired, HandshakeTimer};
-use super::{accept_key, encode_key};
 #[cfg(feature = "std")]
 use crate::OsEntropy;
 use crate::{Config, Connection, EntropySource, Role};

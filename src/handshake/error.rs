@@ -4,6 +4,7 @@
 
 use crate::prelude::*;
 
+use super::headers::Headers;
 use super::response::Response;
 use core::fmt;
 
@@ -100,7 +101,7 @@ impl RequestError {
     /// status, `Sec-WebSocket-Version: 13` for a 426, and this error's
     /// description as a plain-text body.
     pub fn response(&self) -> Response {
-        let mut headers = super::Headers::new();
+        let mut headers = Headers::new();
         if *self == RequestError::UnsupportedVersion {
             headers.append("Sec-WebSocket-Version", "13");
         }

@@ -2,8 +2,7 @@
 //! servers and clients built on hyper, axum or anything else that speaks
 //! `http::Request` and `http::Response`.
 
-use super::Upgraded;
-use super::client::ClientHandshake;
+use super::client::{ClientHandshake, Upgraded};
 use super::error::{RequestError, ResponseError};
 use super::headers::Headers;
 use super::request::{HttpVersion, Request};

@@ -14,8 +14,8 @@ use super::deflate_negotiation;
 use super::error::RequestError;
 use super::extension::{self, BadChoice, Extension};
 use super::headers::{Headers, is_token, list_elements, single_str};
+use super::key::{accept_key, is_valid_key};
 use super::response::{Response, push_header};
-use super::{accept_key, is_valid_key};
 use crate::{Config, Connection, Role};
 
 /// The HTTP version a request arrived in.
