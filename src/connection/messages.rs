@@ -139,9 +139,9 @@ impl Connection<Messages> {
     /// One event from `buf`; a failure is acted on (its close frame queued)
     /// and sticky.
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
-        if let (Failure::Failed, Some(error)) = (self.failure, self.failed()) {
+        if self.failure == Failure::Failed {
             buf.clear();
-            return Err(error);
+            return Err(self.failed().unwrap_or(ProtocolError::UnexpectedEof));
         }
         match self.next_event(buf) {
             Ok(Some(event)) => Ok(Some(event)),
