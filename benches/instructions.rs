@@ -325,8 +325,12 @@ fn wsproto_owned(input: &[u8], expected: MessageKind) -> Result<(usize, usize), 
     let mut buf = BytesMut::new();
     let (mut messages, mut bytes) = (0, 0);
     loop {
-        buf.reserve(CHUNK);
-        if transport.read_onto(&mut buf, CHUNK) == 0 {
+        // As tokio's `read_buf`: into the spare room, grown when nearly full.
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(CHUNK);
+        }
+        let room = buf.capacity() - buf.len();
+        if transport.read_onto(&mut buf, room) == 0 {
             break;
         }
         while let Some(event) = conn.poll_event_from(&mut buf).map_err(|e| e.to_string())? {

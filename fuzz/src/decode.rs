@@ -359,6 +359,9 @@ const PER_INPUT_BYTE: usize = 256;
 /// Room a message's buffer may have beyond twice its length (an inflated
 /// message's first reservation).
 const MESSAGE_ROOM: usize = 4096;
+/// The most room the message level reserves from a frame header, ahead of
+/// the bytes (`RESERVED_AHEAD` in `src/connection/messages.rs`).
+const RESERVED_AHEAD: usize = 1 << 20;
 /// What zlib-rs allocates for one inflater: 47,552 bytes with zlib-rs
 /// 0.6.8, for every window size (it always allocates a 32 KiB window), plus
 /// slack.
@@ -389,16 +392,23 @@ pub const EXPANSION: usize = 1032;
 ///
 /// "The partial message" is bounded by `max_message_len` (plus one byte, by
 /// which an inflated message proves too long), and by the bytes actually
-/// fed: as they are without deflate (a header announcing a huge length
-/// reserves nothing), `EXPANSION` times that with it (a deflate bomb costs
-/// no more than the limit). With deflate the inflater's state and its copy
-/// of the compressed input are allowed on top, a fixed amount.
+/// fed: as they are without deflate, `EXPANSION` times that with it (a
+/// deflate bomb costs no more than the limit). With deflate the inflater's
+/// state and its copy of the compressed input are allowed on top, a fixed
+/// amount. On top of all, the room the message level reserves from a frame
+/// header ahead of the bytes (`RESERVED_AHEAD`): at most the frame's rest
+/// and 1 MiB, twice when a buffer grows for the next message too, and
+/// doubled by the buffer's own growth: address space whose pages are
+/// touched only as bytes arrive, but counted here as allocated.
 pub fn check_memory(role: Role, setup: &Setup, pieces: &[&[u8]]) {
     let mut conn = connection(role, setup);
     let limit = usize::try_from(setup.config.max_message_len).unwrap_or(usize::MAX);
+    let ahead = 4 * usize::try_from(setup.config.max_frame_len)
+        .unwrap_or(usize::MAX)
+        .min(RESERVED_AHEAD);
     let fixed = match setup.deflate {
-        Some(_) => SLACK + INFLATE_STATE + INFLATE_INPUT,
-        None => SLACK,
+        Some(_) => SLACK + INFLATE_STATE + INFLATE_INPUT + ahead,
+        None => SLACK + ahead,
     };
     let partial = |fed: usize| match setup.deflate {
         Some(_) => limit
@@ -430,7 +440,7 @@ pub fn check_memory(role: Role, setup: &Setup, pieces: &[&[u8]]) {
             let to_limit = setup.deflate.is_some()
                 && held <= limit.saturating_add(1)
                 && held <= 5 * len + 4 * MESSAGE_ROOM;
-            let read_buffer = held <= 2 * (partial(fed) + largest_chunk) + MESSAGE_ROOM;
+            let read_buffer = held <= 2 * (partial(fed) + largest_chunk) + MESSAGE_ROOM + ahead;
             assert!(
                 doubled || to_limit || read_buffer,
                 "a message of {len} bytes holds a {held}-byte buffer"

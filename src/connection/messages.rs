@@ -11,8 +11,9 @@
 //! from. A fragmented message is gathered once, unmasked and validated
 //! piece by piece; a compressed one is inflated into its own buffer. Text
 //! is validated once, as it arrives, and handed out as `Utf8Bytes`, which
-//! is not validated again. Memory grows with the bytes that arrive, never
-//! with a length a header announces.
+//! is not validated again. Room is reserved from a frame's header once the
+//! limits are checked, at most 1 MiB ahead of what has arrived (address
+//! space, touched only as bytes arrive).
 
 #[cfg(feature = "deflate")]
 use super::Extras;
@@ -25,9 +26,21 @@ use crate::recv::{Control, DataPiece, Position, RSV1, Step};
 use crate::utf8_bytes::Utf8Bytes;
 use bytes::{Buf, Bytes, BytesMut};
 
-/// The least room reserved ahead for a message sent in one frame that is
-/// not all in yet.
-const LEAST_ROOM: u64 = 1024;
+/// The most room reserved from a frame header for payload not yet
+/// received (after the limits were checked): a message up to this size is
+/// read in place with no regrowth, as the peers do. Beyond it, room grows
+/// by doubling what has arrived. It is address space: its pages are
+/// touched only as bytes arrive, so a header alone costs no resident
+/// memory, and never more than this much address space.
+const RESERVED_AHEAD: u64 = 1 << 20;
+
+/// Room for the rest of a frame (`rest` bytes) next to `held` bytes of
+/// its message: all of it up to [`RESERVED_AHEAD`], else as much again as
+/// is held.
+fn room_ahead(rest: u64, held: usize) -> usize {
+    // At most the bytes held, or 1 MiB: the cast cannot truncate.
+    rest.min((held as u64).max(RESERVED_AHEAD)) as usize
+}
 
 impl Connection<Messages> {
     /// Feeds bytes read from the transport, in chunks of any size; they
@@ -86,9 +99,11 @@ impl Connection<Messages> {
     /// `Ok(None)` means `buf` holds no further whole event: read more onto
     /// its end and call again. While a message sent in one frame is partly
     /// in, it is decoded in place at the front of `buf` (bad text fails as
-    /// soon as it arrives) and room for more is reserved there (as much
-    /// again as has arrived, never more than the frame needs), so the next
-    /// reads land where the message will be handed out from.
+    /// soon as it arrives) and room for the rest is reserved there (up to
+    /// 1 MiB ahead of what has arrived, never more than the frame needs),
+    /// so the next reads land where the message will be handed out from:
+    /// read into `buf`'s spare room, and reserve a read's worth only when
+    /// it is (nearly) full, as `tokio::io::AsyncReadExt::read_buf` does.
     ///
     /// What `buf` holds after a call belongs to the connection's stream:
     /// keep it at the front, and read onto its end. Bytes fed with
@@ -260,22 +275,32 @@ impl Connection<Messages> {
             // The header alone, or nothing.
             buf.advance(used);
         }
-        // All of `buf` is decoded now. Room for more: as much again as has
-        // arrived, never more than the frame still needs, so the next reads
-        // land in place with a doubling's copies at most, and a header
-        // alone reserves nothing beyond what the bytes sent justify.
-        let rest = self.receiver.frame_remaining();
-        let room = rest.min((buf.len() as u64).max(LEAST_ROOM));
-        // At most the bytes held (or 1 KiB), so the cast cannot truncate.
-        buf.reserve(room as usize);
+        // All of `buf` is decoded now: room for the rest of the frame, so
+        // the next reads land where the message will be split off. When
+        // `buf` has to grow for it, it grows for a message as large again
+        // as this one: the reads that follow usually run into the next
+        // message, and a buffer that holds only one would have to move
+        // each message's first part to make room for the rest of it.
+        let rest = room_ahead(self.receiver.frame_remaining(), buf.len());
+        if buf.capacity() - buf.len() < rest {
+            let frame = buf.len().saturating_add(rest);
+            buf.reserve(rest.saturating_add(frame.min(RESERVED_AHEAD as usize)));
+        }
         Ok(None)
     }
 
     /// Copies a piece of a fragmented message onto the message being
-    /// gathered (which grows by doubling, with what arrives, never with
-    /// what a header announces), then unmasks and validates it there.
+    /// gathered, then unmasks and validates it there. Room for the rest of
+    /// the frame is reserved from its header (see [`room_ahead`]).
     fn gather(&mut self, bytes: &[u8], piece: &DataPiece) -> Result<(), ProtocolError> {
+        let frame_rest = self.receiver.frame_remaining();
         let message = &mut self.extras.get_or_insert_with(Box::default).inbox.message;
+        if message.capacity() - message.len() < bytes.len() {
+            let wanted = (bytes.len() as u64).saturating_add(frame_rest);
+            // If the allocator refuses, the copy below asks for what it
+            // needs and no more.
+            let _ = message.try_reserve(room_ahead(wanted, message.len()));
+        }
         let start = message.len();
         message.extend_from_slice(bytes);
         self.receiver.count_examined(bytes.len());
