@@ -433,8 +433,8 @@ fn single_frame_messages_are_split_off_the_read_buffer() {
 
 /// A header announcing a large payload reserves room for it (address
 /// space, touched only as bytes arrive), at most 1 MiB ahead of what has
-/// arrived, and twice that when the buffer grows for the next message too
-/// (the fuzz targets' memory check covers fragments and the `recv` path).
+/// arrived; a small one, for it and three more like it (the fuzz targets'
+/// memory check covers fragments and the `recv` path).
 #[test]
 fn a_header_reserves_at_most_a_mebibyte_ahead() {
     let mut conn = Connection::new(Role::Server, Config::default());

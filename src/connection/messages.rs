@@ -34,6 +34,10 @@ use bytes::{Buf, Bytes, BytesMut};
 /// memory, and never more than this much address space.
 const RESERVED_AHEAD: u64 = 1 << 20;
 
+/// Messages up to this size get room for three more like them when their
+/// buffer grows: 1 MiB ahead at most.
+const FEW_MORE_UP_TO: usize = 256 << 10;
+
 /// Room for the rest of a frame (`rest` bytes) next to `held` bytes of
 /// its message: all of it up to [`RESERVED_AHEAD`], else as much again as
 /// is held.
@@ -276,15 +280,17 @@ impl Connection<Messages> {
             buf.advance(used);
         }
         // All of `buf` is decoded now: room for the rest of the frame, so
-        // the next reads land where the message will be split off. When
-        // `buf` has to grow for it, it grows for a message as large again
-        // as this one: the reads that follow usually run into the next
-        // message, and a buffer that holds only one would have to move
-        // each message's first part to make room for the rest of it.
+        // the next reads land where the message will be split off.
         let rest = room_ahead(self.receiver.frame_remaining(), buf.len());
         if buf.capacity() - buf.len() < rest {
+            // Growing: room for a few more messages of this size too (up to
+            // 1 MiB in all). The reads that follow run into the next
+            // message; in a buffer that holds one message, each would
+            // start near its end and be moved to its front to be whole
+            // (measured: 0.68x fastwebsockets at 64 KiB; 0.87x with this).
             let frame = buf.len().saturating_add(rest);
-            buf.reserve(rest.saturating_add(frame.min(RESERVED_AHEAD as usize)));
+            let more = if frame <= FEW_MORE_UP_TO { 3 * frame } else { 0 };
+            buf.reserve(rest.saturating_add(more));
         }
         Ok(None)
     }
