@@ -567,6 +567,14 @@ fn encode(client: &mut Connection, items: &[Item], close: bool) -> Vec<u8> {
     wire
 }
 
+/// Changes one byte of `wire` (a hostile stream), if asked to.
+fn flip(wire: &mut [u8], corrupt: Option<(usize, u8)>) {
+    if let Some((at, xor)) = corrupt.filter(|_| !wire.is_empty()) {
+        let at = at % wire.len();
+        wire[at] ^= xor;
+    }
+}
+
 fn cuts(wire_len: usize, cuts: &[usize]) -> Vec<usize> {
     let mut at: Vec<usize> = cuts.iter().map(|c| c % (wire_len + 1)).collect();
     at.sort_unstable();
@@ -600,12 +608,7 @@ proptest! {
     ) {
         let mut client = Connection::new(Role::Client, Config::default());
         let mut wire = encode(&mut client, &items, close);
-        if let Some((at, xor)) = corrupt {
-            if !wire.is_empty() {
-                let at = at % wire.len();
-                wire[at] ^= xor;
-            }
-        }
+        flip(&mut wire, corrupt);
         let mut config = Config::default();
         if small_limits {
             config.max_frame_len = 1000;
@@ -667,12 +670,7 @@ mod compressed {
             config.deflate.min_compress_len = 0;
             let mut client = Connection::with_deflate(Role::Client, config.clone(), params, Box::new(OsEntropy::new()));
             let mut wire = encode(&mut client, &items, true);
-            if let Some((at, xor)) = corrupt {
-                if !wire.is_empty() {
-                    let at = at % wire.len();
-                    wire[at] ^= xor;
-                }
-            }
+            flip(&mut wire, corrupt);
             let at = cuts(wire.len(), &cut_points);
             let (leftover, chunks) = split(&wire, &at);
             let make = || {
