@@ -82,7 +82,7 @@ fn case_count(base: &str) -> Result<u32, ClientError> {
                 // The count is all we need: close without waiting for the
                 // server's answer.
                 let _ = conn.close(std::time::Instant::now(), wsproto::CloseCode::NORMAL, "");
-                let _ = tcp.write_all(conn.pending_transmit());
+                let _ = write_pending(&mut tcp, &mut conn);
                 return Ok(count);
             }
             Ok(Some(Event::Close(_))) => return Err(ClientError::NoCaseCount(None)),
@@ -128,13 +128,8 @@ fn echo_until_closed((mut tcp, mut conn): (TcpStream, Connection)) -> Outcome {
         if let Some(ended) = support::echo_events(&mut conn) {
             outcome.get_or_insert(ended);
         }
-        let pending = conn.pending_transmit();
-        if !pending.is_empty() {
-            let written = pending.len();
-            if let Err(error) = tcp.write_all(pending) {
-                return outcome.unwrap_or(error.into());
-            }
-            conn.advance_transmit(written);
+        if let Err(error) = write_pending(&mut tcp, &mut conn) {
+            return outcome.unwrap_or(error.into());
         }
         if conn.state() == State::Closed {
             wait_for_server_close(&mut tcp, &mut buf);
@@ -146,6 +141,21 @@ fn echo_until_closed((mut tcp, mut conn): (TcpStream, Connection)) -> Outcome {
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => return outcome.unwrap_or(error.into()),
         }
+    }
+}
+
+/// Writes everything queued. `pending_transmit` may hand out only part of
+/// it (an owed pong goes ahead of queued data, in a piece of its own), so
+/// it is asked again until it is empty.
+fn write_pending(tcp: &mut TcpStream, conn: &mut Connection) -> io::Result<()> {
+    loop {
+        let pending = conn.pending_transmit();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let written = pending.len();
+        tcp.write_all(pending)?;
+        conn.advance_transmit(written);
     }
 }
 

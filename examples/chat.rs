@@ -273,16 +273,26 @@ async fn chat(mut tcp: TcpStream, mut conn: Connection, room: &Room) -> String {
             why = "too slow, closed with 1013".into();
         }
         // Write everything queued before reading more: the backpressure.
-        let pending = conn.pending_transmit();
-        let written = pending.len();
-        let write = timeout(WRITE_TIMEOUT, tcp.write_all(pending)).await;
-        if !matches!(write, Ok(Ok(()))) {
+        // `pending_transmit` may hand out only part of it (an owed pong
+        // goes ahead of queued data, in a piece of its own): ask again
+        // until it is empty.
+        let mut failed = false;
+        while !conn.pending_transmit().is_empty() {
+            let pending = conn.pending_transmit();
+            let written = pending.len();
+            let write = timeout(WRITE_TIMEOUT, tcp.write_all(pending)).await;
+            if !matches!(write, Ok(Ok(()))) {
+                failed = true;
+                break;
+            }
+            conn.advance_transmit(written);
+        }
+        if failed {
             if why.is_empty() {
                 why = "write failed or timed out".into();
             }
             break;
         }
-        conn.advance_transmit(written);
         // Once our close (or the echo of the peer's) is out, we are done;
         // `linger` reads and drops whatever the peer still sends.
         if conn.state() != State::Open {

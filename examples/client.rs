@@ -161,8 +161,16 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(Some(_ping_or_pong)) => {} // pongs are queued for us
                 Ok(None) => break,
                 Err(error) => {
-                    // Its close frame is queued: send it before giving up.
-                    let _ = writer.write_all(conn.pending_transmit()).await;
+                    // Its close frame is queued: send it before giving up
+                    // (behind a pong, maybe: ask until nothing is left).
+                    while !conn.pending_transmit().is_empty() {
+                        let pending = conn.pending_transmit();
+                        let written = pending.len();
+                        if writer.write_all(pending).await.is_err() {
+                            break;
+                        }
+                        conn.advance_transmit(written);
+                    }
                     return Err(ClientError::Protocol(error));
                 }
             }

@@ -26,7 +26,7 @@ use crate::error::{ProtocolError, SendError};
 use crate::event::{MAX_CONTROL_PAYLOAD, MessageKind};
 use crate::frame::OpCode;
 use crate::recv::{Position, Receiver};
-use crate::send::{Keys, SendExtras, Sender, Urgent};
+use crate::send::{Keys, SendExtras, Sender};
 use bytes::BytesMut;
 use core::fmt;
 use core::marker::PhantomData;
@@ -37,6 +37,7 @@ use crate::deflate::{DeflateParams, Deflater, Inbound};
 mod in_place;
 mod level;
 mod messages;
+mod send_owned;
 mod stream;
 mod timers;
 mod with_bytes;
@@ -94,10 +95,15 @@ pub enum State {
 ///   [`send_binary`](Self::send_binary), [`send_fragment`](Self::send_fragment),
 ///   [`send_ping`](Self::send_ping), [`send_pong`](Self::send_pong),
 ///   [`close`](Self::close). They only queue bytes.
+///   [`send_binary_owned`](Self::send_binary_owned) and
+///   [`send_text_owned`](Self::send_text_owned) take the payload instead of
+///   copying it.
 /// - **Transmit**: [`poll_transmit`](Self::poll_transmit), or
-///   [`pending_transmit`](Self::pending_transmit) +
-///   [`advance_transmit`](Self::advance_transmit) for partial writes without
-///   a copy; then [`state`](Self::state) says when to close the transport.
+///   [`pending_transmit`](Self::pending_transmit) (one chunk) or
+///   [`pending_transmit_chunks`](Self::pending_transmit_chunks) (for a
+///   vectored write) + [`advance_transmit`](Self::advance_transmit) for
+///   partial writes without a copy; then [`state`](Self::state) says when to
+///   close the transport.
 ///
 /// After every receive or send call, write out what is pending. Nothing here
 /// performs I/O, reads a clock or panics on any input.
@@ -549,33 +555,14 @@ impl<L: ReceiveLevel> Connection<L> {
     }
 
     /// Queues a control frame the connection owes on its own account (an
-    /// automatic pong, a keepalive ping): in order into the outbox when
-    /// only such frames wait there, else ahead of the queued data, at its
-    /// next frame boundary, where a newer pong replaces one not started.
-    /// Over the high-water mark pongs are coalesced: only the newest is
-    /// owed.
+    /// automatic pong, a keepalive ping): it goes out at the next frame
+    /// boundary of the queued data, after those owed before it. Over the
+    /// high-water mark pongs are coalesced: only the newest is owed.
     fn queue_owed(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), EntropyError> {
-        if opcode == OpCode::Pong && !self.wants_read() {
-            // The transport is not keeping up: only the newest pong is owed.
-            if let Some(urgent) = self.urgent_mut() {
-                urgent.drop_unstarted_pong();
-            }
-            self.sender.retract_tail_pong();
-        }
-        if self.sender.only_owed_pending() && self.urgent().is_none_or(Urgent::is_empty) {
-            let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
-            return self.sender.owed_in_outbox(extras, opcode, payload);
-        }
-        let send = &mut self.extras.get_or_insert_with(Box::default).send;
-        self.sender.owed_urgently(send, opcode, payload)
-    }
-
-    fn urgent(&self) -> Option<&Urgent> {
-        self.extras.as_deref()?.send.urgent.as_deref()
-    }
-
-    fn urgent_mut(&mut self) -> Option<&mut Urgent> {
-        self.extras.as_deref_mut()?.send.urgent.as_deref_mut()
+        // The transport is not keeping up: only the newest pong is owed.
+        let coalesce = !self.wants_read();
+        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+        self.sender.owe(extras, opcode, payload, coalesce)
     }
 
     /// Records the peer's close and queues the echo of its code (RFC 6455
@@ -696,50 +683,82 @@ impl<L: ReceiveLevel> Connection<L> {
     /// Open, and under the high-water mark.
     fn check_can_send(&self) -> Result<(), SendError> {
         self.check_open()?;
-        self.sender.check_room(self.urgent())
+        self.sender.check_room()
     }
 
     // ----- transmit -----
 
     /// Appends every byte waiting for the transport to `out` and returns how
-    /// many there were. When `out` is empty this moves a buffer instead of
-    /// copying.
+    /// many there were. When `out` is empty and the connection holds one
+    /// buffer, that buffer is moved instead of copied; a payload queued by
+    /// reference ([`send_binary_owned`](Self::send_binary_owned)) is copied
+    /// in, which is the copy the owned sends exist to avoid: drive those
+    /// with [`pending_transmit_chunks`](Self::pending_transmit_chunks).
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        let urgent = self
-            .extras
-            .as_deref_mut()
-            .and_then(|e| e.send.urgent.as_deref_mut());
-        self.sender.drain_into(urgent, out)
+        self.sender.drain_into(out)
     }
 
     /// The bytes to write next, without a copy; report what was written
     /// with [`advance_transmit`](Self::advance_transmit) and call again
-    /// until it is empty. Usually all that waits; while a pong or keepalive
-    /// ping is owed, only up to the end of the frame being written, then
-    /// that control frame, so it overtakes queued data without landing
+    /// until it is empty. Usually all that waits; it stops where a payload
+    /// queued by reference starts or ends, and while a pong or keepalive
+    /// ping is owed, at the end of the frame being written, then shows
+    /// those control frames, so they overtake queued data without landing
     /// inside a frame.
     pub fn pending_transmit(&self) -> &[u8] {
-        self.sender.pending(self.urgent())
+        self.sender.pending()
     }
 
-    /// Marks the first `n` bytes of [`pending_transmit`](Self::pending_transmit)
-    /// as written (clamped to it).
+    /// The next chunks to write, in order, for one vectored write (a
+    /// header and the payload queued after it by reference, say): fills
+    /// `out` from the start and returns how many chunks it filled (0:
+    /// nothing waits). The first is [`pending_transmit`](Self::pending_transmit);
+    /// none is empty. Report what the write took with
+    /// [`advance_transmit`](Self::advance_transmit), which may cross
+    /// chunks.
+    ///
+    /// ```
+    /// use std::io::{IoSlice, Write};
+    /// use wsproto::{Config, Connection, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_binary_owned(vec![7u8; 4096])?; // queued by reference
+    /// let mut socket = Vec::new(); // stands in for the transport
+    /// loop {
+    ///     let mut chunks = [&[][..]; 8];
+    ///     let n = server.pending_transmit_chunks(&mut chunks);
+    ///     if n == 0 {
+    ///         break;
+    ///     }
+    ///     let slices: Vec<IoSlice<'_>> = chunks[..n].iter().map(|c| IoSlice::new(c)).collect();
+    ///     let written = socket.write_vectored(&slices)?;
+    ///     server.advance_transmit(written);
+    /// }
+    /// assert_eq!(socket.len(), 4 + 4096);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pending_transmit_chunks<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
+        self.sender.pending_chunks(out)
+    }
+
+    /// Marks the next `n` bytes as written, in the order
+    /// [`pending_transmit_chunks`](Self::pending_transmit_chunks) hands
+    /// them out: the first `n` bytes of
+    /// [`pending_transmit`](Self::pending_transmit), or more, across the
+    /// chunks after it (clamped to what waits).
     pub fn advance_transmit(&mut self, n: usize) {
-        let urgent = self
-            .extras
-            .as_deref_mut()
-            .and_then(|e| e.send.urgent.as_deref_mut());
-        self.sender.advance(urgent, n);
+        self.sender.advance(n);
     }
 
     // ----- backpressure -----
 
     /// How many bytes wait to be written to the transport, like the
     /// browser's `WebSocket.bufferedAmount`: everything queued and not yet
-    /// reported written. It does not count a payload lent out by
-    /// [`send_in_place`](Self::send_in_place).
+    /// reported written, payloads queued by reference
+    /// ([`send_binary_owned`](Self::send_binary_owned)) included. It does
+    /// not count a payload lent out by [`send_in_place`](Self::send_in_place).
     pub fn buffered_amount(&self) -> usize {
-        self.sender.buffered(self.urgent())
+        self.sender.buffered()
     }
 
     /// Whether the driver should read more input: `false` while

@@ -1,15 +1,17 @@
 //! Outbound frames: encoding, client masking, the fragmented message being
 //! sent, and the bytes waiting for the transport.
 //!
-//! Frames are written whole into the outbox, so a close queued while the
-//! application streams a fragmented message always lands between two
-//! frames, never inside one. The control frames the connection owes on its
-//! own account (pongs, keepalive pings) go ahead of queued data, at the
-//! next frame boundary (see [`urgent`]).
+//! Frames are queued whole, so a close queued while the application
+//! streams a fragmented message always lands between two frames, never
+//! inside one. A large owned payload is queued by reference rather than
+//! copied. The control frames the connection owes on its own account
+//! (pongs, keepalive pings) go ahead of queued data, at the next frame
+//! boundary. The queue is [`outbox`]; this file encodes and masks.
 
 use crate::prelude::*;
 
-mod urgent;
+mod outbox;
+mod owed;
 
 use crate::close::CloseFrame;
 use crate::config::Role;
@@ -18,10 +20,10 @@ use crate::entropy::OsEntropy;
 use crate::entropy::{EntropyError, EntropySource};
 use crate::error::SendError;
 use crate::event::MessageKind;
-use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ParsedHeader, apply_mask};
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
 use crate::utf8::Utf8Validator;
-use urgent::Encoded;
-pub(crate) use urgent::Urgent;
+use bytes::Bytes;
+use outbox::Outbox;
 
 #[cfg(feature = "deflate")]
 use crate::deflate::Deflater;
@@ -62,9 +64,6 @@ pub(crate) struct SendExtras {
     /// connection without it should not carry its size).
     #[cfg(feature = "deflate")]
     compressing: Option<Box<Compressing>>,
-    /// Owed control frames waiting for a frame boundary (boxed again: a
-    /// connection whose transport keeps up never needs them).
-    pub(crate) urgent: Option<Box<Urgent>>,
 }
 
 impl SendExtras {
@@ -74,18 +73,17 @@ impl SendExtras {
             keys: Some(keys),
             #[cfg(feature = "deflate")]
             compressing: None,
-            urgent: None,
         }
     }
 
     /// Whether it holds nothing a connection needs to keep (a server's,
-    /// without permessage-deflate or owed frames).
+    /// without permessage-deflate).
     pub(crate) fn is_idle(&self) -> bool {
         #[cfg(feature = "deflate")]
         let compressing = self.compressing.is_some();
         #[cfg(not(feature = "deflate"))]
         let compressing = false;
-        self.keys.is_none() && !compressing && self.urgent.as_deref().is_none_or(Urgent::is_empty)
+        self.keys.is_none() && !compressing
     }
 
     /// Compresses data messages from now on (permessage-deflate).
@@ -112,28 +110,20 @@ pub(crate) type Lent<'a> = Option<&'a mut SendExtras>;
 /// The outbound half of a connection.
 pub(crate) struct Sender {
     role: Role,
-    /// Encoded frames; `outbox[written..]` still has to reach the transport.
-    outbox: Vec<u8>,
-    written: usize,
-    /// A frame boundary in the outbox: the end of the frame holding
-    /// `written` once [`find_boundary`](Self::find_boundary) has walked it
-    /// forward, an earlier one before that. Owed control frames go out
-    /// there.
-    boundary: usize,
-    /// How many bytes at the end of the outbox are control frames the
-    /// connection owes (pongs, keepalive pings) queued in a row: while
-    /// nothing else is pending, more of them join the tail in order.
-    /// Saturates at 4 GiB (an owed frame then waits for a boundary
-    /// instead), which keeps the connection small.
-    owed_tail: u32,
-    /// The length of an automatic pong at the very end of the outbox (0:
-    /// none): over the high-water mark, a newer pong replaces it.
-    tail_pong: u8,
+    /// The frames and owed control frames waiting for the transport.
+    outbox: Outbox,
     /// [`Config::send_high_water`](crate::Config::send_high_water).
     high_water: usize,
     /// The fragmented message being sent, with its UTF-8 state for text.
     fragmented: Option<Fragmented>,
 }
+
+/// From this many bytes an owned payload is queued by reference (a client's
+/// masked in place when it is the buffer's only owner) rather than copied
+/// into the outbox. Below it the copy costs less than a chunk of its own
+/// (a queue entry, a reference count, one more slice per vectored write),
+/// and small frames stay coalesced into one write.
+pub(crate) const BY_REFERENCE_MIN: usize = 1024;
 
 /// The compressing side of permessage-deflate.
 #[cfg(feature = "deflate")]
@@ -156,19 +146,15 @@ impl Sender {
     pub(crate) fn new(role: Role, high_water: usize) -> Self {
         Sender {
             role,
-            outbox: Vec::new(),
-            written: 0,
-            boundary: 0,
-            owed_tail: 0,
-            tail_pong: 0,
+            outbox: Outbox::default(),
             high_water,
             fragmented: None,
         }
     }
 
     /// Refuses a send while more than the high-water mark waits.
-    pub(crate) fn check_room(&self, urgent: Option<&Urgent>) -> Result<(), SendError> {
-        let buffered = self.buffered(urgent);
+    pub(crate) fn check_room(&self) -> Result<(), SendError> {
+        let buffered = self.buffered();
         if buffered > self.high_water {
             return Err(SendError::WouldBlock {
                 buffered,
@@ -178,9 +164,10 @@ impl Sender {
         Ok(())
     }
 
-    /// Bytes waiting for the transport: the outbox and the owed frames.
-    pub(crate) fn buffered(&self, urgent: Option<&Urgent>) -> usize {
-        self.outbox.len() - self.written + urgent.map_or(0, Urgent::len)
+    /// Bytes waiting for the transport: frames, payloads held by reference
+    /// and owed frames.
+    pub(crate) fn buffered(&self) -> usize {
+        self.outbox.buffered()
     }
 
     pub(crate) fn high_water(&self) -> usize {
@@ -206,23 +193,55 @@ impl Sender {
             // key) written directly, without the general encoder.
             let mask = self.next_mask(extras)?;
             let (first, len) = (0x80 | data_opcode(kind).bits(), payload.len() as u8);
-            self.prepare_push();
-            self.outbox.reserve(6 + payload.len());
+            self.outbox.begin_frame(6 + payload.len());
             match mask {
-                None => self.outbox.extend_from_slice(&[first, len]),
-                Some([a, b, c, d]) => {
-                    self.outbox
-                        .extend_from_slice(&[first, 0x80 | len, a, b, c, d])
-                }
+                None => self.outbox.push(&[first, len]),
+                Some([a, b, c, d]) => self.outbox.push(&[first, 0x80 | len, a, b, c, d]),
             }
-            let start = self.outbox.len();
-            self.outbox.extend_from_slice(payload);
-            if let Some(key) = mask {
-                apply_mask(&mut self.outbox[start..], key, 0);
-            }
+            self.outbox.push_masked(payload, mask);
             return Ok(());
         }
         Ok(self.frame(extras, true, data_opcode(kind), payload)?)
+    }
+
+    /// Queues a whole data message whose payload the caller hands over: a
+    /// large one is queued by reference (a client masks it in place when
+    /// it is the buffer's only owner, else masks a copy), a small or
+    /// compressed one is copied as [`message`](Self::message) would.
+    pub(crate) fn message_owned(
+        &mut self,
+        extras: Lent<'_>,
+        kind: MessageKind,
+        payload: Bytes,
+    ) -> Result<(), SendError> {
+        if payload.len() < BY_REFERENCE_MIN {
+            return self.message(extras, kind, &payload);
+        }
+        if self.fragmented.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        #[cfg(feature = "deflate")]
+        if SendExtras::compresses(extras.as_deref(), payload.len()) {
+            return self.compressed_frame(extras, true, data_opcode(kind), &payload, true);
+        }
+        let mask = self.next_mask(extras)?;
+        let payload = match mask {
+            None => payload,
+            Some(key) => match payload.try_into_mut() {
+                Ok(mut unique) => {
+                    apply_mask(&mut unique, key, 0);
+                    unique.freeze()
+                }
+                Err(shared) => {
+                    // Others see this buffer: mask a copy, the only one.
+                    self.push_frame(true, 0, data_opcode(kind), mask, &shared);
+                    return Ok(());
+                }
+            },
+        };
+        self.push_header(true, 0, data_opcode(kind), mask, payload.len(), 0);
+        self.outbox.push_held(payload);
+        Ok(())
     }
 
     /// Queues a whole data message whose payload the caller writes out
@@ -254,18 +273,9 @@ impl Sender {
     }
 
     /// Appends the part of an in-place payload the transport did not take,
-    /// so the frame is whole in the outbox. Once its header was written
-    /// (the outbox had nothing left), the header is gone with the bytes
-    /// written before it, so the frame's end is recorded here instead of
-    /// read from a header.
+    /// so the frame is whole in the outbox.
     pub(crate) fn append_payload(&mut self, rest: &[u8]) {
-        let header_gone = self.outbox_idle();
-        self.tail_pong = 0;
-        self.owed_tail = 0;
-        self.outbox.extend_from_slice(rest);
-        if header_gone {
-            self.boundary = self.outbox.len();
-        }
+        self.outbox.finish_last_frame(rest);
     }
 
     /// Compresses `payload` and queues it as one frame; RSV1 on the first
@@ -396,14 +406,11 @@ impl Sender {
         payload: &[u8],
     ) {
         self.push_header(fin, rsv, opcode, mask, payload.len(), payload.len());
-        let start = self.outbox.len();
-        self.outbox.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.outbox[start..], key, 0);
-        }
+        self.outbox.push_masked(payload, mask);
     }
 
-    /// Appends a frame header, with room for `room` more bytes after it.
+    /// Starts a frame with its header, with room for `room` more bytes
+    /// after it.
     fn push_header(
         &mut self,
         fin: bool,
@@ -422,194 +429,52 @@ impl Sender {
         };
         let mut encoded = [0u8; MAX_HEADER_LEN];
         let header_len = header.encode(&mut encoded);
-        self.prepare_push();
-        self.outbox.reserve(header_len + room);
-        self.outbox.extend_from_slice(&encoded[..header_len]);
-    }
-
-    /// Before a frame is appended: no pong is at the tail any more, and
-    /// written bytes are dropped from the front once they are half the
-    /// outbox, so compaction stays amortised O(1) per byte.
-    fn prepare_push(&mut self) {
-        let owed_waiting = self.owed_tail > 0 && !self.outbox_idle();
-        self.tail_pong = 0;
-        self.owed_tail = 0;
-        if self.written > 0 && self.written >= self.outbox.len() / 2 {
-            self.find_boundary();
-            self.outbox.drain(..self.written);
-            self.boundary -= self.written;
-            self.written = 0;
-        }
-        if owed_waiting {
-            // Owed frames end the outbox: frames owed later wait for them
-            // (pongs keep their order), still ahead of what comes now.
-            self.boundary = self.boundary.max(self.outbox.len());
-        }
-    }
-
-    /// Walks `boundary` forward, header by header, to the end of the frame
-    /// holding `written`. Each frame is walked once, so this is amortised
-    /// O(1) per frame.
-    fn find_boundary(&mut self) {
-        while self.boundary < self.written {
-            let rest = &self.outbox[self.boundary..];
-            match FrameHeader::parse(rest) {
-                Ok(ParsedHeader::Complete { header, len }) => {
-                    self.boundary += len + header.payload_len as usize;
-                }
-                // Our own frames always parse; were one not to, owed frames
-                // wait for the whole outbox rather than risk a frame's
-                // middle.
-                _ => self.boundary = self.outbox.len(),
-            }
-        }
+        self.outbox.begin_frame(header_len + room);
+        self.outbox.push(&encoded[..header_len]);
     }
 
     /// Queues a control frame the connection owes on its own account (an
-    /// automatic pong, a keepalive ping) in the outbox, when nothing but
-    /// such frames waits there: it goes out next, after them.
-    pub(crate) fn owed_in_outbox(
+    /// automatic pong, a keepalive ping): it goes out at the next frame
+    /// boundary, after those owed before it. Over the high-water mark
+    /// (`coalesce`), a pong replaces the newest one not started.
+    pub(crate) fn owe(
         &mut self,
         extras: Lent<'_>,
         opcode: OpCode,
         payload: &[u8],
+        coalesce: bool,
     ) -> Result<(), EntropyError> {
-        let owed = self.owed_tail;
-        // Measured on what is pending: queuing may compact the outbox.
-        let before = self.outbox.len() - self.written;
-        self.frame(extras, true, opcode, payload)?;
-        let len = self.outbox.len() - self.written - before;
-        self.owed_tail = owed.saturating_add(u32::try_from(len).unwrap_or(u32::MAX));
-        if opcode == OpCode::Pong {
-            // At most 131 bytes: a control frame.
-            self.tail_pong = len as u8;
-        }
+        let mask = self.next_mask(extras)?;
+        let (frame, len) = owed::encode_control(opcode, mask, payload);
+        self.outbox
+            .owe(&frame[..len], opcode == OpCode::Pong, coalesce);
         Ok(())
     }
 
-    /// Whether the outbox has nothing left to write.
-    pub(crate) fn outbox_idle(&self) -> bool {
-        self.written == self.outbox.len()
+    /// The next contiguous bytes to write.
+    pub(crate) fn pending(&self) -> &[u8] {
+        self.outbox.pending()
     }
 
-    /// Whether everything pending in the outbox is owed control frames.
-    pub(crate) fn only_owed_pending(&self) -> bool {
-        self.outbox.len() - self.written <= self.owed_tail as usize
+    /// The next chunks to write, in order.
+    pub(crate) fn pending_chunks<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
+        self.outbox.pending_chunks(out)
     }
 
-    /// Queues an owed control frame to go out at the next frame boundary,
-    /// ahead of the data queued after it; a pong replaces an older one not
-    /// yet started.
-    pub(crate) fn owed_urgently(
-        &mut self,
-        extras: &mut SendExtras,
-        opcode: OpCode,
-        payload: &[u8],
-    ) -> Result<(), EntropyError> {
-        let mask = self.next_mask(Some(&mut *extras))?;
-        self.find_boundary();
-        extras
-            .urgent
-            .get_or_insert_with(Box::default)
-            .push(Encoded::new(opcode, mask, payload));
-        Ok(())
-    }
-
-    /// Takes back an automatic pong at the tail of the outbox that has not
-    /// started going out, so the newer one replaces it.
-    pub(crate) fn retract_tail_pong(&mut self) {
-        let tail = usize::from(self.tail_pong);
-        if tail > 0 && self.written + tail <= self.outbox.len() {
-            self.outbox.truncate(self.outbox.len() - tail);
-            self.owed_tail = self.owed_tail.saturating_sub(u32::from(self.tail_pong));
-        }
-        self.tail_pong = 0;
-    }
-
-    /// What to write next: the oldest owed frame once the outbox is at a
-    /// frame boundary, else the outbox (up to the boundary while frames are
-    /// owed).
-    pub(crate) fn pending<'a>(&'a self, urgent: Option<&'a Urgent>) -> &'a [u8] {
-        match urgent {
-            Some(urgent) if !urgent.is_empty() => {
-                if self.urgent_due(urgent) {
-                    urgent.front()
-                } else {
-                    &self.outbox[self.written..self.boundary.min(self.outbox.len())]
-                }
-            }
-            _ => &self.outbox[self.written..],
-        }
-    }
-
-    /// Marks the first `n` bytes of [`pending`](Self::pending) written
-    /// (clamped to it).
-    pub(crate) fn advance(&mut self, urgent: Option<&mut Urgent>, n: usize) {
-        match urgent {
-            Some(urgent) if !urgent.is_empty() => {
-                if self.urgent_due(urgent) {
-                    return urgent.advance(n);
-                }
-                self.written += n.min(self.boundary - self.written);
-            }
-            _ => self.written = (self.written + n).min(self.outbox.len()),
-        }
-        if self.written == self.outbox.len() {
-            self.clear_outbox();
-        }
+    /// Marks the first `n` bytes of what waits written (clamped to it).
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.outbox.advance(n);
     }
 
     /// Moves every pending byte to the end of `out`, owed frames in their
     /// places.
-    pub(crate) fn drain_into(
-        &mut self,
-        mut urgent: Option<&mut Urgent>,
-        out: &mut Vec<u8>,
-    ) -> usize {
-        if urgent.as_deref().is_some_and(|urgent| !urgent.is_empty()) {
-            let mut total = 0;
-            loop {
-                let pending = self.pending(urgent.as_deref());
-                if pending.is_empty() {
-                    return total;
-                }
-                out.extend_from_slice(pending);
-                let n = pending.len();
-                total += n;
-                self.advance(urgent.as_deref_mut(), n);
-            }
-        }
-        let n = self.outbox.len() - self.written;
-        if out.is_empty() && self.written == 0 {
-            // Hand over our buffer instead of copying it.
-            core::mem::swap(out, &mut self.outbox);
-        } else {
-            out.extend_from_slice(&self.outbox[self.written..]);
-        }
-        self.clear_outbox();
-        n
+    pub(crate) fn drain_into(&mut self, out: &mut Vec<u8>) -> usize {
+        self.outbox.drain_into(out)
     }
 
     /// Forgets everything not yet written (the transport is to be dropped).
     pub(crate) fn discard(&mut self) {
-        self.outbox = Vec::new();
-        self.clear_outbox();
-    }
-
-    /// Empties the outbox (keeping its capacity) and the state that
-    /// describes its contents.
-    fn clear_outbox(&mut self) {
-        self.outbox.clear();
-        self.written = 0;
-        self.boundary = 0;
-        self.owed_tail = 0;
-        self.tail_pong = 0;
-    }
-
-    /// Whether the oldest owed frame goes next: it has started, or the
-    /// outbox is at the boundary where it waits.
-    fn urgent_due(&self, urgent: &Urgent) -> bool {
-        urgent.started() || self.written >= self.boundary
+        self.outbox.discard();
     }
 }
 

@@ -128,9 +128,13 @@ fn serve(mut tcp: TcpStream, script_for: fn(&str) -> Script) -> Seen {
                 other => panic!("the client has no reason to send {other:?}"),
             });
         }
-        let pending = conn.pending_transmit().len();
-        tcp.write_all(conn.pending_transmit()).expect("write");
-        conn.advance_transmit(pending);
+        // `pending_transmit` hands out one piece at a time (an owed pong
+        // is a piece of its own): write until nothing is left.
+        while !conn.pending_transmit().is_empty() {
+            let pending = conn.pending_transmit().len();
+            tcp.write_all(conn.pending_transmit()).expect("write");
+            conn.advance_transmit(pending);
+        }
         // The server closes TCP first (RFC 6455 section 7.1.1): the client
         // waits for this.
         if conn.state() == State::Closed {

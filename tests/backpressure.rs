@@ -438,6 +438,9 @@ enum Op {
     /// `budget` bytes of its chunks written in writes of `steps` (cycled),
     /// then dropped.
     InPlace(bool, Vec<u8>, Vec<usize>, usize),
+    /// `(text, payload)`: `send_text_owned` / `send_binary_owned`, large
+    /// payloads queued by reference.
+    Owned(bool, Vec<u8>),
     /// A ping from the peer, fed and polled.
     PeerPing(Vec<u8>),
     Write(usize),
@@ -460,6 +463,9 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (payload(), prop::option::of(any::<bool>()))
             .prop_map(|((text, payload), fin)| Op::Send(text, payload, fin)),
+        2 => (any::<bool>(), 0usize..2500).prop_map(|(text, len)| {
+            Op::Owned(text, (0..len).map(|i| b' ' + (i % 95) as u8).collect())
+        }),
         2 => (payload(), steps, 0usize..400)
             .prop_map(|((text, payload), steps, budget)| Op::InPlace(text, payload, steps, budget)),
         4 => prop::collection::vec(any::<u8>(), 0..10).prop_map(Op::PeerPing),
@@ -565,6 +571,19 @@ fn check_wire(
                     Err(error) => prop_assert_eq!(Err(error), expected),
                 }
             }
+            Op::Owned(text, payload) => {
+                let expected = expected_send(before, mark, fragmenting.is_some());
+                let sent = if *text {
+                    let text = String::from_utf8(payload.clone()).expect("ASCII");
+                    conn.send_text_owned(text)
+                } else {
+                    conn.send_binary_owned(payload.clone())
+                };
+                prop_assert_eq!(sent, expected);
+                if expected.is_ok() {
+                    data.push((kind_of(*text).1, true, payload.clone()));
+                }
+            }
             Op::PeerPing(payload) => {
                 feed_ping(&mut conn, payload);
                 pings.push(payload.clone());
@@ -579,8 +598,9 @@ fn check_wire(
         }
         let buffered = conn.buffered_amount();
         prop_assert_eq!(conn.wants_read(), buffered <= mark);
-        // A send is judged before it is queued; owed pongs are coalesced.
-        let bound = mark.saturating_add(314 + 2 * MAX_CONTROL_FRAME);
+        // A send is judged before it is queued (the largest message is
+        // 2499 bytes and a 14-byte header); owed pongs are coalesced.
+        let bound = mark.saturating_add(2513 + 2 * MAX_CONTROL_FRAME);
         prop_assert!(buffered <= bound, "{} after {:?}", buffered, op);
     }
     drain_in_chunks(&mut conn, &mut wire, last_chunk);

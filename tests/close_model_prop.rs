@@ -157,8 +157,8 @@ enum Op {
     },
     /// `poll_transmit` into the wire.
     PollTransmit,
-    /// Write the first `n` pending bytes (`advance_transmit(n)`; `n` may
-    /// exceed what is pending).
+    /// Write the first `n` bytes `pending_transmit` shows (`n` may exceed
+    /// them) and report what was written with `advance_transmit`.
     PartialWrite(usize),
     /// The peer's frames, fed with `recv` in two chunks cut at
     /// `split % (len + 1)`; then, if `poll`, `poll_event` until `None` or an
@@ -238,17 +238,16 @@ struct Expected {
     lane: Lane,
 }
 
-/// How a frame was queued: control frames the connection owes on its own
-/// (automatic pongs) join the end of the queue while only such frames wait
-/// there; else they overtake queued data at its next frame boundary.
+/// How a frame was queued: in order with the data, or as a control frame
+/// the connection owes on its own (an automatic pong), which goes out at
+/// the next frame boundary, after the owed frames already waiting there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Lane {
     /// In order, behind everything queued before it.
     Queued,
-    /// An owed frame appended while only owed frames were pending.
-    OwedTail,
-    /// An owed frame put ahead of queued data, at the frame boundary.
-    Urgent,
+    /// Owed; `waits`: owed while data was pending (or beside owed frames
+    /// that were), so a newer pong replaces it until it starts.
+    Owed { waits: bool },
 }
 
 impl Expected {
@@ -434,22 +433,29 @@ impl Model {
     // ----- transmitting -----
 
     /// A partial write: at most what `pending_transmit` shows, which stops
-    /// where an urgent frame waits, or at that frame's end.
+    /// where the owed frames wait, or shows them together.
     fn write(&mut self, n: usize) -> usize {
         let spans = self.spans();
-        let urgent = (0..self.frames.len())
-            .find(|&i| self.frames[i].lane == Lane::Urgent && spans[i].1 > self.written);
-        let view = match urgent.map(|i| spans[i]) {
-            Some((start, end)) if start <= self.written => end - self.written,
-            Some((start, _)) => start - self.written,
-            None => self.pending(),
+        let owed: Vec<usize> = (0..self.frames.len())
+            .filter(|&i| self.is_owed(i) && spans[i].1 > self.written)
+            .collect();
+        let view = match (owed.first(), owed.last()) {
+            (Some(&first), Some(&last)) if spans[first].0 <= self.written => {
+                spans[last].1 - self.written
+            }
+            (Some(&first), _) => spans[first].0 - self.written,
+            _ => self.pending(),
         };
         let n = n.min(view);
         self.written += n;
         n
     }
 
-    /// `poll_transmit`: everything, urgent frames in their places.
+    fn is_owed(&self, i: usize) -> bool {
+        matches!(self.frames[i].lane, Lane::Owed { .. })
+    }
+
+    /// `poll_transmit`: everything, owed frames in their places.
     fn write_all(&mut self) -> usize {
         let n = self.pending();
         self.written += n;
@@ -486,52 +492,48 @@ impl Model {
         let mut pong = Expected::exact(OP_PONG, true, payload);
         let unwritten = |i: usize| spans[i].1 > self.written;
         let unstarted = |i: usize| spans[i].0 >= self.written;
-        let urgent: Vec<usize> = (0..self.frames.len())
-            .filter(|&i| self.frames[i].lane == Lane::Urgent && unwritten(i))
+        let owed: Vec<usize> = (0..self.frames.len())
+            .filter(|&i| self.is_owed(i) && unwritten(i))
             .collect();
-        if let Some(&last) = urgent.last() {
-            // Waiting at the boundary already: a newer pong replaces one
-            // not started, else joins them.
-            let replaceable = urgent
-                .iter()
-                .find(|&&i| self.frames[i].opcode == OP_PONG && unstarted(i));
-            pong.lane = Lane::Urgent;
+        let waiting = owed
+            .iter()
+            .any(|&i| self.frames[i].lane == Lane::Owed { waits: true });
+        if waiting {
+            // A newer pong replaces one waiting for the boundary and not
+            // started, else joins them.
+            pong.lane = Lane::Owed { waits: true };
+            let replaceable = owed.iter().find(|&&i| {
+                self.frames[i].opcode == OP_PONG
+                    && self.frames[i].lane == Lane::Owed { waits: true }
+                    && unstarted(i)
+            });
             match replaceable {
                 Some(&i) => self.frames[i] = pong,
-                None => self.frames.insert(last + 1, pong),
+                None => self.frames.insert(owed[owed.len() - 1] + 1, pong),
             }
             return;
         }
-        let only_owed = (0..self.frames.len())
-            .filter(|&i| unwritten(i))
-            .all(|i| self.frames[i].lane == Lane::OwedTail);
-        if only_owed {
-            pong.lane = Lane::OwedTail;
-            self.frames.push(pong);
-        } else {
-            // Data waits: the pong goes out once the frame being written
-            // ends (or at once, between two frames).
-            pong.lane = Lane::Urgent;
-            let (i, end) = self.frame_around_written();
-            let mut at = if spans
-                .get(i)
-                .is_some_and(|(start, _)| *start == self.written)
-            {
-                i
-            } else {
-                debug_assert!(end > self.written);
-                i + 1
-            };
-            // Behind owed frames still waiting, so pongs keep their order.
-            while self
-                .frames
-                .get(at)
-                .is_some_and(|f| f.lane == Lane::OwedTail)
-            {
-                at += 1;
-            }
-            self.frames.insert(at, pong);
+        let data_pending = (0..self.frames.len()).any(|i| !self.is_owed(i) && unwritten(i));
+        pong.lane = Lane::Owed {
+            waits: data_pending,
+        };
+        if let Some(&last) = owed.last() {
+            // Behind the owed frames still waiting, so pongs keep their
+            // order.
+            self.frames.insert(last + 1, pong);
+            return;
         }
+        // At the next frame boundary: the start of the frame holding the
+        // next byte to write if nothing of it is written, else its end.
+        // (Nothing pending: at the end.)
+        let (i, end) = self.frame_around_written();
+        let at = if spans.get(i).is_none_or(|(start, _)| *start == self.written) {
+            i
+        } else {
+            debug_assert!(end > self.written);
+            i + 1
+        };
+        self.frames.insert(at, pong);
     }
 
     // ----- receiving -----
@@ -791,7 +793,9 @@ impl Harness {
                 let pending = conn.pending_transmit();
                 let n_written = (*n).min(pending.len());
                 self.wire.extend_from_slice(&pending[..n_written]);
-                conn.advance_transmit(*n);
+                // What was written: `advance_transmit` may cross into the
+                // chunks after `pending_transmit`.
+                conn.advance_transmit(n_written);
                 Outcome::Written(n_written)
             }
             Op::Recv {

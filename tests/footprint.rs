@@ -85,7 +85,9 @@ fn stream(conn: &mut Connection<Streaming>, wire: &[u8], chunk: usize) -> (Vec<u
 fn an_idle_server_connection_is_small_and_holds_no_heap() {
     // 128 bytes before the timers and backpressure: the outbox's frame
     // boundary, its high-water mark, the run of owed frames at its end and
-    // the close timeout took 32 more.
+    // the close timeout took 32 more; the single outbox queue (issue 19,
+    // item 6) keeps its frame ends and owed frames in a box made when
+    // needed, and gave 8 back (152).
     #[cfg(target_pointer_width = "64")]
     assert!(
         size_of::<Connection>() <= 160,
@@ -135,4 +137,37 @@ fn an_idle_server_connection_is_small_and_holds_no_heap() {
     assert_eq!(server.poll_transmit(&mut rest), 0);
     drop(rest);
     assert_eq!(held(), before_send, "send_in_place kept heap");
+}
+
+#[test]
+fn a_drained_outbox_lets_go_of_a_large_buffer_and_of_held_payloads() {
+    let before = held();
+    let mut server = Connection::new(Role::Server, Config::default());
+    // A large copied send: the outbox grows to hold it, and lets go of it
+    // once it is written (it used to keep 64 KiB for ever).
+    server.send_binary(&vec![1u8; 64 << 10]).expect("open");
+    while !server.pending_transmit().is_empty() {
+        let n = server.pending_transmit().len().min(5000);
+        server.advance_transmit(n);
+    }
+    assert_eq!(held(), before, "a drained 64 KiB outbox kept heap");
+
+    // A large owned send: only the header is in the outbox, and the
+    // payload is dropped once written (a pong owed meanwhile included).
+    let payload = vec![2u8; 100_000];
+    server.send_binary_owned(payload).expect("open");
+    server.recv(&client_frame(0x9, b"ping"));
+    assert!(matches!(server.poll_event(), Ok(Some(_))));
+    while !server.pending_transmit().is_empty() {
+        let mut chunks = [&[][..]; 4];
+        let n = server.pending_transmit_chunks(&mut chunks);
+        let len: usize = chunks[..n].iter().map(|c| c.len()).sum();
+        server.advance_transmit(len.min(30_000));
+    }
+    // What is left is the outbox's small buffer (the header's), kept for
+    // the next frames.
+    let kept = held() - before;
+    assert!((0..=64).contains(&kept), "{kept} bytes kept");
+    drop(server);
+    assert_eq!(held(), before);
 }

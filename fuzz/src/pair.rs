@@ -45,6 +45,20 @@ pub enum Op {
         client: bool,
         data: Vec<u8>,
     },
+    /// `send_binary_owned` of `len % 5000` bytes counting up from `seed`:
+    /// from 1 KiB a payload is queued by reference (a client's masked in
+    /// place), below it copied.
+    OwnedBinary {
+        client: bool,
+        seed: u8,
+        len: u16,
+    },
+    /// `send_text_owned` of `text` repeated `1 + repeat` times.
+    OwnedText {
+        client: bool,
+        text: String,
+        repeat: u8,
+    },
     /// A fragment; text fragments need not be valid UTF-8 on their own.
     Fragment {
         client: bool,
@@ -169,6 +183,18 @@ impl Endpoint {
 
     fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         on_either!(self, conn => conn.send_binary(data))
+    }
+
+    fn send_binary_owned(&mut self, data: Vec<u8>) -> Result<(), SendError> {
+        on_either!(self, conn => conn.send_binary_owned(data))
+    }
+
+    fn send_text_owned(&mut self, text: String) -> Result<(), SendError> {
+        on_either!(self, conn => conn.send_text_owned(text))
+    }
+
+    fn buffered_amount(&self) -> usize {
+        on_either!(self, conn => conn.buffered_amount())
     }
 
     fn send_fragment(
@@ -340,6 +366,8 @@ pub fn check(script: Script) {
         let client_acts = match op {
             Op::Text { client, .. }
             | Op::Binary { client, .. }
+            | Op::OwnedBinary { client, .. }
+            | Op::OwnedText { client, .. }
             | Op::Fragment { client, .. }
             | Op::SplitText { client, .. }
             | Op::Ping { client, .. }
@@ -393,6 +421,22 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
             check_send(me, peer, send, expected, || {
                 Event::Binary(data.clone().into())
             });
+        }
+        Op::OwnedBinary { seed, len, .. } => {
+            let data: Vec<u8> = (0..usize::from(len) % 5000)
+                .map(|i| seed.wrapping_add(i as u8))
+                .collect();
+            let expected = whole_message_expected(me);
+            let event = Event::Binary(data.clone().into());
+            let send = |conn: &mut Endpoint| conn.send_binary_owned(data);
+            check_send(me, peer, send, expected, || event);
+        }
+        Op::OwnedText { text, repeat, .. } => {
+            let text = text.repeat(1 + usize::from(repeat));
+            let expected = whole_message_expected(me);
+            let event = Event::Text(text.as_str().into());
+            let send = |conn: &mut Endpoint| conn.send_text_owned(text);
+            check_send(me, peer, send, expected, || event);
         }
         Op::Fragment {
             text, data, fin, ..
@@ -514,12 +558,12 @@ fn check_send(
     expected: Result<(), SendError>,
     event: impl FnOnce() -> Event,
 ) {
-    let queued_before = me.conn.pending_transmit().len();
+    let queued_before = me.conn.buffered_amount();
     let result = send(&mut me.conn);
     assert_eq!(result, expected, "send result");
     if result.is_err() {
         assert_eq!(
-            me.conn.pending_transmit().len(),
+            me.conn.buffered_amount(),
             queued_before,
             "a refused send queued bytes"
         );

@@ -4,7 +4,6 @@
 use super::{Connection, Messages, ReceiveLevel};
 use crate::error::SendError;
 use crate::event::MessageKind;
-use crate::send::Urgent;
 
 /// A message queued by [`Connection::send_in_place`] whose payload is still
 /// in the caller's buffer. Write [`chunks`](Self::chunks) to the transport
@@ -27,18 +26,20 @@ pub struct Outgoing<'c, 'p, L: ReceiveLevel = Messages> {
 impl<L: ReceiveLevel> Outgoing<'_, '_, L> {
     /// What to write next, in order: the connection's pending bytes
     /// (ending with this message's header), then the rest of the payload.
-    /// Either may be empty. While the connection owes a control frame
-    /// queued before this message (a pong), the first chunk is that frame
+    /// Either may be empty. While the connection's pending bytes come in
+    /// more than one piece (a control frame it owes, a payload queued by
+    /// reference before this message), the first chunk is the next piece
     /// and the second is empty: write, [`advance`](Self::advance) and ask
     /// again until [`remaining`](Self::remaining) is 0.
     pub fn chunks(&self) -> [&[u8]; 2] {
-        let urgent = self.conn.urgent();
-        let payload = if urgent.is_none_or(Urgent::is_empty) {
+        let pending = self.conn.sender.pending();
+        // The payload follows the header only once nothing else is between.
+        let payload = if pending.len() == self.conn.buffered_amount() {
             self.payload
         } else {
             &[]
         };
-        [self.conn.sender.pending(urgent), payload]
+        [pending, payload]
     }
 
     /// How many bytes are still to be written.

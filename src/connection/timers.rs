@@ -264,9 +264,7 @@ impl<L: ReceiveLevel> Connection<L> {
         // Nothing more goes out: not even the echo of a close decoded from
         // the bytes received before.
         self.close_sent = true;
-        let extras = self.extras();
-        extras.error = Some(error);
-        extras.send.urgent = None;
+        self.extras().error = Some(error);
         self.failure = Failure::Ending;
         self.sender.discard();
     }
