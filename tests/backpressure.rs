@@ -463,7 +463,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (payload(), prop::option::of(any::<bool>()))
             .prop_map(|((text, payload), fin)| Op::Send(text, payload, fin)),
-        2 => (any::<bool>(), 0usize..2500).prop_map(|(text, len)| {
+        2 => (any::<bool>(), 0usize..6000).prop_map(|(text, len)| {
             Op::Owned(text, (0..len).map(|i| b' ' + (i % 95) as u8).collect())
         }),
         2 => (payload(), steps, 0usize..400)
@@ -599,8 +599,8 @@ fn check_wire(
         let buffered = conn.buffered_amount();
         prop_assert_eq!(conn.wants_read(), buffered <= mark);
         // A send is judged before it is queued (the largest message is
-        // 2499 bytes and a 14-byte header); owed pongs are coalesced.
-        let bound = mark.saturating_add(2513 + 2 * MAX_CONTROL_FRAME);
+        // 5999 bytes and a 14-byte header); owed pongs are coalesced.
+        let bound = mark.saturating_add(6013 + 2 * MAX_CONTROL_FRAME);
         prop_assert!(buffered <= bound, "{} after {:?}", buffered, op);
     }
     drain_in_chunks(&mut conn, &mut wire, last_chunk);

@@ -16,7 +16,7 @@ use wsproto::bytes::{Bytes, BytesMut};
 use wsproto::{CloseCode, Config, Connection, Event, MessageKind, Role, SendError, Utf8Bytes};
 
 /// At and above this size an owned payload is queued by reference.
-const LARGE: usize = 1024;
+const LARGE: usize = 4096;
 
 fn payload(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + 7) as u8).collect()
@@ -92,7 +92,7 @@ fn a_vec_and_a_string_are_taken_without_a_copy() {
     assert_eq!(chunks(&server)[1].0, at);
     write_vectored(&mut server, usize::MAX);
 
-    let text = "é".repeat(1000);
+    let text = "é".repeat(3000);
     let owned = text.clone();
     let at = owned.as_ptr();
     server.send_text_owned(owned).expect("open");
@@ -108,7 +108,7 @@ fn a_vec_and_a_string_are_taken_without_a_copy() {
 
 #[test]
 fn a_clients_unique_payload_is_masked_in_place() {
-    let original = payload(3000);
+    let original = payload(6000);
     let owned = BytesMut::from(&original[..]);
     let at = owned.as_ptr();
     let mut client = connection(Role::Client, Config::default());
@@ -125,7 +125,7 @@ fn a_clients_unique_payload_is_masked_in_place() {
 
 #[test]
 fn a_clients_shared_payload_is_copied_once_and_left_alone() {
-    let original = payload(3000);
+    let original = payload(6000);
     let shared = Bytes::from(original.clone());
     let mut client = connection(Role::Client, Config::default());
     client.send_binary_owned(shared.clone()).expect("open");
@@ -143,13 +143,13 @@ fn a_clients_shared_payload_is_copied_once_and_left_alone() {
 
 #[test]
 fn a_held_payload_is_let_go_once_written() {
-    let shared = Bytes::from(payload(4000));
+    let shared = Bytes::from(payload(8000));
     let mut server = connection(Role::Server, Config::default());
     server.send_binary_owned(shared.clone()).expect("open");
     assert!(!shared.is_unique());
     // Part of it: still held.
     let header = chunks(&server)[0].1.len();
-    server.advance_transmit(header + 3999);
+    server.advance_transmit(header + 7999);
     assert!(!shared.is_unique());
     server.advance_transmit(1);
     assert!(shared.is_unique());
@@ -203,7 +203,7 @@ fn owned_and_copied_sends_interleave_in_order() {
         let mut conn = connection(role, Config::default());
         let mut expected = Vec::new();
         for i in 0..6usize {
-            let body = payload(if i % 2 == 0 { 3000 + i } else { 10 + i });
+            let body = payload(if i % 2 == 0 { 6000 + i } else { 10 + i });
             match i % 3 {
                 0 => conn.send_binary_owned(body.clone()),
                 1 => conn.send_binary(&body),
@@ -243,7 +243,7 @@ fn owned_and_copied_sends_interleave_in_order() {
 /// written, then a ping: the pong lands at the next frame boundary, and
 /// everything else is as queued.
 fn pong_after(role: Role, written: usize, cap: usize) {
-    let bodies = [payload(2000), payload(1500), payload(3)];
+    let bodies = [payload(6000), payload(4500), payload(3)];
     let mut conn = connection(role, Config::default());
     for body in &bodies {
         conn.send_binary_owned(body.clone()).expect("open");
@@ -270,9 +270,9 @@ fn pong_after(role: Role, written: usize, cap: usize) {
     // Frame ends on the wire, in bytes, for where the pong should be.
     let key = if role == Role::Client { 4 } else { 0 };
     let ends = [
-        4 + key + 2000,
-        2 * (4 + key) + 3500,
-        2 * (4 + key) + 3500 + 2 + key + 3,
+        4 + key + 6000,
+        2 * (4 + key) + 10500,
+        2 * (4 + key) + 10500 + 2 + key + 3,
     ];
     let before = ends.iter().filter(|&&end| end <= written).count();
     let at = if written == 0 || ends.contains(&written) {
@@ -295,13 +295,13 @@ fn pong_after(role: Role, written: usize, cap: usize) {
 #[test]
 fn owed_pongs_land_between_frames_of_owned_payloads_at_every_point() {
     for role in [Role::Server, Role::Client] {
-        let total = send_binary_wire(role, &payload(2000)).len()
-            + send_binary_wire(role, &payload(1500)).len()
+        let total = send_binary_wire(role, &payload(6000)).len()
+            + send_binary_wire(role, &payload(4500)).len()
             + send_binary_wire(role, &payload(3)).len();
         for written in 0..=total {
             pong_after(role, written, usize::MAX);
         }
-        for written in [0, 1, 3, 4, 5, 2004, 2005, 2008, 3000, 3508, 3512, total] {
+        for written in [0, 1, 3, 4, 5, 6004, 6005, 6008, 8000, 10508, 10516, total] {
             for cap in [1, 2, 7, 1000] {
                 pong_after(role, written.min(total), cap);
             }
@@ -343,16 +343,16 @@ fn backpressure_counts_held_payloads() {
 fn a_refused_client_send_leaves_the_buffer_unmasked() {
     let mut client = connection(Role::Client, Config::default());
     client.close(CloseCode::NORMAL, "").expect("open");
-    let owned = Bytes::from(payload(2000));
+    let owned = Bytes::from(payload(6000));
     let keep = owned.clone();
     assert_eq!(client.send_binary_owned(owned), Err(SendError::Closed));
-    assert_eq!(keep, payload(2000));
+    assert_eq!(keep, payload(6000));
     let mut client = connection(Role::Client, Config::default());
     client
         .send_fragment(MessageKind::Binary, b"first", false)
         .expect("open");
     assert_eq!(
-        client.send_binary_owned(payload(2000)),
+        client.send_binary_owned(payload(6000)),
         Err(SendError::MessageInProgress)
     );
     assert_eq!(
@@ -398,9 +398,9 @@ fn chunks_len(conn: &Connection) -> usize {
 #[test]
 fn pending_transmit_shows_the_first_chunk_and_advance_crosses_them() {
     let mut server = connection(Role::Server, Config::default());
-    server.send_binary_owned(payload(2000)).expect("open");
+    server.send_binary_owned(payload(6000)).expect("open");
     server.send_binary(b"tail").expect("open");
-    assert_eq!(server.pending_transmit(), [0x82, 126, 0x07, 0xd0]);
+    assert_eq!(server.pending_transmit(), [0x82, 126, 0x17, 0x70]);
     let mut out = [&[][..]; 1];
     assert_eq!(
         server.pending_transmit_chunks(&mut out),
@@ -408,7 +408,7 @@ fn pending_transmit_shows_the_first_chunk_and_advance_crosses_them() {
         "as many as fit"
     );
     assert_eq!(server.pending_transmit_chunks(&mut []), 0);
-    server.advance_transmit(4 + 2000 + 2);
+    server.advance_transmit(4 + 6000 + 2);
     assert_eq!(server.pending_transmit(), b"tail");
     server.advance_transmit(usize::MAX);
     assert_eq!(server.buffered_amount(), 0);

@@ -45,8 +45,8 @@ pub enum Op {
         client: bool,
         data: Vec<u8>,
     },
-    /// `send_binary_owned` of `len % 5000` bytes counting up from `seed`:
-    /// from 1 KiB a payload is queued by reference (a client's masked in
+    /// `send_binary_owned` of `len % 9000` bytes counting up from `seed`:
+    /// from 4 KiB a payload is queued by reference (a client's masked in
     /// place), below it copied.
     OwnedBinary {
         client: bool,
@@ -423,7 +423,7 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
             });
         }
         Op::OwnedBinary { seed, len, .. } => {
-            let data: Vec<u8> = (0..usize::from(len) % 5000)
+            let data: Vec<u8> = (0..usize::from(len) % 9000)
                 .map(|i| seed.wrapping_add(i as u8))
                 .collect();
             let expected = whole_message_expected(me);

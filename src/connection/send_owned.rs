@@ -13,7 +13,7 @@ impl<L: ReceiveLevel> Connection<L> {
     /// without a copy, and a received [`Event::Binary`](crate::Event::Binary)
     /// can be sent back as it is.
     ///
-    /// A payload of 1 KiB or more is queued by reference: the outbox holds
+    /// A payload of 4 KiB or more is queued by reference: the outbox holds
     /// the header and the `Bytes`, and the payload goes out from its own
     /// memory (write it with [`pending_transmit_chunks`](Self::pending_transmit_chunks),
     /// header and payload in one vectored write). A client masks it in

@@ -23,12 +23,12 @@ use alloc::collections::VecDeque;
 use bytes::Bytes;
 
 use super::owed::{Owed, Owing};
-use crate::frame::apply_mask;
+use crate::frame::{MAX_HEADER_LEN, apply_mask};
 
 /// Once everything is written the buffer keeps its capacity for the next
 /// frames only up to this many bytes: a large send does not leave a large
 /// buffer behind.
-pub(crate) const KEEP_CAPACITY: usize = 4096;
+pub(crate) const KEEP_CAPACITY: usize = super::BY_REFERENCE_MIN + MAX_HEADER_LEN;
 
 /// `Queue::frame_start` for a frame whose start went out before the
 /// outbox last emptied (a `send_in_place` frame whose header was written,
@@ -61,12 +61,41 @@ struct Queue {
     /// Where each frame ends but the last, in order; only ends past `sent`.
     ends: VecDeque<usize>,
     /// Payloads held by reference, each right after its header in `buf`.
-    payloads: VecDeque<Held>,
+    payloads: Held,
     owed: Owed,
 }
 
-/// A payload held by reference.
+/// The payloads held by reference, oldest first: the first inline (one
+/// allocation fewer for the common case of one at a time).
+#[derive(Default)]
 struct Held {
+    first: Option<HeldPayload>,
+    rest: VecDeque<HeldPayload>,
+}
+
+impl Held {
+    fn get(&self, index: usize) -> Option<&HeldPayload> {
+        match index {
+            0 => self.first.as_ref(),
+            _ => self.rest.get(index - 1),
+        }
+    }
+
+    fn push_back(&mut self, held: HeldPayload) {
+        if self.first.is_none() {
+            self.first = Some(held);
+        } else {
+            self.rest.push_back(held);
+        }
+    }
+
+    fn pop_front(&mut self) {
+        self.first = self.rest.pop_front();
+    }
+}
+
+/// A payload held by reference.
+struct HeldPayload {
     /// Its first byte's position.
     start: usize,
     bytes: Bytes,
@@ -225,7 +254,7 @@ impl Outbox {
         let queue = self.queue();
         let start = queue.total;
         queue.total += bytes.len();
-        queue.payloads.push_back(Held { start, bytes });
+        queue.payloads.push_back(HeldPayload { start, bytes });
     }
 
     /// Appends the rest of the last frame queued, whose header may have
@@ -307,6 +336,12 @@ impl Outbox {
             }
             return;
         };
+        if n >= queue.total - queue.sent + queue.owed.rest().len() {
+            // All of it (a vectored write that took every chunk).
+            self.queue = None;
+            self.clear_buf();
+            return;
+        }
         while n > 0 {
             let Some((kind, len)) = Cursor::new(queue, self.written)
                 .next(&self.buf, queue)
@@ -326,7 +361,7 @@ impl Outbox {
                         self.written += step;
                     } else if queue
                         .payloads
-                        .front()
+                        .get(0)
                         .is_some_and(|held| queue.sent == held.start + held.bytes.len())
                     {
                         queue.payloads.pop_front();
