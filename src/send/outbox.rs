@@ -317,8 +317,9 @@ impl Outbox {
                     out[filled] = chunk;
                     filled += 1;
                 }
-                Some(_) => {}
-                None => break,
+                // No piece is ever empty; were one to be, stop rather than
+                // spin.
+                Some(_) | None => break,
             }
         }
         filled
@@ -349,6 +350,9 @@ impl Outbox {
             else {
                 break;
             };
+            if len == 0 {
+                break;
+            }
             let step = n.min(len);
             n -= step;
             match kind {
