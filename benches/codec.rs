@@ -13,10 +13,14 @@
 //!   buffer) and `message` (`recv` + `poll_event`, an owned message each).
 //! - `encode/{server,client}/SIZE`: binary frames written into a sink that
 //!   copies each byte once (standing in for the kernel's copy). wsproto is
-//!   measured with `send_binary` (payload copied into the connection) and
+//!   measured with `send_binary` (payload copied into the connection),
 //!   `send_in_place` (header queued, payload written from the caller's
-//!   buffer with one vectored write). `memcpy` is the ceiling: each frame's
-//!   bytes, as on the wire, copied once into the same sink.
+//!   buffer with one vectored write) and `send_binary_owned` (`owned`: each
+//!   payload a fresh buffer handed over, queued by reference from 1 KiB, a
+//!   client's masked in place; header and payload in one vectored write;
+//!   a client with the default `OsEntropy` keys, the other rows with a
+//!   fixed key). `memcpy` is the ceiling: each frame's bytes, as on the
+//!   wire, copied once into the same sink.
 //! - `primitives/*`: 1 MiB of memcpy, unmasking and UTF-8 validation: the
 //!   ceilings the decode figures are held to.
 //! - `deflate/*`: permessage-deflate, compressible JSON-like text, decoded
@@ -31,6 +35,7 @@ use std::hint::black_box;
 use std::io::{self, IoSlice, Read, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 // The shared helpers; this bench replays its wire endlessly and so has its
 // own transport (`Source`), not `peers::Mem`.
@@ -47,10 +52,18 @@ use decoders::*;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wsproto::bytes::Bytes;
 use wsproto::frame::apply_mask;
 use wsproto::{Config, Connection, MessageKind, Role, StreamEvent};
 
 const SIZES: [usize; 5] = [16, 125, 1024, 64 << 10, 1 << 20];
+
+/// Owned payloads made per timed batch in the `*_owned` rows: few enough
+/// (at most 64, at most 256 KiB) that they are still in cache when sent,
+/// as the other rows' one payload buffer is.
+fn owned_batch(size: usize) -> usize {
+    ((256 << 10) / size).clamp(1, 64)
+}
 
 /// A sink that copies every byte it is given once, into a buffer it
 /// reuses (the kernel's copy into a socket buffer).
@@ -231,6 +244,35 @@ fn encode(c: &mut Criterion) {
                 })
             });
 
+            // Owned payloads, as fastwebsockets writes owned frames: each
+            // frame's payload a buffer of its own that the connection takes
+            // and lets go once written (made, a few at a time so they are
+            // as hot as the others' one buffer, outside the timed part),
+            // the default mask source (`Connection::new`: OsEntropy),
+            // header and payload in one vectored write.
+            let mut owned = Connection::new(role, Config::default());
+            group.bench_function(BenchmarkId::new("wsproto_owned", size), |b| {
+                b.iter_custom(|iters| {
+                    let mut timed = Duration::ZERO;
+                    let mut batch = Vec::with_capacity(owned_batch(size));
+                    for _ in 0..iters {
+                        let mut left = count;
+                        while left > 0 {
+                            let n = left.min(owned_batch(size));
+                            left -= n;
+                            batch.extend((0..n).map(|_| Bytes::from(payload.clone())));
+                            let start = Instant::now();
+                            for frame in batch.drain(..) {
+                                owned.send_binary_owned(frame).expect("encodes");
+                                write_vectored(&mut owned, &mut sink);
+                            }
+                            timed += start.elapsed();
+                        }
+                    }
+                    timed
+                })
+            });
+
             let tung_role = if client {
                 tungstenite::protocol::Role::Client
             } else {
@@ -265,8 +307,50 @@ fn encode(c: &mut Criterion) {
                     }
                 })
             });
+
+            // The same owned buffers handed to fastwebsockets
+            // (`Payload::Owned`), made and let go as for `wsproto_owned`.
+            let mut fws_owned = fastwebsockets::WebSocket::after_handshake(Sink::new(), fws_role);
+            group.bench_function(BenchmarkId::new("fastwebsockets_owned", size), |b| {
+                b.iter_custom(|iters| {
+                    let mut timed = Duration::ZERO;
+                    let mut batch = Vec::with_capacity(owned_batch(size));
+                    for _ in 0..iters {
+                        let mut left = count;
+                        while left > 0 {
+                            let n = left.min(owned_batch(size));
+                            left -= n;
+                            batch.extend((0..n).map(|_| payload.clone()));
+                            let start = Instant::now();
+                            for owned in batch.drain(..) {
+                                let frame = fastwebsockets::Frame::binary(
+                                    fastwebsockets::Payload::Owned(owned),
+                                );
+                                block_on(fws_owned.write_frame(frame)).expect("encodes");
+                            }
+                            timed += start.elapsed();
+                        }
+                    }
+                    timed
+                })
+            });
         }
         group.finish();
+    }
+}
+
+/// Writes what `conn` holds into `sink`, one vectored write of its next
+/// chunks at a time (one for a frame and its payload).
+fn write_vectored(conn: &mut Connection, sink: &mut Sink) {
+    loop {
+        let mut chunks = [&[][..]; 4];
+        let n = conn.pending_transmit_chunks(&mut chunks);
+        if n == 0 {
+            return;
+        }
+        let slices = chunks.map(IoSlice::new);
+        let written = sink.write_vectored(&slices[..n]).expect("in memory");
+        conn.advance_transmit(written);
     }
 }
 
