@@ -705,6 +705,7 @@ impl<L: ReceiveLevel> Connection<L> {
     /// ping is owed, at the end of the frame being written, then shows
     /// those control frames, so they overtake queued data without landing
     /// inside a frame.
+    #[inline]
     pub fn pending_transmit(&self) -> &[u8] {
         self.sender.pending()
     }
@@ -737,6 +738,7 @@ impl<L: ReceiveLevel> Connection<L> {
     /// assert_eq!(socket.len(), 4 + 4096);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn pending_transmit_chunks<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
         self.sender.pending_chunks(out)
     }
@@ -746,6 +748,7 @@ impl<L: ReceiveLevel> Connection<L> {
     /// them out: the first `n` bytes of
     /// [`pending_transmit`](Self::pending_transmit), or more, across the
     /// chunks after it (clamped to what waits).
+    #[inline]
     pub fn advance_transmit(&mut self, n: usize) {
         self.sender.advance(n);
     }

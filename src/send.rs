@@ -207,19 +207,17 @@ impl Sender {
         Ok(self.frame(extras, true, data_opcode(kind), payload)?)
     }
 
-    /// Queues a whole data message whose payload the caller hands over: a
-    /// large one is queued by reference (a client masks it in place when
-    /// it is the buffer's only owner, else masks a copy), a small or
-    /// compressed one is copied as [`message`](Self::message) would.
+    /// Queues a whole data message whose payload the caller hands over (at
+    /// least [`BY_REFERENCE_MIN`] bytes; the caller sends smaller ones with
+    /// [`message`](Self::message)): queued by reference (a client masks it
+    /// in place when it is the buffer's only owner, else masks a copy), or
+    /// compressed as [`message`](Self::message) would.
     pub(crate) fn message_owned(
         &mut self,
         extras: Lent<'_>,
         kind: MessageKind,
         payload: Bytes,
     ) -> Result<(), SendError> {
-        if payload.len() < BY_REFERENCE_MIN {
-            return self.message(extras, kind, &payload);
-        }
         if self.fragmented.is_some() {
             return Err(SendError::MessageInProgress);
         }
@@ -455,16 +453,19 @@ impl Sender {
     }
 
     /// The next contiguous bytes to write.
+    #[inline]
     pub(crate) fn pending(&self) -> &[u8] {
         self.outbox.pending()
     }
 
     /// The next chunks to write, in order.
+    #[inline]
     pub(crate) fn pending_chunks<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
         self.outbox.pending_chunks(out)
     }
 
     /// Marks the first `n` bytes of what waits written (clamped to it).
+    #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
         self.outbox.advance(n);
     }

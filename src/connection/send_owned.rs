@@ -4,6 +4,7 @@
 use super::{Connection, ReceiveLevel};
 use crate::error::SendError;
 use crate::event::MessageKind;
+use crate::send::BY_REFERENCE_MIN;
 use crate::utf8_bytes::Utf8Bytes;
 use bytes::Bytes;
 
@@ -53,6 +54,10 @@ impl<L: ReceiveLevel> Connection<L> {
     fn send_owned(&mut self, kind: MessageKind, payload: Bytes) -> Result<(), SendError> {
         self.check_can_send()?;
         let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
+        if payload.len() < BY_REFERENCE_MIN {
+            // Copied, as `send_binary` does: small frames stay coalesced.
+            return self.sender.message(extras, kind, &payload);
+        }
         self.sender.message_owned(extras, kind, payload)
     }
 }

@@ -289,17 +289,23 @@ impl Outbox {
     // ----- transmitting -----
 
     /// The next contiguous bytes to write.
+    #[inline]
     pub(crate) fn pending(&self) -> &[u8] {
         match &self.queue {
             None => &self.buf[self.written..],
-            Some(queue) => Cursor::new(queue, self.written)
-                .next(&self.buf, queue)
-                .map_or(&[], |(_, chunk)| chunk),
+            Some(queue) => self.first_queued(queue),
         }
+    }
+
+    fn first_queued<'a>(&'a self, queue: &'a Queue) -> &'a [u8] {
+        Cursor::new(queue, self.written)
+            .next(&self.buf, queue)
+            .map_or(&[], |(_, chunk)| chunk)
     }
 
     /// Fills `out` with the next chunks to write, in order; returns how
     /// many it filled.
+    #[inline]
     pub(crate) fn pending_chunks<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
         let Some(queue) = &self.queue else {
             let pending = &self.buf[self.written..];
@@ -309,6 +315,10 @@ impl Outbox {
             out[0] = pending;
             return 1;
         };
+        self.queued_chunks(queue, out)
+    }
+
+    fn queued_chunks<'a>(&'a self, queue: &'a Queue, out: &mut [&'a [u8]]) -> usize {
         let mut cursor = Cursor::new(queue, self.written);
         let mut filled = 0;
         while filled < out.len() {
@@ -329,12 +339,20 @@ impl Outbox {
     /// hands them out (clamped to what waits).
     ///
     /// [`pending_chunks`]: Self::pending_chunks
-    pub(crate) fn advance(&mut self, mut n: usize) {
-        let Some(queue) = self.queue.as_deref_mut() else {
+    #[inline]
+    pub(crate) fn advance(&mut self, n: usize) {
+        if self.queue.is_none() {
             self.written = (self.written + n).min(self.buf.len());
             if self.written == self.buf.len() {
                 self.clear_buf();
             }
+            return;
+        }
+        self.advance_queued(n);
+    }
+
+    fn advance_queued(&mut self, mut n: usize) {
+        let Some(queue) = self.queue.as_deref_mut() else {
             return;
         };
         if n >= queue.total - queue.sent + queue.owed.rest().len() {
