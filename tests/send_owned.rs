@@ -212,7 +212,8 @@ fn owned_and_copied_sends_interleave_in_order() {
             .expect("open");
             expected.push(body);
         }
-        conn.close(std::time::Instant::now(), CloseCode::NORMAL, "bye").expect("open");
+        conn.close(std::time::Instant::now(), CloseCode::NORMAL, "bye")
+            .expect("open");
         for cap in [1, 5, 1000, usize::MAX] {
             let mut copy = connection(role, Config::default());
             for (i, body) in expected.iter().enumerate() {
@@ -222,7 +223,8 @@ fn owned_and_copied_sends_interleave_in_order() {
                     copy.send_binary_owned(body.clone()).expect("open");
                 }
             }
-            copy.close(std::time::Instant::now(), CloseCode::NORMAL, "bye").expect("open");
+            copy.close(std::time::Instant::now(), CloseCode::NORMAL, "bye")
+                .expect("open");
             let frames = parse_frames(&write_vectored(&mut copy, cap));
             let data: Vec<_> = frames[..6].iter().map(|f| f.payload.clone()).collect();
             assert!(data == expected, "{role:?}, writes of {cap}");
@@ -342,7 +344,9 @@ fn backpressure_counts_held_payloads() {
 #[test]
 fn a_refused_client_send_leaves_the_buffer_unmasked() {
     let mut client = connection(Role::Client, Config::default());
-    client.close(std::time::Instant::now(), CloseCode::NORMAL, "").expect("open");
+    client
+        .close(std::time::Instant::now(), CloseCode::NORMAL, "")
+        .expect("open");
     let owned = Bytes::from(payload(6000));
     let keep = owned.clone();
     assert_eq!(client.send_binary_owned(owned), Err(SendError::Closed));

@@ -289,7 +289,11 @@ impl Connection<Messages> {
             // start near its end and be moved to its front to be whole
             // (measured: 0.68x fastwebsockets at 64 KiB; 0.87x with this).
             let frame = buf.len().saturating_add(rest);
-            let more = if frame <= FEW_MORE_UP_TO { 3 * frame } else { 0 };
+            let more = if frame <= FEW_MORE_UP_TO {
+                3 * frame
+            } else {
+                0
+            };
             buf.reserve(rest.saturating_add(more));
         }
         Ok(None)
