@@ -17,31 +17,34 @@
 
 use crate::prelude::*;
 
-use crate::close::{CloseCode, CloseFrame};
+use crate::close::CloseFrame;
 use crate::config::{Config, Role};
 #[cfg(feature = "std")]
 use crate::entropy::OsEntropy;
 use crate::entropy::{EntropyError, EntropySource};
-use crate::error::{ProtocolError, SendError};
-use crate::event::{MAX_CONTROL_PAYLOAD, MessageKind};
+use crate::error::ProtocolError;
 use crate::frame::OpCode;
 use crate::recv::{Position, Receiver};
 use crate::send::{Keys, SendExtras, Sender};
-use bytes::BytesMut;
 use core::fmt;
 use core::marker::PhantomData;
 
 #[cfg(feature = "deflate")]
 use crate::deflate::{DeflateParams, Deflater, Inbound};
 
+mod extras;
 mod in_place;
 mod level;
 mod messages;
 mod send_owned;
+mod sending;
 mod stream;
 mod timers;
 mod with_bytes;
 
+#[cfg(feature = "deflate")]
+use extras::Inflating;
+use extras::{Extras, Inbox, Lent};
 pub use in_place::Outgoing;
 pub use level::{Messages, ReceiveLevel, Streaming};
 pub use with_bytes::BytesEvent;
@@ -153,85 +156,6 @@ enum Failure {
     Ending,
     /// The error was acted on (its close frame queued) and is sticky.
     Failed,
-}
-
-/// What a healthy server connection streaming its input does without:
-/// the message level's state, permessage-deflate, a client's key source and
-/// the error a connection failed with. One box, made on first use, keeps
-/// every connection small and an idle one free of heap.
-#[derive(Default)]
-struct Extras {
-    inbox: Inbox,
-    send: SendExtras,
-    /// Boxed again: the extras of a connection without it should not carry
-    /// its size.
-    #[cfg(feature = "deflate")]
-    inflating: Option<Box<Inflating>>,
-    error: Option<ProtocolError>,
-    timers: timers::Timers,
-}
-
-impl Extras {
-    /// Whether it holds nothing: it can be dropped, so that an idle
-    /// connection holds no heap.
-    fn is_idle(&self) -> bool {
-        #[cfg(feature = "deflate")]
-        let inflating = self.inflating.is_some();
-        #[cfg(not(feature = "deflate"))]
-        let inflating = false;
-        self.inbox.is_empty()
-            && self.send.is_idle()
-            && !inflating
-            && self.error.is_none()
-            && self.timers.is_idle()
-    }
-}
-
-impl Inbox {
-    fn is_empty(&self) -> bool {
-        self.input.is_empty()
-            && self.message.is_empty()
-            && self.lent == Lent::Nothing
-            && self.predecoded == 0
-    }
-}
-
-/// Received bytes the connection holds between calls.
-#[derive(Default)]
-struct Inbox {
-    /// Bytes received and not yet decoded: fed by `recv`, or read by a
-    /// handshake past its head. Released (no heap kept) once decoded.
-    input: BytesMut,
-    /// The fragmented or compressed message being gathered (message level;
-    /// the streaming level hands out what `into_streaming` found here).
-    message: Vec<u8>,
-    /// What the streaming level's last call lent out of the inbox, given
-    /// back at its next call.
-    lent: Lent,
-    /// How many bytes at the front of the streaming level's next input
-    /// are payload the message level decoded in place already (see
-    /// `into_streaming`).
-    predecoded: usize,
-}
-
-/// What a streaming-level event borrowed from the inbox.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Lent {
-    #[default]
-    Nothing,
-    /// The first bytes of `Inbox::input` (decoded, some handed out).
-    Input(usize),
-    /// `Inbox::message`, handed out whole.
-    Message,
-}
-
-/// The receiving side of permessage-deflate.
-#[cfg(feature = "deflate")]
-struct Inflating {
-    params: DeflateParams,
-    inbound: Inbound,
-    /// The streaming level's output buffer (allocated on first use).
-    inflated: Vec<u8>,
 }
 
 impl Connection {
@@ -600,179 +524,6 @@ impl<L: ReceiveLevel> Connection<L> {
             let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
             let _ = self.sender.close(extras, &frame);
         }
-    }
-
-    // ----- send -----
-
-    /// Queues a text message as a single frame.
-    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.check_can_send()?;
-        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
-        self.sender
-            .message(extras, MessageKind::Text, text.as_bytes())
-    }
-
-    /// Queues a binary message as a single frame.
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.check_can_send()?;
-        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
-        self.sender.message(extras, MessageKind::Binary, data)
-    }
-
-    /// Queues one fragment of a message of `kind`: the first call starts the
-    /// message, the call with `fin = true` ends it. Pings, pongs and a close
-    /// may be sent between fragments; other messages may not.
-    ///
-    /// Text fragments may split a character, but together they must be
-    /// valid UTF-8, else [`SendError::InvalidUtf8`] and nothing is queued.
-    pub fn send_fragment(
-        &mut self,
-        kind: MessageKind,
-        payload: &[u8],
-        fin: bool,
-    ) -> Result<(), SendError> {
-        self.check_can_send()?;
-        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
-        self.sender.fragment(extras, kind, payload, fin)
-    }
-
-    /// Queues a ping (payload at most 125 bytes).
-    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.send_control(OpCode::Ping, payload)
-    }
-
-    /// Queues a pong (payload at most 125 bytes): an unsolicited heartbeat,
-    /// or the answer to a ping when [`Config::auto_pong`] is off.
-    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.send_control(OpCode::Pong, payload)
-    }
-
-    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
-        self.check_can_send()?;
-        if payload.len() > MAX_CONTROL_PAYLOAD {
-            return Err(SendError::ControlPayloadTooLong(payload.len()));
-        }
-        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
-        Ok(self.sender.control(extras, opcode, payload)?)
-    }
-
-    /// Queues our close frame (the public `close` and `close_at`, which
-    /// also start its timer, are in `timers.rs`).
-    fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        self.check_open()?;
-        if !code.is_sendable() {
-            return Err(SendError::UnsendableCloseCode(code));
-        }
-        let frame =
-            CloseFrame::new(code, reason).ok_or(SendError::CloseReasonTooLong(reason.len()))?;
-        let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
-        self.sender.close(extras, &frame)?;
-        self.close_sent = true;
-        self.close_initiator = Some(Initiator::Local);
-        Ok(())
-    }
-
-    fn check_open(&self) -> Result<(), SendError> {
-        if self.close_sent || self.eof || self.failed().is_some() {
-            Err(SendError::Closed)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Open, and under the high-water mark.
-    fn check_can_send(&self) -> Result<(), SendError> {
-        self.check_open()?;
-        self.sender.check_room()
-    }
-
-    // ----- transmit -----
-
-    /// Appends every byte waiting for the transport to `out` and returns how
-    /// many there were. When `out` is empty and the connection holds one
-    /// buffer, that buffer is moved instead of copied; a payload queued by
-    /// reference ([`send_binary_owned`](Self::send_binary_owned)) is copied
-    /// in, which is the copy the owned sends exist to avoid: drive those
-    /// with [`pending_transmit_chunks`](Self::pending_transmit_chunks).
-    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        self.sender.drain_into(out)
-    }
-
-    /// The bytes to write next, without a copy; report what was written
-    /// with [`advance_transmit`](Self::advance_transmit) and call again
-    /// until it is empty. Usually all that waits; it stops where a payload
-    /// queued by reference starts or ends, and while a pong or keepalive
-    /// ping is owed, at the end of the frame being written, then shows
-    /// those control frames, so they overtake queued data without landing
-    /// inside a frame.
-    #[inline]
-    pub fn pending_transmit(&self) -> &[u8] {
-        self.sender.pending()
-    }
-
-    /// The next chunks to write, in order, for one vectored write (a
-    /// header and the payload queued after it by reference, say): fills
-    /// `out` from the start and returns how many chunks it filled (0:
-    /// nothing waits). The first is [`pending_transmit`](Self::pending_transmit);
-    /// none is empty. Report what the write took with
-    /// [`advance_transmit`](Self::advance_transmit), which may cross
-    /// chunks.
-    ///
-    /// ```
-    /// use std::io::{IoSlice, Write};
-    /// use wsproto::{Config, Connection, Role};
-    ///
-    /// let mut server = Connection::new(Role::Server, Config::default());
-    /// server.send_binary_owned(vec![7u8; 4096])?; // queued by reference
-    /// let mut socket = Vec::new(); // stands in for the transport
-    /// loop {
-    ///     let mut chunks = [&[][..]; 8];
-    ///     let n = server.pending_transmit_chunks(&mut chunks);
-    ///     if n == 0 {
-    ///         break;
-    ///     }
-    ///     let slices: Vec<IoSlice<'_>> = chunks[..n].iter().map(|c| IoSlice::new(c)).collect();
-    ///     let written = socket.write_vectored(&slices)?;
-    ///     server.advance_transmit(written);
-    /// }
-    /// assert_eq!(socket.len(), 4 + 4096);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[inline]
-    pub fn pending_transmit_chunks<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
-        self.sender.pending_chunks(out)
-    }
-
-    /// Marks the next `n` bytes as written, in the order
-    /// [`pending_transmit_chunks`](Self::pending_transmit_chunks) hands
-    /// them out: the first `n` bytes of
-    /// [`pending_transmit`](Self::pending_transmit), or more, across the
-    /// chunks after it (clamped to what waits).
-    #[inline]
-    pub fn advance_transmit(&mut self, n: usize) {
-        self.sender.advance(n);
-    }
-
-    // ----- backpressure -----
-
-    /// How many bytes wait to be written to the transport, like the
-    /// browser's `WebSocket.bufferedAmount`: everything queued and not yet
-    /// reported written, payloads queued by reference
-    /// ([`send_binary_owned`](Self::send_binary_owned)) included. It does
-    /// not count a payload lent out by [`send_in_place`](Self::send_in_place).
-    pub fn buffered_amount(&self) -> usize {
-        self.sender.buffered()
-    }
-
-    /// Whether the driver should read more input: `false` while
-    /// [`buffered_amount`](Self::buffered_amount) is over
-    /// [`Config::send_high_water`]. Reading on would only queue replies the
-    /// transport cannot take (sends are refused with
-    /// [`SendError::WouldBlock`] meanwhile); pausing reads passes the
-    /// backpressure on to the peer through the transport's own flow
-    /// control. Write out what is pending, then read again.
-    pub fn wants_read(&self) -> bool {
-        self.buffered_amount() <= self.sender.high_water()
     }
 }
 
