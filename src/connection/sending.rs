@@ -51,7 +51,7 @@ impl<L: ReceiveLevel> Connection<L> {
     }
 
     /// Queues a pong (payload at most 125 bytes): an unsolicited heartbeat,
-    /// or the answer to a ping when [`Config::auto_pong`] is off.
+    /// or the answer to a ping when [`Config::auto_pong`](crate::Config::auto_pong) is off.
     pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
         self.send_control(OpCode::Pong, payload)
     }
@@ -175,7 +175,7 @@ impl<L: ReceiveLevel> Connection<L> {
 
     /// Whether the driver should read more input: `false` while
     /// [`buffered_amount`](Self::buffered_amount) is over
-    /// [`Config::send_high_water`]. Reading on would only queue replies the
+    /// [`Config::send_high_water`](crate::Config::send_high_water). Reading on would only queue replies the
     /// transport cannot take (sends are refused with
     /// [`SendError::WouldBlock`] meanwhile); pausing reads passes the
     /// backpressure on to the peer through the transport's own flow
