@@ -164,7 +164,7 @@ impl Connection {
     /// (ChaCha12 seeded once from the operating system's generator);
     /// without the `std` feature there is none, so a
     /// client made here cannot send (its sends fail with
-    /// [`SendError::Entropy`]): use [`with_entropy`](Self::with_entropy).
+    /// [`SendError::Entropy`](crate::SendError::Entropy)): use [`with_entropy`](Self::with_entropy).
     pub fn new(role: Role, config: Config) -> Self {
         #[cfg(feature = "std")]
         let keys = Keys::Os(OsEntropy::new());
