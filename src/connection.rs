@@ -387,6 +387,7 @@ impl<L: ReceiveLevel> Connection<L> {
             extras.inbox = Inbox::default();
         }
         self.held = false;
+        self.release_idle_extras();
     }
 
     /// Copies a compressed piece (still masked, from the input) into the

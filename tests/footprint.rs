@@ -171,3 +171,56 @@ fn a_drained_outbox_lets_go_of_a_large_buffer_and_of_held_payloads() {
     drop(server);
     assert_eq!(held(), before);
 }
+
+/// The message level holds no heap between messages either, with either
+/// input (`recv` + `poll_event`, or the caller's `BytesMut`), once the
+/// messages it handed out are dropped: whole, fragmented (gathered in the
+/// connection's extras box) and split across reads.
+#[test]
+fn an_idle_message_level_connection_holds_no_heap() {
+    let mut first = client_frame(0x1, b"frag");
+    first[0] &= 0x7f; // not FIN: a fragmented text message
+    let mut wire = client_frame(0x2, &[7; 300]);
+    wire.extend(first);
+    wire.extend(client_frame(0x9, b"ping between"));
+    wire.extend(client_frame(0x0, "mented, héllo".as_bytes()));
+    for from_buffer in [false, true] {
+        for chunk in [wire.len(), 1, 3] {
+            let before = held();
+            let mut server = Connection::new(Role::Server, Config::default());
+            let mut buf = wsproto::bytes::BytesMut::new();
+            let mut events = Vec::new();
+            for piece in wire.chunks(chunk) {
+                if from_buffer {
+                    buf.extend_from_slice(piece);
+                    while let Some(event) = server.poll_event_from(&mut buf).expect("valid") {
+                        events.push(event);
+                    }
+                } else {
+                    server.recv(piece);
+                    while let Some(event) = server.poll_event().expect("valid") {
+                        events.push(event);
+                    }
+                }
+            }
+            assert_eq!(events.len(), 3, "binary, ping, text");
+            assert_eq!(
+                events[2],
+                wsproto::Event::Text("fragmented, héllo".into()),
+                "{from_buffer} {chunk}"
+            );
+            drop(events);
+            drop(buf);
+            let mut out = Vec::new();
+            server.poll_transmit(&mut out);
+            drop(out);
+            // The connection itself, on the stack, holds nothing.
+            assert_eq!(
+                held(),
+                before,
+                "heap held after messages in {chunk}-byte reads (buffer: {from_buffer})"
+            );
+            drop(server);
+        }
+    }
+}

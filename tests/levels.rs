@@ -281,6 +281,28 @@ fn leftover_reaches_the_streaming_level() {
     assert_eq!(conn.poll_event_from(&mut buf), Ok(None));
 }
 
+/// A handshake's leftover that ends with the peer's close: the streaming
+/// level hands out the messages and the close, and echoes it.
+#[test]
+fn a_close_in_the_leftover_reaches_the_streaming_level() {
+    let key = [4, 3, 2, 1];
+    let mut wire = frame(true, 0x2, b"last words", key);
+    wire.extend(frame(true, 0x8, &[0x03, 0xe8], key));
+    let mut conn = after_handshake(&Config::default(), &wire).into_streaming();
+    let mut join = Joiner::default();
+    assert!(stream_chunk(&mut conn, Vec::new(), &mut join));
+    assert_eq!(
+        join.seen,
+        [
+            Seen::Message(MessageKind::Binary, b"last words".to_vec()),
+            Seen::Close(CloseFrame::new(CloseCode::NORMAL, "").expect("valid")),
+        ]
+    );
+    let mut out = Vec::new();
+    conn.poll_transmit(&mut out);
+    assert_eq!(out, [0x88, 0x02, 0x03, 0xe8], "the close echoed");
+}
+
 /// Issue 19: mixing `recv` and `recv_in_place` in the middle of a
 /// fragmented message dropped its first fragments. The levels are types
 /// now (mixing does not compile: see `into_streaming`'s doc), and the one

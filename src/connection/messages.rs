@@ -152,6 +152,9 @@ impl Connection<Messages> {
         }
         let event = self.decode(buf);
         self.caller_holds = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        // A fragmented message was gathered in the extras box: let it go
+        // once it holds nothing, as `poll_event` does.
+        self.release_idle_extras();
         event
     }
 
@@ -160,7 +163,8 @@ impl Connection<Messages> {
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
         if self.failure == Failure::Failed {
             buf.clear();
-            return Err(self.failed().unwrap_or(ProtocolError::UnexpectedEof));
+            // Reports the sticky error.
+            return self.input_exhausted().map(|()| None);
         }
         match self.next_event(buf) {
             Ok(Some(event)) => Ok(Some(event)),

@@ -251,6 +251,11 @@ impl Connection<Streaming> {
     /// The event [`take_held`](Self::take_held) found, borrowed from the
     /// connection.
     fn held_event(&self, held: Held) -> Option<StreamEvent<'_>> {
+        // A control frame borrows nothing: the peer's close may have let
+        // the inbox, and the extras with it, go.
+        if let Held::Input(Found::Control(control)) = held {
+            return Some(control.into_stream_event());
+        }
         let inbox = &self.extras.as_deref()?.inbox;
         match held {
             Held::Message(kind) => Some(StreamEvent::Data {
@@ -259,7 +264,7 @@ impl Connection<Streaming> {
                 fin: false,
             }),
             Held::Input(Found::Nothing) => None,
-            Held::Input(Found::Control(control)) => Some(control.into_stream_event()),
+            Held::Input(Found::Control(_)) => None, // handled above
             Held::Input(Found::Plain { range, kind, fin }) => Some(StreamEvent::Data {
                 kind,
                 payload: inbox.input.get(range)?,
