@@ -82,7 +82,9 @@ impl Connection<Messages> {
             Some(extras) => core::mem::take(&mut extras.inbox.input),
             None => BytesMut::new(),
         };
-        let event = self.decode(&mut input);
+        // Its input is out of the extras box while it decodes: the box is
+        // let go below, if at all, once the input is back.
+        let event = self.decode(&mut input, false);
         // What is left waits for more. Inside a message the buffer is kept
         // even when empty, so a message fed in small reads costs no
         // allocation per read; between messages an empty one is let go,
@@ -150,17 +152,20 @@ impl Connection<Messages> {
                 }
             }
         }
-        let event = self.decode(buf);
+        let event = self.decode(buf, true);
         self.caller_holds = u32::try_from(buf.len()).unwrap_or(u32::MAX);
-        // A fragmented message was gathered in the extras box: let it go
-        // once it holds nothing, as `poll_event` does.
-        self.release_idle_extras();
         event
     }
 
     /// One event from `buf`; a failure is acted on (its close frame queued)
-    /// and sticky.
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+    /// and sticky. With `release`, an idle extras box is let go once `buf`
+    /// holds no further event: once per read, not per message.
+    #[inline]
+    fn decode(
+        &mut self,
+        buf: &mut BytesMut,
+        release: bool,
+    ) -> Result<Option<Event>, ProtocolError> {
         if self.failure == Failure::Failed {
             buf.clear();
             // Reports the sticky error.
@@ -168,7 +173,14 @@ impl Connection<Messages> {
         }
         match self.next_event(buf) {
             Ok(Some(event)) => Ok(Some(event)),
-            Ok(None) => self.input_exhausted().map(|()| None),
+            Ok(None) => {
+                if release {
+                    // What the box held, a gathered message or an owed
+                    // pong, is gone.
+                    self.release_idle_extras();
+                }
+                self.input_exhausted().map(|()| None)
+            }
             Err(error) => {
                 buf.clear();
                 self.fail(error);
