@@ -334,16 +334,22 @@ fn wsproto_owned(input: &[u8], expected: MessageKind) -> Result<(usize, usize), 
             break;
         }
         while let Some(event) = conn.poll_event_from(&mut buf).map_err(|e| e.to_string())? {
-            let len = match (event, expected) {
-                (Event::Binary(data), MessageKind::Binary) => black_box(data).len(),
-                (Event::Text(text), MessageKind::Text) => black_box(text).len(),
-                (event, _) => return Err(format!("unexpected event {event:?}")),
-            };
-            bytes += len;
+            bytes += message_len(event, expected)?;
             messages += 1;
         }
     }
     Ok((messages, bytes))
+}
+
+/// The payload length of a whole message of the `expected` kind (inlined,
+/// so counting does not move the event once more).
+#[inline(always)]
+fn message_len(event: Event, expected: MessageKind) -> Result<usize, String> {
+    match (event, expected) {
+        (Event::Binary(data), MessageKind::Binary) => Ok(black_box(data).len()),
+        (Event::Text(text), MessageKind::Text) => Ok(black_box(text).len()),
+        (event, _) => Err(format!("unexpected event {event:?}")),
+    }
 }
 
 /// Reads 64 KiB chunks, feeds them to `recv` and polls whole messages.
@@ -359,12 +365,7 @@ fn wsproto_message(input: &[u8], expected: MessageKind) -> Result<(usize, usize)
         }
         conn.recv(&buf[..n]);
         while let Some(event) = conn.poll_event().map_err(|e| e.to_string())? {
-            let len = match (event, expected) {
-                (Event::Binary(data), MessageKind::Binary) => black_box(data).len(),
-                (Event::Text(text), MessageKind::Text) => black_box(text).len(),
-                (event, _) => return Err(format!("unexpected event {event:?}")),
-            };
-            bytes += len;
+            bytes += message_len(event, expected)?;
             messages += 1;
         }
     }

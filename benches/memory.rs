@@ -23,7 +23,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use wsproto::bytes::BytesMut;
-use wsproto::{Config, Connection, Event, MessageKind, Role, StreamEvent, Streaming};
+use wsproto::{
+    Config, Connection, Event, MessageKind, ProtocolError, Role, StreamEvent, Streaming,
+};
 
 #[path = "support/peers.rs"]
 mod peers;
@@ -131,6 +133,20 @@ fn measure<C>(
     }
 }
 
+/// Echoes the message-level `event` (one binary message of `payload`),
+/// written out in place as the streaming row does, so the message rows
+/// differ from it only in how they receive.
+fn echo(conn: &mut Connection, event: Result<Option<Event>, ProtocolError>, payload: &[u8]) {
+    let Ok(Some(Event::Binary(data))) = event else {
+        panic!("expected a binary message, got {event:?}");
+    };
+    assert_eq!(data, payload);
+    conn.send_binary(&data).expect("open");
+    let n = conn.pending_transmit().len();
+    assert_eq!(n, PAYLOAD + 2);
+    conn.advance_transmit(n);
+}
+
 fn main() {
     let payload: Vec<u8> = (0..PAYLOAD as u8).collect();
     // One masked frame shared (read-only) by every connection's transport,
@@ -167,16 +183,8 @@ fn main() {
             || Connection::new(Role::Server, Config::default()),
             |conn| {
                 conn.recv(frame);
-                let Ok(Some(Event::Binary(data))) = conn.poll_event() else {
-                    panic!("expected a binary message");
-                };
-                assert_eq!(data, payload);
-                conn.send_binary(&data).expect("open");
-                // Same transmit path as above, so the rows differ only in
-                // how they receive.
-                let n = conn.pending_transmit().len();
-                assert_eq!(n, PAYLOAD + 2);
-                conn.advance_transmit(n);
+                let event = conn.poll_event();
+                echo(conn, event, &payload);
             },
         ),
         measure(
@@ -187,14 +195,8 @@ fn main() {
                 // The caller's read buffer, let go once the message is out,
                 // as a driver that reads into a fresh `BytesMut` does.
                 let mut buf = BytesMut::from(frame);
-                let Ok(Some(Event::Binary(data))) = conn.poll_event_from(&mut buf) else {
-                    panic!("expected a binary message");
-                };
-                assert_eq!(data, payload);
-                conn.send_binary(&data).expect("open");
-                let n = conn.pending_transmit().len();
-                assert_eq!(n, PAYLOAD + 2);
-                conn.advance_transmit(n);
+                let event = conn.poll_event_from(&mut buf);
+                echo(conn, event, &payload);
             },
         ),
         measure(
