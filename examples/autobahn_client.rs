@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use wsproto::handshake::{ClientHandshake, ClientRequest};
-use wsproto::{Config, Connection, Event, State};
+use wsproto::{Config, Connection, Control, Event, State};
 
 use support::{LINGER_TIMEOUT, Outcome, READ_CHUNK};
 
@@ -85,7 +85,9 @@ fn case_count(base: &str) -> Result<u32, ClientError> {
                 let _ = write_pending(&mut tcp, &mut conn);
                 return Ok(count);
             }
-            Ok(Some(Event::Close(_))) => return Err(ClientError::NoCaseCount(None)),
+            Ok(Some(Event::Control(Control::Close(_)))) => {
+                return Err(ClientError::NoCaseCount(None));
+            }
             Ok(Some(_)) => continue,
             Ok(None) => {}
             Err(error) => return Err(ClientError::NoCaseCount(Some(error))),

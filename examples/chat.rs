@@ -44,7 +44,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant, sleep, timeout};
 use wsproto::handshake::HttpVersion::{Http10, Http11};
 use wsproto::handshake::{Accept, Headers, HttpVersion, Request, RequestError, Response};
-use wsproto::{CloseCode, Config, Connection, Event, State};
+use wsproto::{CloseCode, Config, Connection, Control, Event, State};
 
 const PAGE: &str = include_str!("chat.html");
 const PROTOCOL: &str = "chat.v1";
@@ -253,7 +253,9 @@ async fn chat(mut tcp: TcpStream, mut conn: Connection, room: &Room) -> String {
                         "text only",
                     );
                 }
-                Ok(Some(Event::Close(frame))) => why = format!("closed with {}", frame.code()),
+                Ok(Some(Event::Control(Control::Close(frame)))) => {
+                    why = format!("closed with {}", frame.code())
+                }
                 // Pings are answered, and a close echoed, by `conn` itself;
                 // lines that arrive after our close are dropped.
                 Ok(Some(_)) => {}

@@ -32,7 +32,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use wsproto::handshake::{BuildError, ClientHandshake, ClientRequest, ResponseError};
-use wsproto::{CloseCode, Config, Event, ProtocolError, SendError, State};
+use wsproto::{CloseCode, Config, Control, Event, ProtocolError, SendError, State};
 
 /// How long the server may take to answer the upgrade request.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -157,7 +157,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     )
                     .await?;
                 }
-                Ok(Some(Event::Close(frame))) => peer_close = Some(frame.code()),
+                Ok(Some(Event::Control(Control::Close(frame)))) => peer_close = Some(frame.code()),
                 Ok(Some(_ping_or_pong)) => {} // pongs are queued for us
                 Ok(None) => break,
                 Err(error) => {

@@ -4,8 +4,8 @@
 
 use crate::config::{Config, Role};
 use crate::error::ProtocolError;
-use crate::event::StreamEvent;
-use crate::recv::{Control, Receiver, Step};
+use crate::event::{Control, StreamEvent};
+use crate::recv::{Receiver, Step};
 
 /// Decodes a peer's frames in place in the caller's buffer: every RFC 6455
 /// rule and configured limit is checked, payload is unmasked where it lies
@@ -22,7 +22,7 @@ use crate::recv::{Control, Receiver, Step};
 /// refused with 1002.
 ///
 /// ```
-/// use wsproto::{Config, Decoder, Role, StreamEvent};
+/// use wsproto::{Config, Control, Decoder, Role, StreamEvent};
 ///
 /// let mut decoder = Decoder::new(Role::Server, &Config::default());
 /// // A masked "Hello" (RFC 6455 section 5.7), then a masked ping.
@@ -33,7 +33,7 @@ use crate::recv::{Control, Receiver, Step};
 /// let (used, event) = decoder.decode(&mut input)?;
 /// assert!(matches!(event, Some(StreamEvent::Data { payload: b"Hello", fin: true, .. })));
 /// let (_, event) = decoder.decode(&mut input[used..])?;
-/// assert!(matches!(event, Some(StreamEvent::Ping(_)))); // answer it yourself
+/// assert!(matches!(event, Some(StreamEvent::Control(Control::Ping(_))))); // answer it yourself
 /// # Ok::<(), wsproto::ProtocolError>(())
 /// ```
 #[derive(Debug)]
@@ -108,7 +108,7 @@ impl Decoder {
                 if matches!(control, Control::Close(_)) {
                     self.state = Reading::Closed;
                 }
-                Ok((used, Some(control.into_stream_event())))
+                Ok((used, Some(StreamEvent::Control(control))))
             }
             Step::Data(piece) => {
                 let range = piece.range.clone();

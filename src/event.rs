@@ -60,6 +60,42 @@ impl fmt::Debug for ControlPayload {
     }
 }
 
+/// A control frame received: the same type at every receive level
+/// ([`Event::Control`], [`StreamEvent::Control`],
+/// [`BytesEvent::Control`](crate::BytesEvent::Control) and the
+/// [`Decoder`](crate::Decoder)'s events), so one function can handle it
+/// whatever the level.
+///
+/// ```
+/// use wsproto::Control;
+///
+/// fn on_control(control: Control) -> bool {
+///     match control {
+///         // The pong is already queued, unless `Config::auto_pong` is off.
+///         Control::Ping(_) | Control::Pong(_) => true,
+///         // So is the echo of a close the peer started: no more events.
+///         Control::Close(frame) => {
+///             println!("closed: {} {}", frame.code(), frame.reason());
+///             false
+///         }
+///     }
+/// }
+/// # assert!(on_control(Control::Ping(wsproto::ControlPayload::new(b"hi").unwrap())));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// A ping; unless [`Config::auto_pong`](crate::Config::auto_pong) is
+    /// off, the pong is already queued (a
+    /// [`Decoder`](crate::Decoder) user answers it).
+    Ping(ControlPayload),
+    /// A pong.
+    Pong(ControlPayload),
+    /// The peer's close frame. If the peer started the closing handshake,
+    /// a connection has queued the echo already; no further events
+    /// follow.
+    Close(CloseFrame),
+}
+
 /// A message-level event: whole messages, reassembled from their fragments,
 /// owned by the caller (they outlive the next call, and can be sent back or
 /// moved to another task without a copy).
@@ -75,14 +111,8 @@ pub enum Event {
     Text(crate::Utf8Bytes),
     /// A complete binary message.
     Binary(bytes::Bytes),
-    /// A ping; unless [`Config::auto_pong`](crate::Config::auto_pong) is off,
-    /// the pong is already queued.
-    Ping(ControlPayload),
-    /// A pong.
-    Pong(ControlPayload),
-    /// The peer's close frame. If the peer started the closing handshake, the
-    /// echo is already queued; no further events follow.
-    Close(CloseFrame),
+    /// A ping, a pong or the peer's close (see [`Control`]).
+    Control(Control),
 }
 
 /// A streaming-level event: payload handed out as it arrives, unmasked in
@@ -104,10 +134,6 @@ pub enum StreamEvent<'a> {
         /// Whether this is the last piece of the message.
         fin: bool,
     },
-    /// A ping (see [`Event::Ping`]).
-    Ping(ControlPayload),
-    /// A pong.
-    Pong(ControlPayload),
-    /// The peer's close frame (see [`Event::Close`]).
-    Close(CloseFrame),
+    /// A ping, a pong or the peer's close (see [`Control`]).
+    Control(Control),
 }

@@ -66,7 +66,7 @@
 //!
 //! ```
 //! use std::io::{Read, Write};
-//! use wsproto::{CloseCode, Config, Connection, Event, ProtocolError, Role, State};
+//! use wsproto::{CloseCode, Config, Connection, Control, Event, ProtocolError, Role, State};
 //!
 //! /// Echoes every message until the connection closes; returns the peer's
 //! /// close code, or the protocol error that ended the connection.
@@ -85,7 +85,7 @@
 //!             match conn.poll_event() {
 //!                 Ok(Some(Event::Text(text))) => conn.send_text(&text).map_err(std::io::Error::other)?,
 //!                 Ok(Some(Event::Binary(data))) => conn.send_binary(&data).map_err(std::io::Error::other)?,
-//!                 Ok(Some(Event::Close(frame))) => peer_close = Some(frame.code()),
+//!                 Ok(Some(Event::Control(Control::Close(frame)))) => peer_close = Some(frame.code()),
 //!                 Ok(Some(_ping_or_pong)) => {} // pongs are queued automatically
 //!                 Ok(None) => break,
 //!                 Err(error) => {
@@ -131,7 +131,7 @@
 //! client.recv(&pipe.output);
 //! assert_eq!(client.poll_event()?, Some(Event::Text("hello".into())));
 //! assert_eq!(client.poll_event()?, Some(Event::Binary(vec![1, 2, 3].into())));
-//! assert!(matches!(client.poll_event()?, Some(Event::Close(frame)) if frame.code() == CloseCode::NORMAL));
+//! assert!(matches!(client.poll_event()?, Some(Event::Control(Control::Close(frame))) if frame.code() == CloseCode::NORMAL));
 //! assert_eq!(client.state(), State::Closed);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -209,6 +209,6 @@ pub use entropy::{EntropyError, EntropySource};
 pub use error::{Error, ProtocolError, SendError};
 #[cfg(feature = "alloc")]
 pub use event::Event;
-pub use event::{ControlPayload, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};
+pub use event::{Control, ControlPayload, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};
 #[cfg(feature = "alloc")]
 pub use utf8_bytes::Utf8Bytes;

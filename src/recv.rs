@@ -9,9 +9,7 @@
 use crate::close::CloseFrame;
 use crate::config::{Config, Role};
 use crate::error::ProtocolError;
-#[cfg(feature = "alloc")]
-use crate::event::Event;
-use crate::event::{ControlPayload, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};
+use crate::event::{Control, ControlPayload, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ParsedHeader, apply_mask};
 use crate::utf8::Utf8Validator;
 use core::ops::Range;
@@ -57,33 +55,6 @@ pub(crate) enum Position {
     /// Anywhere else: inside a header, a fragment, a compressed or a
     /// control frame, or a frame partly read.
     Elsewhere,
-}
-
-/// A complete control frame.
-#[derive(Debug)]
-pub(crate) enum Control {
-    Ping(ControlPayload),
-    Pong(ControlPayload),
-    Close(CloseFrame),
-}
-
-impl Control {
-    #[cfg(feature = "alloc")]
-    pub(crate) fn into_event(self) -> Event {
-        match self {
-            Control::Ping(payload) => Event::Ping(payload),
-            Control::Pong(payload) => Event::Pong(payload),
-            Control::Close(frame) => Event::Close(frame),
-        }
-    }
-
-    pub(crate) fn into_stream_event(self) -> StreamEvent<'static> {
-        match self {
-            Control::Ping(payload) => StreamEvent::Ping(payload),
-            Control::Pong(payload) => StreamEvent::Pong(payload),
-            Control::Close(frame) => StreamEvent::Close(frame),
-        }
-    }
 }
 
 /// The frame whose payload is being read.

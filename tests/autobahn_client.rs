@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use autobahn_client::{ClientError, run};
 use wsproto::handshake::{Accept, ServerHandshake};
-use wsproto::{CloseCode, Config, Event, State};
+use wsproto::{CloseCode, Config, Control, Event, State};
 
 /// How long the stand-in waits for the client before a test fails.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -121,8 +121,8 @@ fn serve(mut tcp: TcpStream, script_for: fn(&str) -> Script) -> Seen {
             events.push(match event {
                 Event::Text(text) => Received::Text(text.into()),
                 Event::Binary(data) => Received::Binary(data.to_vec()),
-                Event::Pong(payload) => Received::Pong(payload.to_vec()),
-                Event::Close(frame) => {
+                Event::Control(Control::Pong(payload)) => Received::Pong(payload.to_vec()),
+                Event::Control(Control::Close(frame)) => {
                     Received::Close((!frame.is_empty()).then(|| frame.code().into()))
                 }
                 other => panic!("the client has no reason to send {other:?}"),

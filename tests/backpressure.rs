@@ -15,7 +15,7 @@ use common::*;
 use proptest::prelude::*;
 use proptest::sample::select;
 use wsproto::{
-    CloseCode, Config, Connection, Event, MessageKind, Role, SendError, State, Utf8Bytes,
+    CloseCode, Config, Connection, Control, Event, MessageKind, Role, SendError, State, Utf8Bytes,
 };
 
 /// The longest control frame: a client's 6-byte header and 125 bytes.
@@ -411,7 +411,7 @@ fn a_driver_ignoring_wants_read_still_holds_bounded_memory() {
                     Err(SendError::WouldBlock { .. }) => dropped += 1,
                     Err(other) => panic!("{other:?}"),
                 },
-                Event::Ping(payload) => last_ping = Some(payload.to_vec()),
+                Event::Control(Control::Ping(payload)) => last_ping = Some(payload.to_vec()),
                 other => panic!("unexpected {other:?}"),
             }
             let buffered = server.buffered_amount();

@@ -11,7 +11,9 @@ use common::*;
 use proptest::prelude::*;
 use std::ops::Range;
 use wsproto::bytes::{Bytes, BytesMut};
-use wsproto::{BytesEvent, Config, Connection, Event, MessageKind, ProtocolError, Role, Streaming};
+use wsproto::{
+    BytesEvent, Config, Connection, Control, Event, MessageKind, ProtocolError, Role, Streaming,
+};
 
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + 3) as u8).collect()
@@ -99,7 +101,7 @@ fn fragments_on_the_general_path_also_point_into_the_read_buffer() {
     assert_eq!(offset_in(&piece, &range), 14);
     assert_eq!(piece, first);
     let ping = server.recv_bytes(&mut buf).unwrap();
-    let Some(BytesEvent::Ping(p)) = ping else {
+    let Some(BytesEvent::Control(Control::Ping(p))) = ping else {
         panic!("{ping:?}")
     };
     assert_eq!(&p[..], b"between");
@@ -153,9 +155,15 @@ fn run_bytes(mut conn: Connection<Streaming>, chunks: &[&[u8]]) -> (Run, Vec<Byt
                         }));
                     }
                 }
-                BytesEvent::Ping(p) => events.push(Ok(Event::Ping(p))),
-                BytesEvent::Pong(p) => events.push(Ok(Event::Pong(p))),
-                BytesEvent::Close(frame) => events.push(Ok(Event::Close(frame))),
+                BytesEvent::Control(Control::Ping(p)) => {
+                    events.push(Ok(Event::Control(Control::Ping(p))))
+                }
+                BytesEvent::Control(Control::Pong(p)) => {
+                    events.push(Ok(Event::Control(Control::Pong(p))))
+                }
+                BytesEvent::Control(Control::Close(frame)) => {
+                    events.push(Ok(Event::Control(Control::Close(frame))))
+                }
                 other => panic!("unknown event {other:?}"),
             }
         }

@@ -61,8 +61,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use std::collections::VecDeque;
 use wsproto::{
-    CloseCode, CloseFrame, Config, Connection, ControlPayload, Event, Initiator, MessageKind,
-    ProtocolError, Role, SendError, State,
+    CloseCode, CloseFrame, Config, Connection, Control, ControlPayload, Event, Initiator,
+    MessageKind, ProtocolError, Role, SendError, State,
 };
 
 // ----- RFC 6455 facts, restated for the model -----
@@ -554,7 +554,7 @@ impl Model {
             match self.decode(frame) {
                 Ok(None) => {}
                 Ok(Some(event)) => {
-                    self.close_read |= matches!(event, Event::Close(_));
+                    self.close_read |= matches!(event, Event::Control(Control::Close(_)));
                     self.undelivered.push_back(event);
                 }
                 Err(error) => self.found = Some(error),
@@ -634,9 +634,13 @@ impl Model {
                     ),
                 }
             }
-            PeerFrame::Ping(p) => Event::Ping(ControlPayload::new(p).expect("at most 125")),
-            PeerFrame::Pong(p) => Event::Pong(ControlPayload::new(p).expect("at most 125")),
-            PeerFrame::Close(payload) => Event::Close(match payload.as_slice() {
+            PeerFrame::Ping(p) => {
+                Event::Control(Control::Ping(ControlPayload::new(p).expect("at most 125")))
+            }
+            PeerFrame::Pong(p) => {
+                Event::Control(Control::Pong(ControlPayload::new(p).expect("at most 125")))
+            }
+            PeerFrame::Close(payload) => Event::Control(Control::Close(match payload.as_slice() {
                 [] => CloseFrame::new(CloseCode::NO_STATUS_RECEIVED, "").expect("fits"),
                 [_] => return Err(ProtocolError::ClosePayloadTooShort),
                 [hi, lo, reason @ ..] => {
@@ -648,7 +652,7 @@ impl Model {
                         .map_err(|_| ProtocolError::InvalidCloseReason)?;
                     CloseFrame::new(CloseCode(code), reason).expect("at most 123 bytes")
                 }
-            }),
+            })),
             PeerFrame::ReservedOpcode(op) => return Err(ProtocolError::ReservedOpcode(*op)),
             PeerFrame::ReservedBits(rsv) => return Err(ProtocolError::ReservedBits(*rsv)),
             PeerFrame::WrongMask => {
@@ -668,12 +672,12 @@ impl Model {
         match event {
             // 5.5.2: a ping is answered with a pong of the same payload,
             // unless our close was already sent (nothing may follow it).
-            Event::Ping(payload) if self.auto_pong && !self.close_sent => {
+            Event::Control(Control::Ping(payload)) if self.auto_pong && !self.close_sent => {
                 self.queue_pong(payload);
             }
             // 5.5.1: answer a close with a close unless we sent one first;
             // the echo carries the peer's code (none for an empty close).
-            Event::Close(frame) => {
+            Event::Control(Control::Close(frame)) => {
                 self.close_received = true;
                 self.peer_close = Some(*frame);
                 self.initiator.get_or_insert(Initiator::Remote);

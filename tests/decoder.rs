@@ -13,7 +13,7 @@
 mod common;
 
 use wsproto::{
-    CloseCode, CloseFrame, Config, Decoder, MessageKind, ProtocolError, Role, StreamEvent,
+    CloseCode, CloseFrame, Config, Control, Decoder, MessageKind, ProtocolError, Role, StreamEvent,
 };
 
 const OP_CONT: u8 = 0x0;
@@ -126,9 +126,9 @@ impl From<StreamEvent<'_>> for Piece {
     fn from(event: StreamEvent<'_>) -> Self {
         match event {
             StreamEvent::Data { kind, payload, fin } => data(kind, payload, fin),
-            StreamEvent::Ping(p) => Piece::Ping(p.to_vec()),
-            StreamEvent::Pong(p) => Piece::Pong(p.to_vec()),
-            StreamEvent::Close(frame) => Piece::Close(frame),
+            StreamEvent::Control(Control::Ping(p)) => Piece::Ping(p.to_vec()),
+            StreamEvent::Control(Control::Pong(p)) => Piece::Pong(p.to_vec()),
+            StreamEvent::Control(Control::Close(frame)) => Piece::Close(frame),
             other => panic!("unknown event {other:?}"),
         }
     }
@@ -491,7 +491,7 @@ fn after_the_peers_close_all_input_is_consumed_and_ignored() {
     let (used, event) = decoder.decode(&mut input).unwrap();
     assert_eq!(used, close_frame.len());
     let expected = CloseFrame::new(CloseCode::NORMAL, "bye").unwrap();
-    assert_eq!(event, Some(StreamEvent::Close(expected)));
+    assert_eq!(event, Some(StreamEvent::Control(Control::Close(expected))));
     assert!(decoder.is_closed());
     // The garbage after it (a reserved opcode, were it read) is skipped.
     assert_eq!(decoder.decode(&mut input[used..]), Ok((20, None)));

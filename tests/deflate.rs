@@ -14,7 +14,8 @@ use wsproto::handshake::{
     ServerHandshake,
 };
 use wsproto::{
-    Config, Connection, DeflateParams, Event, MessageKind, ProtocolError, Role, State, StreamEvent,
+    Config, Connection, Control, DeflateParams, Event, MessageKind, ProtocolError, Role, State,
+    StreamEvent,
 };
 
 const RSV1: u8 = 0b100;
@@ -284,9 +285,9 @@ fn fragmented_sends_are_compressed_as_one_message() {
     server.recv(&wire);
     assert_eq!(
         server.poll_event(),
-        Ok(Some(Event::Ping(
+        Ok(Some(Event::Control(Control::Ping(
             wsproto::ControlPayload::new(b"p").unwrap()
-        )))
+        ))))
     );
     assert_eq!(
         server.poll_event(),

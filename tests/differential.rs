@@ -77,7 +77,9 @@ use tungstenite::protocol::frame::coding::{
 };
 use tungstenite::protocol::{CloseFrame as TCloseFrame, Role as TRole, WebSocket, WebSocketConfig};
 use tungstenite::{Error as TError, Message};
-use wsproto::{CloseCode, Config, Connection, Event, MessageKind, ProtocolError, Role, State};
+use wsproto::{
+    CloseCode, Config, Connection, Control, Event, MessageKind, ProtocolError, Role, State,
+};
 
 // ----- a common view of messages -----
 
@@ -100,9 +102,9 @@ fn from_ours(event: &Event) -> Msg {
     match event {
         Event::Text(text) => Msg::Text(text.to_string()),
         Event::Binary(data) => Msg::Binary(data.to_vec()),
-        Event::Ping(payload) => Msg::Ping(payload.to_vec()),
-        Event::Pong(payload) => Msg::Pong(payload.to_vec()),
-        Event::Close(frame) => {
+        Event::Control(Control::Ping(payload)) => Msg::Ping(payload.to_vec()),
+        Event::Control(Control::Pong(payload)) => Msg::Pong(payload.to_vec()),
+        Event::Control(Control::Close(frame)) => {
             Msg::Close((!frame.is_empty()).then(|| (frame.code().0, frame.reason().to_owned())))
         }
         other => panic!("unknown event {other:?}"),
@@ -1022,7 +1024,7 @@ fn ours_decode(role: Role, config: Config, frames: &[Vec<u8>]) -> (Decoded, Opti
             match conn.poll_event() {
                 Ok(Some(event)) => {
                     messages.push(from_ours(&event));
-                    if let Event::Close(_) = event {
+                    if let Event::Control(Control::Close(_)) = event {
                         let end = End::Closed;
                         return (Decoded { messages, end, at }, None);
                     }

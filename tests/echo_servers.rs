@@ -39,7 +39,7 @@ use common::{
     frame, header, parse_frames,
 };
 use wsproto::handshake::{ClientHandshake, ClientRequest, Upgraded};
-use wsproto::{CloseCode, Config, Connection, Event, ProtocolError, SendError, State};
+use wsproto::{CloseCode, Config, Connection, Control, Event, ProtocolError, SendError, State};
 
 /// How long any read, write or expected answer may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -288,7 +288,9 @@ impl Client {
     fn close(mut self, code: u16, reason: &str) {
         self.send(|conn| conn.close(std::time::Instant::now(), CloseCode(code), reason));
         match self.next_event() {
-            Event::Close(frame) => assert_eq!(frame.code(), CloseCode(code), "close echo"),
+            Event::Control(Control::Close(frame)) => {
+                assert_eq!(frame.code(), CloseCode(code), "close echo")
+            }
             other => panic!("expected the close echo, got {}", describe(&other)),
         }
         match self.next() {
@@ -488,7 +490,7 @@ fn answers_ping_with_same_payload(server: Server) {
     for payload in [&b"ping payload"[..], b"", &long] {
         client.send(|conn| conn.send_ping(payload));
         match client.next_event() {
-            Event::Pong(pong) => assert_eq!(&pong[..], payload),
+            Event::Control(Control::Pong(pong)) => assert_eq!(&pong[..], payload),
             other => panic!("expected a pong, got {}", describe(&other)),
         }
     }

@@ -7,7 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use wsproto::{Config, Connection, MessageKind, Role, StreamEvent, Streaming};
+use wsproto::{Config, Connection, Control, MessageKind, Role, StreamEvent, Streaming};
 
 struct Counting;
 
@@ -72,7 +72,7 @@ fn stream(conn: &mut Connection<Streaming>, wire: &[u8], chunk: usize) -> (Vec<u
             at += used;
             match event {
                 Some(StreamEvent::Data { payload, .. }) => data.extend_from_slice(payload),
-                Some(StreamEvent::Ping(_)) => pings += 1,
+                Some(StreamEvent::Control(Control::Ping(_))) => pings += 1,
                 Some(other) => panic!("unexpected {other:?}"),
                 None => break,
             }

@@ -13,7 +13,7 @@ use wsproto::handshake::{
     Accept, BuildError, Extension, Headers, HttpVersion, Request, RequestError, Response,
     ServerHandshake, accept_key,
 };
-use wsproto::{Config, ControlPayload, Event};
+use wsproto::{Config, Control, ControlPayload, Event};
 
 /// The sample key of RFC 6455 section 1.3 and its accept value.
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -728,9 +728,9 @@ fn frames_after_the_head_reach_the_connection() {
     assert_eq!(server.poll_event(), Ok(Some(Event::Text("hello".into()))));
     assert_eq!(
         server.poll_event(),
-        Ok(Some(Event::Ping(
+        Ok(Some(Event::Control(Control::Ping(
             ControlPayload::new(b"are you there").unwrap()
-        )))
+        ))))
     );
     assert_eq!(server.poll_event(), Ok(None));
     // The automatic pong answers the ping that came with the head.

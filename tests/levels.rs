@@ -12,8 +12,8 @@ use proptest::prelude::*;
 use wsproto::bytes::{Bytes, BytesMut};
 use wsproto::handshake::ServerHandshake;
 use wsproto::{
-    BytesEvent, CloseCode, CloseFrame, Config, Connection, Event, MessageKind, ProtocolError, Role,
-    StreamEvent, Streaming,
+    BytesEvent, CloseCode, CloseFrame, Config, Connection, Control, Event, MessageKind,
+    ProtocolError, Role, StreamEvent, Streaming,
 };
 
 /// What a level reported, normalised: whole messages, control frames, and
@@ -31,9 +31,9 @@ fn from_event(event: Event) -> Seen {
     match event {
         Event::Text(text) => Seen::Message(MessageKind::Text, text.as_bytes().to_vec()),
         Event::Binary(data) => Seen::Message(MessageKind::Binary, data.to_vec()),
-        Event::Ping(payload) => Seen::Ping(payload.to_vec()),
-        Event::Pong(payload) => Seen::Pong(payload.to_vec()),
-        Event::Close(frame) => Seen::Close(frame),
+        Event::Control(Control::Ping(payload)) => Seen::Ping(payload.to_vec()),
+        Event::Control(Control::Pong(payload)) => Seen::Pong(payload.to_vec()),
+        Event::Control(Control::Close(frame)) => Seen::Close(frame),
         other => panic!("unexpected event {other:?}"),
     }
 }
@@ -115,9 +115,13 @@ impl Joiner {
     fn stream_event(&mut self, event: StreamEvent<'_>) {
         match event {
             StreamEvent::Data { kind, payload, fin } => self.data(kind, payload, fin),
-            StreamEvent::Ping(payload) => self.seen.push(Seen::Ping(payload.to_vec())),
-            StreamEvent::Pong(payload) => self.seen.push(Seen::Pong(payload.to_vec())),
-            StreamEvent::Close(frame) => self.seen.push(Seen::Close(frame)),
+            StreamEvent::Control(Control::Ping(payload)) => {
+                self.seen.push(Seen::Ping(payload.to_vec()))
+            }
+            StreamEvent::Control(Control::Pong(payload)) => {
+                self.seen.push(Seen::Pong(payload.to_vec()))
+            }
+            StreamEvent::Control(Control::Close(frame)) => self.seen.push(Seen::Close(frame)),
             other => panic!("unexpected event {other:?}"),
         }
     }
@@ -171,9 +175,15 @@ fn by_bytes(make: Make, chunks: &[&[u8]]) -> Vec<Seen> {
     let drain = |conn: &mut Connection<Streaming>, buf: &mut BytesMut, join: &mut Joiner| loop {
         match conn.recv_bytes(buf) {
             Ok(Some(BytesEvent::Data { kind, payload, fin })) => join.data(kind, &payload, fin),
-            Ok(Some(BytesEvent::Ping(payload))) => join.seen.push(Seen::Ping(payload.to_vec())),
-            Ok(Some(BytesEvent::Pong(payload))) => join.seen.push(Seen::Pong(payload.to_vec())),
-            Ok(Some(BytesEvent::Close(frame))) => join.seen.push(Seen::Close(frame)),
+            Ok(Some(BytesEvent::Control(Control::Ping(payload)))) => {
+                join.seen.push(Seen::Ping(payload.to_vec()))
+            }
+            Ok(Some(BytesEvent::Control(Control::Pong(payload)))) => {
+                join.seen.push(Seen::Pong(payload.to_vec()))
+            }
+            Ok(Some(BytesEvent::Control(Control::Close(frame)))) => {
+                join.seen.push(Seen::Close(frame))
+            }
             Ok(Some(other)) => panic!("unexpected event {other:?}"),
             Ok(None) => {
                 assert!(buf.is_empty(), "recv_bytes stopped before the end");

@@ -5,8 +5,8 @@
 #![cfg(feature = "std")]
 
 use wsproto::{
-    CloseCode, Config, Connection, Event, Initiator, MessageKind, ProtocolError, Role, SendError,
-    State, StreamEvent,
+    CloseCode, Config, Connection, Control, Event, Initiator, MessageKind, ProtocolError, Role,
+    SendError, State, StreamEvent,
 };
 
 const SIZES: [usize; 7] = [0, 1, 125, 126, 65535, 65536, 1 << 20];
@@ -88,10 +88,14 @@ fn exchange(sender_role: Role) {
 
         send_fragmented(&mut tx, MessageKind::Binary, &binary, 1000);
         let events = deliver(&mut tx, &mut rx, chunk);
-        let ping = Event::Ping(wsproto::ControlPayload::new(b"mid-message").unwrap());
+        let ping = Event::Control(Control::Ping(
+            wsproto::ControlPayload::new(b"mid-message").unwrap(),
+        ));
         assert_eq!(events, vec![ping.clone(), Event::Binary(binary.into())]);
         // The receiver answered the ping.
-        let pong = Event::Pong(wsproto::ControlPayload::new(b"mid-message").unwrap());
+        let pong = Event::Control(Control::Pong(
+            wsproto::ControlPayload::new(b"mid-message").unwrap(),
+        ));
         assert_eq!(deliver(&mut rx, &mut tx, chunk), vec![pong]);
 
         // Text fragments of 3 bytes split multi-byte characters.
@@ -112,7 +116,7 @@ fn close_handshake(a: &mut Connection, b: &mut Connection) {
     assert_eq!(a.state(), State::Closing(Initiator::Local));
     assert_eq!(a.send_text("late"), Err(SendError::Closed));
     let events = deliver(a, b, 5);
-    let [Event::Close(frame)] = events.as_slice() else {
+    let [Event::Control(Control::Close(frame))] = events.as_slice() else {
         panic!("expected one close event, got {events:?}");
     };
     assert_eq!(
@@ -122,7 +126,7 @@ fn close_handshake(a: &mut Connection, b: &mut Connection) {
     assert_eq!(b.state(), State::Closing(Initiator::Remote));
     let events = deliver(b, a, 5);
     assert_eq!(b.state(), State::Closed);
-    let [Event::Close(echo)] = events.as_slice() else {
+    let [Event::Control(Control::Close(echo))] = events.as_slice() else {
         panic!("expected the close echo, got {events:?}");
     };
     assert_eq!(echo.code(), CloseCode::GOING_AWAY);
@@ -217,7 +221,10 @@ fn messages_in_flight_before_a_close_are_delivered_and_answerable() {
         assert_eq!(text, expected);
         server.send_text(&text).unwrap();
     }
-    assert!(matches!(server.poll_event(), Ok(Some(Event::Close(_)))));
+    assert!(matches!(
+        server.poll_event(),
+        Ok(Some(Event::Control(Control::Close(_))))
+    ));
     assert_eq!(deliver(&mut server, &mut client, 64).len(), 3);
     assert_eq!(client.state(), State::Closed);
     assert_eq!(server.state(), State::Closed);
@@ -259,10 +266,10 @@ fn the_initiator_stays_local_when_both_closes_cross() {
     server.recv(&to_server);
     client.recv(&to_client);
     assert!(
-        matches!(server.poll_event(), Ok(Some(Event::Close(f))) if f.code() == CloseCode::NORMAL)
+        matches!(server.poll_event(), Ok(Some(Event::Control(Control::Close(f)))) if f.code() == CloseCode::NORMAL)
     );
     assert!(
-        matches!(client.poll_event(), Ok(Some(Event::Close(f))) if f.code() == CloseCode::GOING_AWAY)
+        matches!(client.poll_event(), Ok(Some(Event::Control(Control::Close(f)))) if f.code() == CloseCode::GOING_AWAY)
     );
     // Neither echoes: each had already sent its close.
     assert_eq!(server.pending_transmit(), &to_client[..]);

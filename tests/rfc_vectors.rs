@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use wsproto::{Config, Connection, Event, MessageKind, Role, State};
+use wsproto::{Config, Connection, Control, Event, MessageKind, Role, State};
 
 /// A single-frame unmasked text message "Hello" (server to client).
 const UNMASKED_HELLO: [u8; 7] = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
@@ -127,9 +127,9 @@ fn client_receiving_the_unmasked_ping_sends_the_rfc_masked_pong() {
     assert_eq!(used, UNMASKED_PING.len());
     assert_eq!(
         event,
-        Some(wsproto::StreamEvent::Ping(
+        Some(wsproto::StreamEvent::Control(Control::Ping(
             wsproto::ControlPayload::new(b"Hello").unwrap()
-        ))
+        )))
     );
     assert_eq!(transmitted(&mut client), MASKED_PONG);
 }
@@ -378,7 +378,9 @@ fn every_rfc_message_sent_by_a_server_is_decoded_by_a_client() {
             Event::Text("Hello".into()),
             Event::Text("Hello".into()),
             Event::Binary(pattern(65536).into()),
-            Event::Ping(wsproto::ControlPayload::new(b"Hello").unwrap()),
+            Event::Control(Control::Ping(
+                wsproto::ControlPayload::new(b"Hello").unwrap()
+            )),
         ]
     );
     assert_eq!(transmitted(&mut client), MASKED_PONG);

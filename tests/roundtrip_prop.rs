@@ -8,7 +8,7 @@ mod common;
 
 use common::{Outcome, ScriptedEntropy, cut_at, run_both};
 use proptest::prelude::*;
-use wsproto::{Config, Connection, ControlPayload, Event, MessageKind, Role};
+use wsproto::{Config, Connection, Control, ControlPayload, Event, MessageKind, Role};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -68,7 +68,9 @@ fn send_all(sender: &mut Connection, ops: &[Op]) -> (Vec<u8>, Outcome) {
         match op {
             Op::Ping(payload) => {
                 sender.send_ping(payload).unwrap();
-                expected.push(Ok(Event::Ping(ControlPayload::new(payload).unwrap())));
+                expected.push(Ok(Event::Control(Control::Ping(
+                    ControlPayload::new(payload).unwrap(),
+                ))));
             }
             Op::Message {
                 kind,
@@ -90,8 +92,9 @@ fn send_all(sender: &mut Connection, ops: &[Op]) -> (Vec<u8>, Outcome) {
                         sender.send_fragment(*kind, piece, fin).unwrap();
                         if *ping_between && i == 0 {
                             sender.send_ping(b"between").unwrap();
-                            expected
-                                .push(Ok(Event::Ping(ControlPayload::new(b"between").unwrap())));
+                            expected.push(Ok(Event::Control(Control::Ping(
+                                ControlPayload::new(b"between").unwrap(),
+                            ))));
                         }
                     }
                 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::{fmt, io};
 
 use wsproto::handshake::{Accept, Request, RequestError, Response};
-use wsproto::{CloseCode, Config, Connection, Event, ProtocolError, SendError};
+use wsproto::{CloseCode, Config, Connection, Control, Event, ProtocolError, SendError};
 
 /// Bytes read from the transport at a time. Each read is fed and answered
 /// before the next, which bounds what one read can make us queue.
@@ -63,7 +63,7 @@ pub fn echo_events(conn: &mut Connection) -> Option<Outcome> {
         let sent = match conn.poll_event() {
             Ok(Some(Event::Text(text))) => conn.send_text(&text),
             Ok(Some(Event::Binary(data))) => conn.send_binary(&data),
-            Ok(Some(Event::Close(frame))) => {
+            Ok(Some(Event::Control(Control::Close(frame)))) => {
                 let code = (!frame.is_empty()).then(|| frame.code());
                 return Some(Outcome::Closed(code));
             }

@@ -29,7 +29,8 @@ use crate::heap;
 use crate::input::{Setup, Xorshift, chunks, split_setup};
 use wsproto::bytes::BytesMut;
 use wsproto::{
-    Connection, Decoder, Event, MessageKind, ProtocolError, Role, State, StreamEvent, Streaming,
+    Connection, Control, Decoder, Event, MessageKind, ProtocolError, Role, State, StreamEvent,
+    Streaming,
 };
 
 /// Runs every check on one fuzz input.
@@ -102,11 +103,15 @@ fn run_decoder(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Vec<Result<Event,
                     assert!(payload.len() <= used, "payload longer than the bytes used");
                     events.extend(join_piece(&mut message, kind, payload, fin).map(Ok));
                 }
-                Some(StreamEvent::Ping(p)) => events.push(Ok(Event::Ping(p))),
-                Some(StreamEvent::Pong(p)) => events.push(Ok(Event::Pong(p))),
-                Some(StreamEvent::Close(frame)) => {
+                Some(StreamEvent::Control(Control::Ping(p))) => {
+                    events.push(Ok(Event::Control(Control::Ping(p))))
+                }
+                Some(StreamEvent::Control(Control::Pong(p))) => {
+                    events.push(Ok(Event::Control(Control::Pong(p))))
+                }
+                Some(StreamEvent::Control(Control::Close(frame))) => {
                     assert!(decoder.is_closed());
-                    events.push(Ok(Event::Close(frame)));
+                    events.push(Ok(Event::Control(Control::Close(frame))));
                 }
                 Some(other) => panic!("unknown stream event {other:?}"),
             }
@@ -150,10 +155,10 @@ fn expected_replies(events: &[Result<Event, ProtocolError>], auto_pong: bool) ->
     let mut closed = false;
     for event in events {
         match event {
-            Ok(Event::Ping(payload)) if auto_pong && !closed => {
+            Ok(Event::Control(Control::Ping(payload))) if auto_pong && !closed => {
                 replies.push(Reply::Pong(payload.as_bytes().to_vec()));
             }
-            Ok(Event::Close(frame)) if !closed => {
+            Ok(Event::Control(Control::Close(frame))) if !closed => {
                 replies.push(Reply::echo(frame.code()));
                 closed = true;
             }
@@ -177,18 +182,18 @@ fn check_run(role: Role, setup: &Setup, run: &Run) {
     let closes = run
         .events
         .iter()
-        .filter(|e| matches!(e, Ok(Event::Close(_))))
+        .filter(|e| matches!(e, Ok(Event::Control(Control::Close(_)))))
         .count();
     assert!(closes <= 1, "more than one close event");
     if let Some(i) = run
         .events
         .iter()
-        .position(|e| matches!(e, Ok(Event::Close(_))))
+        .position(|e| matches!(e, Ok(Event::Control(Control::Close(_)))))
     {
         assert_eq!(i + 1, run.events.len(), "an event after the peer's close");
     }
     let expected_state = match run.events.last() {
-        Some(Ok(Event::Close(_))) | Some(Err(_)) => State::Closed,
+        Some(Ok(Event::Control(Control::Close(_)))) | Some(Err(_)) => State::Closed,
         _ if setup.eof => State::Closed,
         _ => State::Open,
     };
@@ -325,9 +330,15 @@ pub fn run_stream(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
                     );
                     events.extend(join_piece(&mut message, kind, payload, fin).map(Ok));
                 }
-                Some(StreamEvent::Ping(p)) => events.push(Ok(Event::Ping(p))),
-                Some(StreamEvent::Pong(p)) => events.push(Ok(Event::Pong(p))),
-                Some(StreamEvent::Close(frame)) => events.push(Ok(Event::Close(frame))),
+                Some(StreamEvent::Control(Control::Ping(p))) => {
+                    events.push(Ok(Event::Control(Control::Ping(p))))
+                }
+                Some(StreamEvent::Control(Control::Pong(p))) => {
+                    events.push(Ok(Event::Control(Control::Pong(p))))
+                }
+                Some(StreamEvent::Control(Control::Close(frame))) => {
+                    events.push(Ok(Event::Control(Control::Close(frame))))
+                }
                 Some(other) => panic!("unknown stream event {other:?}"),
             }
             at += used;

@@ -87,7 +87,7 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use wsproto::{
-    CloseCode, CloseFrame, Config, ControlPayload, DeflateParams, Event, MessageKind,
+    CloseCode, CloseFrame, Config, Control, ControlPayload, DeflateParams, Event, MessageKind,
     ProtocolError, Role,
 };
 
@@ -464,19 +464,24 @@ impl Script {
             match item {
                 Item::Raw => return,
                 Item::Ping(payload) => {
-                    let ping = Event::Ping(ControlPayload::new(payload).expect("at most 125"));
+                    let ping = Event::Control(Control::Ping(
+                        ControlPayload::new(payload).expect("at most 125"),
+                    ));
                     assert_eq!(next(&ping), &Ok(ping), "a ping");
                 }
                 Item::Close => {
-                    let close =
-                        Event::Close(CloseFrame::new(CloseCode(1000), "").expect("no reason"));
+                    let close = Event::Control(Control::Close(
+                        CloseFrame::new(CloseCode(1000), "").expect("no reason"),
+                    ));
                     assert_eq!(next(&close), &Ok(close), "the close");
                     return;
                 }
                 Item::Message(message) => match oracle.verdict(message, config) {
                     Ok(event) => {
                         for payload in &message.pings {
-                            let ping = Event::Ping(ControlPayload::new(payload).expect("short"));
+                            let ping = Event::Control(Control::Ping(
+                                ControlPayload::new(payload).expect("short"),
+                            ));
                             assert_eq!(next(&ping), &Ok(ping), "a ping between fragments");
                         }
                         assert_eq!(next(&event), &Ok(event), "a good message");
@@ -485,7 +490,7 @@ impl Script {
                         let mut pings = message.pings.iter();
                         loop {
                             match next(&faults) {
-                                Ok(Event::Ping(payload)) => assert_eq!(
+                                Ok(Event::Control(Control::Ping(payload))) => assert_eq!(
                                     Some(payload.as_bytes()),
                                     pings.next().map(Vec::as_slice),
                                     "a ping between fragments of a bad message"

@@ -27,8 +27,8 @@ use std::collections::VecDeque;
 
 use arbitrary::Arbitrary;
 use wsproto::{
-    CloseCode, CloseFrame, Config, Connection, ControlPayload, DeflateParams, Event, MessageKind,
-    ProtocolError, Role, SendError, State, StreamEvent, Streaming,
+    CloseCode, CloseFrame, Config, Connection, Control, ControlPayload, DeflateParams, Event,
+    MessageKind, ProtocolError, Role, SendError, State, StreamEvent, Streaming,
 };
 
 use crate::input::Xorshift;
@@ -463,7 +463,9 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
             let expected = control_expected(me, &data);
             let send = |conn: &mut Endpoint| conn.send_ping(&data);
             check_send(me, peer, send, expected, || {
-                Event::Ping(ControlPayload::new(&data).expect("checked length"))
+                Event::Control(Control::Ping(
+                    ControlPayload::new(&data).expect("checked length"),
+                ))
             });
         }
         Op::Pong { mut data, .. } => {
@@ -471,7 +473,9 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
             let expected = control_expected(me, &data);
             let send = |conn: &mut Endpoint| conn.send_pong(&data);
             check_send(me, peer, send, expected, || {
-                Event::Pong(ControlPayload::new(&data).expect("checked length"))
+                Event::Control(Control::Pong(
+                    ControlPayload::new(&data).expect("checked length"),
+                ))
             });
         }
         Op::Close { code, reason, .. } => {
@@ -487,7 +491,9 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
             };
             let send = |conn: &mut Endpoint| conn.close(code, &reason);
             check_send(me, peer, send, expected, || {
-                Event::Close(CloseFrame::new(code, &reason).expect("checked length"))
+                Event::Control(Control::Close(
+                    CloseFrame::new(code, &reason).expect("checked length"),
+                ))
             });
             if expected.is_ok() {
                 me.close_sent = true;
@@ -673,9 +679,15 @@ fn deliver(from: &mut Side, to: &mut Side, max: usize) -> usize {
                         _ => None,
                     }
                 }
-                Some(StreamEvent::Ping(p)) => Some(Event::Ping(p)),
-                Some(StreamEvent::Pong(p)) => Some(Event::Pong(p)),
-                Some(StreamEvent::Close(frame)) => Some(Event::Close(frame)),
+                Some(StreamEvent::Control(Control::Ping(p))) => {
+                    Some(Event::Control(Control::Ping(p)))
+                }
+                Some(StreamEvent::Control(Control::Pong(p))) => {
+                    Some(Event::Control(Control::Pong(p)))
+                }
+                Some(StreamEvent::Control(Control::Close(frame))) => {
+                    Some(Event::Control(Control::Close(frame)))
+                }
                 Some(other) => panic!("unknown stream event {other:?}"),
             };
             at += used;
@@ -701,7 +713,7 @@ fn received(me: &mut Side, peer: &mut Side, event: Event) {
     // An automatic pong may overtake queued data, and a newer one may
     // replace older ones still waiting (only the newest ping needs an
     // answer): skip to the first owed pong it matches.
-    let owed = matches!(event, Event::Pong(_))
+    let owed = matches!(event, Event::Control(Control::Pong(_)))
         && me.expect.front() != Some(&event)
         && me.owed_pongs.contains(&event);
     let expected = if owed {
@@ -717,10 +729,10 @@ fn received(me: &mut Side, peer: &mut Side, event: Event) {
         me.conn.role()
     );
     match event {
-        Event::Ping(payload) if me.auto_pong && !me.close_sent && !peer.eof => {
-            peer.owed_pongs.push(Event::Pong(payload));
+        Event::Control(Control::Ping(payload)) if me.auto_pong && !me.close_sent && !peer.eof => {
+            peer.owed_pongs.push(Event::Control(Control::Pong(payload)));
         }
-        Event::Close(frame) => {
+        Event::Control(Control::Close(frame)) => {
             me.close_received = true;
             me.receiving = None;
             assert!(
@@ -734,7 +746,7 @@ fn received(me: &mut Side, peer: &mut Side, event: Event) {
                 me.sending = None;
                 if !peer.eof {
                     let echo = CloseFrame::new(frame.code(), "").expect("empty reason");
-                    peer.expect.push_back(Event::Close(echo));
+                    peer.expect.push_back(Event::Control(Control::Close(echo)));
                 }
             }
         }

@@ -19,10 +19,10 @@
 use super::Extras;
 use super::{Connection, Failure, Messages};
 use crate::error::ProtocolError;
-use crate::event::{Event, MessageKind};
+use crate::event::{Control, Event, MessageKind};
 use crate::frame::{FrameHeader, OpCode, ParsedHeader};
 use crate::prelude::*;
-use crate::recv::{Control, DataPiece, Position, RSV1, Step};
+use crate::recv::{DataPiece, Position, RSV1, Step};
 use crate::utf8_bytes::Utf8Bytes;
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -238,7 +238,7 @@ impl Connection<Messages> {
                             self.answer_close(frame);
                         }
                     }
-                    return Ok(Some(control.into_event()));
+                    return Ok(Some(Event::Control(control)));
                 }
                 #[cfg(feature = "deflate")]
                 Step::Data(piece) if piece.compressed => {

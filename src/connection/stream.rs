@@ -4,9 +4,9 @@
 
 use super::{Connection, Failure, Lent, Streaming};
 use crate::error::ProtocolError;
-use crate::event::{MessageKind, StreamEvent};
+use crate::event::{Control, MessageKind, StreamEvent};
 use crate::prelude::*;
-use crate::recv::{Control, Step};
+use crate::recv::Step;
 use bytes::Buf;
 use core::ops::Range;
 
@@ -147,7 +147,7 @@ impl Connection<Streaming> {
                 Ok((used, None))
             }
             Found::Nothing => Ok((used, None)),
-            Found::Control(control) => Ok((used, Some(control.into_stream_event()))),
+            Found::Control(control) => Ok((used, Some(StreamEvent::Control(control)))),
             Found::Plain { range, kind, fin } => Ok((
                 used,
                 Some(StreamEvent::Data {
@@ -254,7 +254,7 @@ impl Connection<Streaming> {
         // A control frame borrows nothing: the peer's close may have let
         // the inbox, and the extras with it, go.
         if let Held::Input(Found::Control(control)) = held {
-            return Some(control.into_stream_event());
+            return Some(StreamEvent::Control(control));
         }
         let inbox = &self.extras.as_deref()?.inbox;
         match held {

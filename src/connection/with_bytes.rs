@@ -3,9 +3,8 @@
 use bytes::{Bytes, BytesMut};
 
 use super::{Connection, Streaming};
-use crate::close::CloseFrame;
 use crate::error::ProtocolError;
-use crate::event::{ControlPayload, MessageKind, StreamEvent};
+use crate::event::{Control, MessageKind, StreamEvent};
 use core::ops::Range;
 
 /// An event of [`Connection::recv_bytes`]: [`StreamEvent`] with its
@@ -23,12 +22,8 @@ pub enum BytesEvent {
         /// Whether this is the message's last piece.
         fin: bool,
     },
-    /// A ping (already answered, unless `Config::auto_pong` is off).
-    Ping(ControlPayload),
-    /// A pong.
-    Pong(ControlPayload),
-    /// The peer's close frame (already echoed).
-    Close(CloseFrame),
+    /// A ping, a pong or the peer's close (see [`Control`]).
+    Control(Control),
 }
 
 /// What one step found, before the buffer is split.
@@ -77,9 +72,9 @@ impl Connection<Streaming> {
                         _ => Found::Copied(Bytes::copy_from_slice(payload), kind, fin),
                     })
                 }
-                Some(StreamEvent::Ping(payload)) => Some(Found::Other(BytesEvent::Ping(payload))),
-                Some(StreamEvent::Pong(payload)) => Some(Found::Other(BytesEvent::Pong(payload))),
-                Some(StreamEvent::Close(frame)) => Some(Found::Other(BytesEvent::Close(frame))),
+                Some(StreamEvent::Control(control)) => {
+                    Some(Found::Other(BytesEvent::Control(control)))
+                }
             };
             (used, found)
         };

@@ -7,8 +7,9 @@
 #![allow(dead_code)]
 
 use wsproto::{
-    CloseCode, CloseFrame, Config, Connection, ControlPayload, EntropyError, EntropySource, Event,
-    MessageKind, ProtocolError, ReceiveLevel, Role, SendError, State, StreamEvent, Streaming,
+    CloseCode, CloseFrame, Config, Connection, Control, ControlPayload, EntropyError,
+    EntropySource, Event, MessageKind, ProtocolError, ReceiveLevel, Role, SendError, State,
+    StreamEvent, Streaming,
 };
 
 pub mod deflate_audit;
@@ -201,21 +202,21 @@ pub fn binary(data: &[u8]) -> Result<Event, ProtocolError> {
 }
 
 pub fn ping(data: &[u8]) -> Result<Event, ProtocolError> {
-    Ok(Event::Ping(
+    Ok(Event::Control(Control::Ping(
         ControlPayload::new(data).expect("at most 125 bytes"),
-    ))
+    )))
 }
 
 pub fn pong(data: &[u8]) -> Result<Event, ProtocolError> {
-    Ok(Event::Pong(
+    Ok(Event::Control(Control::Pong(
         ControlPayload::new(data).expect("at most 125 bytes"),
-    ))
+    )))
 }
 
 pub fn close(code: u16, reason: &str) -> Result<Event, ProtocolError> {
-    Ok(Event::Close(
+    Ok(Event::Control(Control::Close(
         CloseFrame::new(CloseCode(code), reason).expect("reason fits"),
-    ))
+    )))
 }
 
 /// The close event of a close frame without payload.
@@ -335,9 +336,9 @@ pub fn run_stream_on(mut conn: Connection<Streaming>, chunks: &[&[u8]]) -> Strea
                     payload: payload.to_vec(),
                     fin,
                 },
-                Some(StreamEvent::Ping(p)) => Piece::Ping(p),
-                Some(StreamEvent::Pong(p)) => Piece::Pong(p),
-                Some(StreamEvent::Close(f)) => Piece::Close(f),
+                Some(StreamEvent::Control(Control::Ping(p))) => Piece::Ping(p),
+                Some(StreamEvent::Control(Control::Pong(p))) => Piece::Pong(p),
+                Some(StreamEvent::Control(Control::Close(f))) => Piece::Close(f),
                 Some(other) => panic!("unknown stream event {other:?}"),
             };
             match &piece {
@@ -357,9 +358,9 @@ pub fn run_stream_on(mut conn: Connection<Streaming>, chunks: &[&[u8]]) -> Strea
                         }));
                     }
                 }
-                Piece::Ping(p) => events.push(Ok(Event::Ping(*p))),
-                Piece::Pong(p) => events.push(Ok(Event::Pong(*p))),
-                Piece::Close(f) => events.push(Ok(Event::Close(*f))),
+                Piece::Ping(p) => events.push(Ok(Event::Control(Control::Ping(*p)))),
+                Piece::Pong(p) => events.push(Ok(Event::Control(Control::Pong(*p)))),
+                Piece::Close(f) => events.push(Ok(Event::Control(Control::Close(*f)))),
             }
             pieces.push(piece);
         }
