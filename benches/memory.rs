@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use wsproto::bytes::BytesMut;
 use wsproto::{
-    Config, Connection, Event, MessageKind, ProtocolError, Role, StreamEvent, Streaming,
+    Config, Connection, ConnectionError, Event, MessageKind, Role, StreamEvent, Streaming,
 };
 
 #[path = "support/peers.rs"]
@@ -136,7 +136,7 @@ fn measure<C>(
 /// Echoes the message-level `event` (one binary message of `payload`),
 /// written out in place as the streaming row does, so the message rows
 /// differ from it only in how they receive.
-fn echo(conn: &mut Connection, event: Result<Option<Event>, ProtocolError>, payload: &[u8]) {
+fn echo(conn: &mut Connection, event: Result<Option<Event>, ConnectionError>, payload: &[u8]) {
     let Ok(Some(Event::Binary(data))) = event else {
         panic!("expected a binary message, got {event:?}");
     };

@@ -178,7 +178,7 @@ pub enum ClientError {
     /// The fuzzing server refused the upgrade or answered badly.
     Handshake(wsproto::handshake::ResponseError),
     /// `/getCaseCount` closed (or failed) without sending the count.
-    NoCaseCount(Option<wsproto::ProtocolError>),
+    NoCaseCount(Option<wsproto::ConnectionError>),
     /// `/getCaseCount` sent something that is not a number.
     BadCaseCount(String),
     /// Connecting, reading or writing failed.

@@ -32,7 +32,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use wsproto::handshake::{BuildError, ClientHandshake, ClientRequest, ResponseError};
-use wsproto::{CloseCode, Config, Control, Event, ProtocolError, SendError, State};
+use wsproto::{CloseCode, Config, ConnectionError, Control, Event, SendError, State};
 
 /// How long the server may take to answer the upgrade request.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -181,7 +181,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 Some(_) if close_deadline.is_some() => Ok(()),
                 Some(code) if code == CloseCode::NORMAL || code == CloseCode::GOING_AWAY => Ok(()),
                 Some(code) => Err(ClientError::ClosedByServer(code)),
-                None => Err(ClientError::Protocol(ProtocolError::UnexpectedEof)),
+                None => Err(ClientError::Protocol(ConnectionError::UnexpectedEof)),
             };
         }
         let pending = conn.pending_transmit();
@@ -226,7 +226,7 @@ pub enum ClientError {
     /// The server refused the upgrade (status and reason inside).
     Refused(ResponseError),
     /// The server broke the protocol, or the connection dropped.
-    Protocol(ProtocolError),
+    Protocol(ConnectionError),
     /// The server closed the connection with an error code.
     ClosedByServer(CloseCode),
     /// A message could not be queued.
@@ -262,10 +262,10 @@ impl fmt::Display for ClientError {
                 f.write_str("the server closed the connection during the handshake")
             }
             ClientError::Refused(error) => write!(f, "handshake refused: {error}"),
-            ClientError::Protocol(ProtocolError::UnexpectedEof) => {
+            ClientError::Protocol(ConnectionError::UnexpectedEof) => {
                 f.write_str("connection dropped without a close frame")
             }
-            ClientError::Protocol(error) => write!(f, "protocol error: {error}"),
+            ClientError::Protocol(error) => write!(f, "connection failed: {error}"),
             ClientError::ClosedByServer(code) => write!(f, "server closed with code {code}"),
             ClientError::Send(error) => write!(f, "cannot send: {error}"),
             ClientError::Stdin(error) => write!(f, "cannot read stdin: {error}"),

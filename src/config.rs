@@ -79,7 +79,7 @@ pub struct Config {
     /// How long to wait for the closing handshake to finish once it has
     /// started (our close frame queued, or the peer's received): when it
     /// runs out, the connection fails with
-    /// [`ProtocolError::CloseTimeout`](crate::ProtocolError::CloseTimeout),
+    /// [`ConnectionError::CloseTimeout`](crate::ConnectionError::CloseTimeout),
     /// drops what it had not written, and tells the driver to close the
     /// transport ([`State::Closed`](crate::State::Closed)). `None`, or
     /// 2^32 ms (about 49.7 days) and more, waits for ever; it is kept in
@@ -93,7 +93,7 @@ pub struct Config {
     /// Keepalive: after this long without a byte from the peer, send a ping;
     /// then wait [`keepalive_timeout`](Self::keepalive_timeout) for an
     /// answer before failing the connection with
-    /// [`ProtocolError::KeepaliveTimeout`](crate::ProtocolError::KeepaliveTimeout)
+    /// [`ConnectionError::KeepaliveTimeout`](crate::ConnectionError::KeepaliveTimeout)
     /// (a 1006 outcome: nothing is sent, the transport is to be dropped).
     ///
     /// Default `None` (off): whether a quiet peer is a dead one depends on

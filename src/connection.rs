@@ -1,19 +1,6 @@
-//! The connection state machine: glues the receiver and the sender and owns
-//! the closing handshake.
-//!
-//! ```text
-//!                      send close                     peer's close received
-//!   ┌──────┐  ───────────────────────▶ Closing(Local) ─────────────────────┐
-//!   │ Open │                                                               ▼
-//!   └──────┘  ───────────────────────▶ Closing(Remote) ──(echo written)──▶ Closed
-//!       │      peer's close received                                       ▲
-//!       │      (echo queued)                                               │
-//!       └── protocol error: close queued ──(close written)─────────────────┤
-//!       └── end of stream ─────────────────────────────────────────────────┘
-//! ```
-//!
-//! Every state can reach `Closed` by end of stream. A protocol error is
-//! reported as `Closing(Local)` until its close frame has been written.
+//! The connection state machine: glues the receiver and the sender; the
+//! closing handshake's state and its transitions are in `lifecycle.rs`,
+//! under its diagram.
 
 use crate::prelude::*;
 
@@ -22,7 +9,7 @@ use crate::config::{Config, Role};
 #[cfg(feature = "std")]
 use crate::entropy::OsEntropy;
 use crate::entropy::{EntropyError, EntropySource};
-use crate::error::ProtocolError;
+use crate::error::{ConnectionError, ProtocolError};
 use crate::frame::OpCode;
 use crate::recv::{Position, Receiver};
 use crate::send::{Keys, SendExtras, Sender};
@@ -35,6 +22,7 @@ use crate::deflate::{DeflateParams, Deflater, Inbound};
 mod extras;
 mod in_place;
 mod level;
+mod lifecycle;
 mod messages;
 mod send_owned;
 mod sending;
@@ -47,32 +35,9 @@ use extras::Inflating;
 use extras::{Extras, Inbox, Lent};
 pub use in_place::Outgoing;
 pub use level::{Messages, ReceiveLevel, Streaming};
+use lifecycle::Lifecycle;
+pub use lifecycle::{Initiator, State};
 pub use with_bytes::BytesEvent;
-
-/// Which endpoint started the closing handshake.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Initiator {
-    /// This endpoint (the application called [`Connection::close`], or a
-    /// protocol error made the connection fail).
-    Local,
-    /// The peer sent the first close frame.
-    Remote,
-}
-
-/// Where a connection is in its life (see the diagram in `docs/design.md`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum State {
-    /// Messages flow both ways.
-    Open,
-    /// One close frame has been sent or received, not both. With
-    /// `Local`, incoming messages are still delivered while the peer's close
-    /// is awaited; with `Remote`, the echo is queued and waits to be written.
-    Closing(Initiator),
-    /// Nothing more will be sent or received: close the transport. A server
-    /// closes it at once; a client should first wait (with a timeout) for the
-    /// server to close it, as RFC 6455 section 7.1.1 asks.
-    Closed,
-}
 
 /// A WebSocket connection after the opening handshake, as a sans-IO state
 /// machine.
@@ -119,15 +84,9 @@ pub struct Connection<L: ReceiveLevel = Messages> {
     /// Everything a healthy server connection streaming its input does
     /// without, boxed on first use (see [`Extras`]).
     extras: Option<Box<Extras>>,
-    /// The peer's close frame was decoded (and handed out): nothing after
-    /// it is decoded.
-    close_received: bool,
-    close_sent: bool,
-    /// Who sent the first close frame (a failure counts as local).
-    close_initiator: Option<Initiator>,
-    eof: bool,
-    /// Whether the connection failed (the error itself is in the extras).
-    failure: Failure,
+    /// The closing handshake's state, with the error that ended the
+    /// connection, if one did (see `lifecycle.rs`).
+    lifecycle: Lifecycle,
     /// [`Config::close_timeout`] in milliseconds, `u32::MAX` for none (see
     /// [`timers::to_millis`]); the keepalive's settings live in the extras,
     /// made at construction when it is on.
@@ -145,17 +104,6 @@ pub struct Connection<L: ReceiveLevel = Messages> {
     /// bytes fed with `recv` in the middle of it could be wrong.
     caller_holds: u32,
     level: PhantomData<L>,
-}
-
-/// Whether the connection failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Failure {
-    None,
-    /// A timer ended the connection: the message level still hands out
-    /// what was received before, then the error.
-    Ending,
-    /// The error was acted on (its close frame queued) and is sticky.
-    Failed,
 }
 
 impl Connection {
@@ -242,11 +190,7 @@ impl Connection {
             receiver: Receiver::new(role, config),
             sender: Sender::new(role, config.send_high_water),
             extras,
-            close_received: false,
-            close_sent: false,
-            close_initiator: None,
-            eof: false,
-            failure: Failure::None,
+            lifecycle: Lifecycle::Open,
             close_timeout_ms: config.close_timeout.map_or(u32::MAX, timers::to_millis),
             heard: false,
             held: false,
@@ -275,7 +219,7 @@ impl Connection {
     /// let (used, event) = server.recv_in_place(&mut [])?;
     /// assert_eq!(used, 0);
     /// assert!(matches!(event, Some(StreamEvent::Data { payload: b"Hello", fin: true, .. })));
-    /// # Ok::<(), wsproto::ProtocolError>(())
+    /// # Ok::<(), wsproto::ConnectionError>(())
     /// ```
     ///
     /// The message level's calls are gone from the streaming connection, so
@@ -310,11 +254,7 @@ impl Connection {
             receiver: self.receiver,
             sender: self.sender,
             extras: self.extras,
-            close_received: self.close_received,
-            close_sent: self.close_sent,
-            close_initiator: self.close_initiator,
-            eof: self.eof,
-            failure: self.failure,
+            lifecycle: self.lifecycle,
             close_timeout_ms: self.close_timeout_ms,
             heard: self.heard,
             held,
@@ -371,13 +311,7 @@ impl<L: ReceiveLevel> Connection<L> {
     /// Where the connection is in its life; [`State::Closed`] means the
     /// transport should be closed.
     pub fn state(&self) -> State {
-        let finished =
-            self.eof || self.failed().is_some() || (self.close_sent && self.close_received);
-        if finished && (self.eof || self.buffered_amount() == 0) {
-            State::Closed
-        } else {
-            self.close_initiator.map_or(State::Open, State::Closing)
-        }
+        self.lifecycle.state(self.buffered_amount())
     }
 
     /// Drops what the inbox holds (and its memory): nothing more will be
@@ -417,49 +351,40 @@ impl<L: ReceiveLevel> Connection<L> {
     /// Tells the connection the transport has ended (a read returned 0).
     /// What was received before is still decoded; then, without a close
     /// frame received first, this is an abnormal closure: the receive calls
-    /// return [`ProtocolError::UnexpectedEof`] (close code 1006, which is
+    /// return [`ConnectionError::UnexpectedEof`] (close code 1006, which is
     /// never sent). Input given after this is ignored.
     pub fn recv_eof(&mut self) {
-        self.eof = true;
+        self.lifecycle.on_input_end();
     }
 
     /// Whether received bytes are still decoded: no close frame decoded and
     /// no failure acted on.
     fn receiving(&self) -> bool {
-        !self.close_received && self.failure != Failure::Failed
+        self.lifecycle.receiving()
     }
 
     /// Whether new input is taken: no close frame decoded, no failure, and
     /// the transport not ended.
     fn taking_input(&self) -> bool {
-        !self.close_received && self.failure == Failure::None && !self.eof
+        self.lifecycle.taking_input()
     }
 
     /// What a receive call says once every byte it had was decoded: a
     /// timer's ending is reported now, and the transport's end, if it
     /// ended without a close, fails the connection.
-    fn input_exhausted(&mut self) -> Result<(), ProtocolError> {
-        if self.failure == Failure::Ending {
-            self.failure = Failure::Failed;
+    fn input_exhausted(&mut self) -> Result<(), ConnectionError> {
+        let ending = !self.lifecycle.failed();
+        let result = self.lifecycle.on_input_used_up();
+        if ending && result.is_err() {
             self.release_inbox();
         }
-        if let Some(error) = self.failed() {
-            return Err(error);
-        }
-        if self.eof && self.receiving() {
-            self.fail(ProtocolError::UnexpectedEof);
-            return Err(ProtocolError::UnexpectedEof);
-        }
-        Ok(())
+        result
     }
 
     /// The sticky error the connection failed with (or a timer ended it
     /// with).
-    fn failed(&self) -> Option<ProtocolError> {
-        if self.failure == Failure::None {
-            return None;
-        }
-        self.extras.as_ref()?.error
+    fn failed(&self) -> Option<ConnectionError> {
+        self.lifecycle.error()
     }
 
     /// Bytes received into the inbox (the message level's `recv`, a
@@ -474,7 +399,7 @@ impl<L: ReceiveLevel> Connection<L> {
     /// Queues the automatic pong. A client that cannot draw a masking key
     /// cannot send it; the ping is still reported.
     fn answer_ping(&mut self, payload: &[u8]) {
-        if self.auto_pong && !self.close_sent && self.failed().is_none() {
+        if self.auto_pong && self.lifecycle.answers_pings() {
             let _ = self.queue_owed(OpCode::Pong, payload);
         }
     }
@@ -494,11 +419,9 @@ impl<L: ReceiveLevel> Connection<L> {
     /// section 5.5.1), unless we sent a close first. Without a masking key
     /// the echo cannot be sent and the transport is closed without it.
     fn answer_close(&mut self, frame: &CloseFrame) {
-        self.close_received = true;
-        self.close_initiator.get_or_insert(Initiator::Remote);
+        let echo = self.lifecycle.on_peer_close();
         self.release_inbox();
-        if !self.close_sent {
-            self.close_sent = true;
+        if echo {
             let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
             let _ = self
                 .sender
@@ -510,13 +433,9 @@ impl<L: ReceiveLevel> Connection<L> {
     /// sticky and, unless a close was already sent, a close frame with the
     /// error's code is queued.
     fn fail(&mut self, error: ProtocolError) {
-        self.extras().error = Some(error);
-        self.failure = Failure::Failed;
+        let close = self.lifecycle.on_protocol_error(error);
         self.release_inbox();
-        // 1006 (end of stream) is never sent.
-        if !self.close_sent && error.close_code().is_sendable() {
-            self.close_sent = true;
-            self.close_initiator = Some(Initiator::Local);
+        if close {
             let code = error.close_code();
             let frame =
                 CloseFrame::new(code, error.close_reason()).unwrap_or(CloseFrame::code_only(code));

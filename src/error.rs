@@ -6,13 +6,12 @@ use crate::event::MessageKind;
 use crate::frame::HeaderError;
 use core::fmt;
 
-/// The peer broke RFC 6455 or a configured limit, the transport ended
-/// without a close frame, or a timer ran out.
+/// The peer broke RFC 6455 or a configured limit.
 ///
-/// Fatal and sticky: when the error is returned, the close frame carrying
-/// [`close_code`](Self::close_code) is already queued for sending (except
-/// for [`UnexpectedEof`](Self::UnexpectedEof), where nothing can be sent),
-/// and every later receive call returns the same error.
+/// Fatal and sticky: when the error is returned (as
+/// [`ConnectionError::Protocol`] by a connection), the close frame carrying
+/// [`close_code`](Self::close_code) is already queued for sending, and
+/// every later receive call returns the same error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolError {
@@ -65,24 +64,11 @@ pub enum ProtocolError {
     /// data. A text message closes with 1007, as invalid UTF-8 would; a
     /// binary one with 1002, the extension's framing being broken.
     InvalidCompressedData(MessageKind),
-    /// The transport ended before a close frame was received.
-    UnexpectedEof,
-    /// The closing handshake did not finish within
-    /// [`Config::close_timeout`](crate::Config::close_timeout): the peer
-    /// neither answered our close frame nor read it, or did not read our
-    /// echo of its own. Nothing more is sent; drop the transport.
-    CloseTimeout,
-    /// A keepalive ping got no answer (no pong, no byte at all) within
-    /// [`Config::keepalive_timeout`](crate::Config::keepalive_timeout).
-    /// The peer or the path to it is presumed dead: nothing is sent, drop
-    /// the transport.
-    KeepaliveTimeout,
 }
 
 impl ProtocolError {
-    /// The close code this error is answered with (the one table).
-    /// [`UnexpectedEof`](Self::UnexpectedEof) maps to 1006, which is only
-    /// reported locally, never sent.
+    /// The close code this error is answered with (the one table); always
+    /// one that may be sent.
     pub const fn close_code(&self) -> CloseCode {
         match self {
             ProtocolError::InvalidUtf8
@@ -91,9 +77,6 @@ impl ProtocolError {
             ProtocolError::FrameTooLong { .. } | ProtocolError::MessageTooLong { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
-            ProtocolError::UnexpectedEof
-            | ProtocolError::CloseTimeout
-            | ProtocolError::KeepaliveTimeout => CloseCode::ABNORMAL_CLOSURE,
             ProtocolError::UnmaskedFrame
             | ProtocolError::MaskedFrame
             | ProtocolError::ReservedBits(_)
@@ -130,9 +113,6 @@ impl ProtocolError {
             ProtocolError::FrameTooLong { .. } => "frame too long",
             ProtocolError::MessageTooLong { .. } => "message too long",
             ProtocolError::InvalidCompressedData(_) => "invalid compressed data",
-            ProtocolError::UnexpectedEof
-            | ProtocolError::CloseTimeout
-            | ProtocolError::KeepaliveTimeout => "",
         }
     }
 }
@@ -170,9 +150,6 @@ impl fmt::Display for ProtocolError {
             ProtocolError::MessageTooLong { len, max } => {
                 write!(f, "message of {len} bytes exceeds the limit of {max}")
             }
-            ProtocolError::UnexpectedEof => f.write_str("transport closed without a close frame"),
-            ProtocolError::CloseTimeout => f.write_str("the closing handshake timed out"),
-            ProtocolError::KeepaliveTimeout => f.write_str("no answer to a keepalive ping"),
             other => f.write_str(other.close_reason()),
         }?;
         write!(f, " (close code {})", self.close_code())
@@ -181,32 +158,115 @@ impl fmt::Display for ProtocolError {
 
 impl core::error::Error for ProtocolError {}
 
-/// The application asked for something the connection cannot send.
-/// Nothing was queued and the connection state is unchanged.
+/// Why a connection ended without a clean closing handshake: what its
+/// receive calls return, sticky once returned.
+///
+/// Only [`Protocol`](Self::Protocol) is the peer's fault and answered on
+/// the wire; the others are endings that send nothing.
+/// [`wire_close_code`](Self::wire_close_code) says which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// The peer broke RFC 6455 or a configured limit: the close frame
+    /// with the error's code is already queued (write it out, then close
+    /// the transport).
+    Protocol(ProtocolError),
+    /// The transport ended ([`recv_eof`](crate::Connection::recv_eof))
+    /// before a close frame was received: an abnormal closure (1006),
+    /// reported after every event received before it.
+    UnexpectedEof,
+    /// The closing handshake did not finish within
+    /// [`Config::close_timeout`](crate::Config::close_timeout): the peer
+    /// neither answered our close frame nor read it, or did not read our
+    /// echo of its own. Nothing more is sent; drop the transport.
+    CloseTimeout,
+    /// A keepalive ping got no answer (no pong, no byte at all) within
+    /// [`Config::keepalive_timeout`](crate::Config::keepalive_timeout).
+    /// The peer or the path to it is presumed dead: nothing is sent, drop
+    /// the transport.
+    KeepaliveTimeout,
+}
+
+impl ConnectionError {
+    /// The close code that went on the wire for this error (queued when
+    /// the error was returned), or `None` when nothing is sent: the
+    /// transport ended, or a timer gave up on the peer.
+    ///
+    /// ```
+    /// use wsproto::{CloseCode, ConnectionError, ProtocolError};
+    ///
+    /// let violation = ConnectionError::from(ProtocolError::InvalidUtf8);
+    /// assert_eq!(violation.wire_close_code(), Some(CloseCode::INVALID_PAYLOAD));
+    /// assert_eq!(ConnectionError::UnexpectedEof.wire_close_code(), None);
+    /// ```
+    pub const fn wire_close_code(&self) -> Option<CloseCode> {
+        match self {
+            ConnectionError::Protocol(error) => Some(error.close_code()),
+            ConnectionError::UnexpectedEof
+            | ConnectionError::CloseTimeout
+            | ConnectionError::KeepaliveTimeout => None,
+        }
+    }
+
+    /// The close code to report to the application (as a browser's
+    /// `CloseEvent.code` does): the one sent for a protocol error, 1006
+    /// ([`CloseCode::ABNORMAL_CLOSURE`], never sent) for the others.
+    pub const fn close_code(&self) -> CloseCode {
+        match self.wire_close_code() {
+            Some(code) => code,
+            None => CloseCode::ABNORMAL_CLOSURE,
+        }
+    }
+
+    /// The protocol violation, if that is what it was.
+    pub const fn protocol_error(&self) -> Option<ProtocolError> {
+        match self {
+            ConnectionError::Protocol(error) => Some(*error),
+            _ => None,
+        }
+    }
+}
+
+impl From<ProtocolError> for ConnectionError {
+    fn from(error: ProtocolError) -> Self {
+        ConnectionError::Protocol(error)
+    }
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectionError::Protocol(error) => return write!(f, "{error}"),
+            ConnectionError::UnexpectedEof => f.write_str("transport closed without a close frame"),
+            ConnectionError::CloseTimeout => f.write_str("the closing handshake timed out"),
+            ConnectionError::KeepaliveTimeout => f.write_str("no answer to a keepalive ping"),
+        }?;
+        write!(f, " (close code {}, not sent)", self.close_code())
+    }
+}
+
+impl core::error::Error for ConnectionError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ConnectionError::Protocol(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Why a send queued nothing. Nothing was queued and the connection
+/// state is unchanged, whatever the kind:
+///
+/// - **Flow control**: [`WouldBlock`](Self::WouldBlock): write out what is
+///   pending and try again.
+/// - **The connection's end**: [`Closed`](Self::Closed): stop sending.
+/// - **Misuse**: [`Misuse`](Self::Misuse): the call itself was wrong (a
+///   bug in the caller); retrying the same call fails the same way.
+/// - **A failure of this endpoint**: [`Entropy`](Self::Entropy),
+///   [`Compression`](Self::Compression).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SendError {
-    /// A close frame was already sent, or the connection failed or ended:
-    /// RFC 6455 allows no data frame after a close, and this crate makes
-    /// its close the last frame it sends (no pong or ping follows it).
-    Closed,
-    /// A ping or pong payload over 125 bytes (the length given).
-    ControlPayloadTooLong(usize),
-    /// A close reason over 123 bytes (the length given).
-    CloseReasonTooLong(usize),
-    /// A close code that may not appear on the wire (see
-    /// [`CloseCode::is_sendable`]).
-    UnsendableCloseCode(CloseCode),
-    /// A fragmented message is being sent; finish it (a fragment with
-    /// `fin = true`) before starting another one or a whole message.
-    MessageInProgress,
-    /// Text fragments did not form valid UTF-8.
-    InvalidUtf8,
-    /// The masking key could not be generated.
-    Entropy(EntropyError),
-    /// The compressor failed (permessage-deflate). zlib fails only on a
-    /// corrupt state, so this is a bug; nothing was queued.
-    Compression,
     /// More than [`Config::send_high_water`](crate::Config::send_high_water)
     /// bytes wait to be written: nothing was queued. Write out what is
     /// pending (the transport is slower than the application) and try
@@ -219,23 +279,72 @@ pub enum SendError {
         /// The configured high-water mark.
         high_water: usize,
     },
+    /// A close frame was already sent, or the connection failed or ended:
+    /// RFC 6455 allows no data frame after a close, and this crate makes
+    /// its close the last frame it sends (no pong or ping follows it).
+    Closed,
+    /// The call was wrong whatever the connection's state: see [`Misuse`].
+    Misuse(Misuse),
+    /// The masking key could not be generated.
+    Entropy(EntropyError),
+    /// The compressor failed (permessage-deflate). zlib fails only on a
+    /// corrupt state, so this is a bug; nothing was queued.
+    Compression,
+}
+
+impl SendError {
+    /// Whether the send may succeed later as it is: only
+    /// [`WouldBlock`](Self::WouldBlock), once pending bytes are written.
+    pub const fn is_would_block(&self) -> bool {
+        matches!(self, SendError::WouldBlock { .. })
+    }
+}
+
+/// A send the caller got wrong: the arguments, or the order of calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// A ping or pong payload over 125 bytes (the length given).
+    ControlPayloadTooLong(usize),
+    /// A close reason over 123 bytes (the length given).
+    CloseReasonTooLong(usize),
+    /// A close code that may not appear on the wire (see
+    /// [`CloseCode::is_sendable`]).
+    UnsendableCloseCode(CloseCode),
+    /// A fragmented message is being sent; finish it (a fragment with
+    /// `fin = true`) before starting another one or a whole message.
+    MessageInProgress,
+    /// Text fragments did not form valid UTF-8.
+    InvalidUtf8,
+}
+
+impl fmt::Display for Misuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Misuse::ControlPayloadTooLong(len) => {
+                write!(f, "control payload of {len} bytes exceeds 125")
+            }
+            Misuse::CloseReasonTooLong(len) => {
+                write!(f, "close reason of {len} bytes exceeds 123")
+            }
+            Misuse::UnsendableCloseCode(code) => write!(f, "close code {code} cannot be sent"),
+            Misuse::MessageInProgress => f.write_str("a fragmented message is in progress"),
+            Misuse::InvalidUtf8 => f.write_str("text fragments are not valid UTF-8"),
+        }
+    }
+}
+
+impl core::error::Error for Misuse {}
+
+impl From<Misuse> for SendError {
+    fn from(misuse: Misuse) -> Self {
+        SendError::Misuse(misuse)
+    }
 }
 
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::Closed => f.write_str("the connection is closing or closed"),
-            SendError::ControlPayloadTooLong(len) => {
-                write!(f, "control payload of {len} bytes exceeds 125")
-            }
-            SendError::CloseReasonTooLong(len) => {
-                write!(f, "close reason of {len} bytes exceeds 123")
-            }
-            SendError::UnsendableCloseCode(code) => write!(f, "close code {code} cannot be sent"),
-            SendError::MessageInProgress => f.write_str("a fragmented message is in progress"),
-            SendError::InvalidUtf8 => f.write_str("text fragments are not valid UTF-8"),
-            SendError::Entropy(e) => write!(f, "{e}"),
-            SendError::Compression => f.write_str("the compressor failed"),
             SendError::WouldBlock {
                 buffered,
                 high_water,
@@ -243,6 +352,10 @@ impl fmt::Display for SendError {
                 f,
                 "{buffered} bytes wait to be written, over the high-water mark of {high_water}"
             ),
+            SendError::Closed => f.write_str("the connection is closing or closed"),
+            SendError::Misuse(misuse) => write!(f, "{misuse}"),
+            SendError::Entropy(e) => write!(f, "{e}"),
+            SendError::Compression => f.write_str("the compressor failed"),
         }
     }
 }
@@ -251,6 +364,7 @@ impl core::error::Error for SendError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             SendError::Entropy(e) => Some(e),
+            SendError::Misuse(misuse) => Some(misuse),
             _ => None,
         }
     }
@@ -267,8 +381,8 @@ impl From<EntropyError> for SendError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// From the receive path: see [`ProtocolError`].
-    Protocol(ProtocolError),
+    /// From the receive path: see [`ConnectionError`].
+    Connection(ConnectionError),
     /// From the send path: see [`SendError`].
     Send(SendError),
 }
@@ -276,7 +390,7 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::Connection(e) => write!(f, "connection error: {e}"),
             Error::Send(e) => write!(f, "send error: {e}"),
         }
     }
@@ -285,15 +399,21 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            Error::Protocol(e) => Some(e),
+            Error::Connection(e) => Some(e),
             Error::Send(e) => Some(e),
         }
     }
 }
 
+impl From<ConnectionError> for Error {
+    fn from(error: ConnectionError) -> Self {
+        Error::Connection(error)
+    }
+}
+
 impl From<ProtocolError> for Error {
     fn from(error: ProtocolError) -> Self {
-        Error::Protocol(error)
+        Error::Connection(ConnectionError::Protocol(error))
     }
 }
 
@@ -329,9 +449,6 @@ mod tests {
             (MessageTooLong { len: 2, max: 1 }, 1009),
             (InvalidCompressedData(MessageKind::Text), 1007),
             (InvalidCompressedData(MessageKind::Binary), 1002),
-            (UnexpectedEof, 1006),
-            (CloseTimeout, 1006),
-            (KeepaliveTimeout, 1006),
         ];
         for (error, _) in &all {
             match error {
@@ -350,10 +467,7 @@ mod tests {
                 | InvalidCloseReason
                 | FrameTooLong { .. }
                 | MessageTooLong { .. }
-                | InvalidCompressedData(_)
-                | UnexpectedEof
-                | CloseTimeout
-                | KeepaliveTimeout => {}
+                | InvalidCompressedData(_) => {}
             }
         }
         all
@@ -363,10 +477,28 @@ mod tests {
     fn every_error_has_its_close_code_and_a_reason_that_fits() {
         for (error, code) in every_error() {
             assert_eq!(error.close_code(), CloseCode(code), "{error:?}");
-            // Only 1006 is local-only; every other code goes on the wire.
-            assert_eq!(error.close_code().is_sendable(), code != 1006, "{error:?}");
+            // Every protocol error is answered on the wire.
+            assert!(error.close_code().is_sendable(), "{error:?}");
             assert!(error.close_reason().len() <= crate::MAX_CLOSE_REASON_LEN);
             assert!(error.to_string().ends_with(&format!("(close code {code})")));
+            let ending = ConnectionError::from(error);
+            assert_eq!(ending.wire_close_code(), Some(CloseCode(code)));
+            assert_eq!(ending.close_code(), CloseCode(code));
+            assert_eq!(ending.protocol_error(), Some(error));
+        }
+    }
+
+    #[test]
+    fn endings_send_nothing_and_report_1006() {
+        for ending in [
+            ConnectionError::UnexpectedEof,
+            ConnectionError::CloseTimeout,
+            ConnectionError::KeepaliveTimeout,
+        ] {
+            assert_eq!(ending.wire_close_code(), None, "{ending:?}");
+            assert_eq!(ending.close_code(), CloseCode::ABNORMAL_CLOSURE);
+            assert_eq!(ending.protocol_error(), None);
+            assert!(ending.to_string().ends_with("(close code 1006, not sent)"));
         }
     }
 }

@@ -54,10 +54,15 @@
 //! and `Instant`-based timers, `deflate` (default) permessage-deflate,
 //! `http` conversions. Messages are [`bytes::Bytes`] and [`Utf8Bytes`].
 //!
-//! Peer misbehaviour is a [`ProtocolError`] that knows its close code; the
-//! close frame is already queued when you see it, and it is sticky. Caller
-//! misuse is a [`SendError`]. Limits live in [`Config`] and are checked from
-//! frame headers before any memory is reserved.
+//! The receive calls end with a [`ConnectionError`], sticky once returned:
+//! peer misbehaviour is its [`Protocol`](ConnectionError::Protocol) case, a
+//! [`ProtocolError`] that knows its close code (the close frame is already
+//! queued when you see it); the transport's end without a close and the
+//! timers' endings send nothing ([`ConnectionError::wire_close_code`] says
+//! which). A send that queues nothing says why with a [`SendError`]: flow
+//! control ([`WouldBlock`](SendError::WouldBlock)), the connection's end,
+//! or the caller's [`Misuse`]. Limits live in [`Config`] and are checked
+//! from frame headers before any memory is reserved.
 //!
 //! ## A drive loop
 //!
@@ -66,11 +71,11 @@
 //!
 //! ```
 //! use std::io::{Read, Write};
-//! use wsproto::{CloseCode, Config, Connection, Control, Event, ProtocolError, Role, State};
+//! use wsproto::{CloseCode, Config, Connection, ConnectionError, Control, Event, Role, State};
 //!
 //! /// Echoes every message until the connection closes; returns the peer's
 //! /// close code, or the protocol error that ended the connection.
-//! fn echo<T: Read + Write>(conn: &mut Connection, io: &mut T) -> std::io::Result<Result<CloseCode, ProtocolError>> {
+//! fn echo<T: Read + Write>(conn: &mut Connection, io: &mut T) -> std::io::Result<Result<CloseCode, ConnectionError>> {
 //!     let mut buf = vec![0u8; 16 * 1024];
 //!     let mut out = Vec::new();
 //!     let mut peer_close = None;
@@ -100,7 +105,7 @@
 //!         conn.poll_transmit(&mut out);
 //!         io.write_all(&out)?;
 //!         if conn.state() == State::Closed {
-//!             return Ok(peer_close.ok_or(ProtocolError::UnexpectedEof));
+//!             return Ok(peer_close.ok_or(ConnectionError::UnexpectedEof));
 //!         }
 //!     }
 //! }
@@ -206,7 +211,7 @@ pub use deflate::{DeflateConfig, DeflateParams};
 #[cfg(feature = "std")]
 pub use entropy::OsEntropy;
 pub use entropy::{EntropyError, EntropySource};
-pub use error::{Error, ProtocolError, SendError};
+pub use error::{ConnectionError, Error, Misuse, ProtocolError, SendError};
 #[cfg(feature = "alloc")]
 pub use event::Event;
 pub use event::{Control, ControlPayload, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};

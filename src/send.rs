@@ -18,7 +18,7 @@ use crate::config::Role;
 #[cfg(feature = "std")]
 use crate::entropy::OsEntropy;
 use crate::entropy::{EntropyError, EntropySource};
-use crate::error::SendError;
+use crate::error::{Misuse, SendError};
 use crate::event::MessageKind;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
 use crate::utf8::Utf8Validator;
@@ -185,7 +185,7 @@ impl Sender {
         payload: &[u8],
     ) -> Result<(), SendError> {
         if self.fragmented.is_some() {
-            return Err(SendError::MessageInProgress);
+            return Err(SendError::Misuse(Misuse::MessageInProgress));
         }
         #[cfg(feature = "deflate")]
         if SendExtras::compresses(extras.as_deref(), payload.len()) {
@@ -219,7 +219,7 @@ impl Sender {
         payload: Bytes,
     ) -> Result<(), SendError> {
         if self.fragmented.is_some() {
-            return Err(SendError::MessageInProgress);
+            return Err(SendError::Misuse(Misuse::MessageInProgress));
         }
         #[cfg(feature = "deflate")]
         if SendExtras::compresses(extras.as_deref(), payload.len()) {
@@ -256,7 +256,7 @@ impl Sender {
         payload: &mut [u8],
     ) -> Result<bool, SendError> {
         if self.fragmented.is_some() {
-            return Err(SendError::MessageInProgress);
+            return Err(SendError::Misuse(Misuse::MessageInProgress));
         }
         #[cfg(feature = "deflate")]
         if SendExtras::compresses(extras.as_deref(), payload.len()) {
@@ -325,15 +325,18 @@ impl Sender {
                 },
             ),
             Some(state) if state.kind == kind => (OpCode::Continuation, state),
-            Some(_) => return Err(SendError::MessageInProgress),
+            Some(_) => return Err(SendError::Misuse(Misuse::MessageInProgress)),
         };
         if kind == MessageKind::Text {
             state
                 .utf8
                 .feed(payload)
-                .map_err(|_| SendError::InvalidUtf8)?;
+                .map_err(|_| SendError::Misuse(Misuse::InvalidUtf8))?;
             if fin {
-                state.utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
+                state
+                    .utf8
+                    .finish()
+                    .map_err(|_| SendError::Misuse(Misuse::InvalidUtf8))?;
             }
         }
         #[cfg(feature = "deflate")]

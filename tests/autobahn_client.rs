@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use autobahn_client::{ClientError, run};
 use wsproto::handshake::{Accept, ServerHandshake};
-use wsproto::{CloseCode, Config, Control, Event, State};
+use wsproto::{CloseCode, Config, ConnectionError, Control, Event, State};
 
 /// How long the stand-in waits for the client before a test fails.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,7 +40,7 @@ enum Received {
     Pong(Vec<u8>),
     Close(Option<u16>),
     /// The connection failed (e.g. the client hung up without a close).
-    Failed(wsproto::ProtocolError),
+    Failed(wsproto::ConnectionError),
 }
 
 /// What the stand-in sends on a connection right after the handshake.
@@ -236,7 +236,7 @@ fn a_close_instead_of_the_case_count_stops_the_run() {
     let seen = server.join().expect("stand-in");
     assert_eq!(
         seen[0].events,
-        [Received::Failed(wsproto::ProtocolError::UnexpectedEof)]
+        [Received::Failed(ConnectionError::UnexpectedEof)]
     );
 }
 

@@ -15,7 +15,8 @@ use common::*;
 use proptest::prelude::*;
 use proptest::sample::select;
 use wsproto::{
-    CloseCode, Config, Connection, Control, Event, MessageKind, Role, SendError, State, Utf8Bytes,
+    CloseCode, Config, Connection, Control, Event, MessageKind, Misuse, Role, SendError, State,
+    Utf8Bytes,
 };
 
 /// The longest control frame: a client's 6-byte header and 125 bytes.
@@ -487,7 +488,7 @@ fn expected_send(before: usize, mark: usize, in_progress: bool) -> Result<(), Se
     if before > mark {
         would_block(before, mark)
     } else if in_progress {
-        Err(SendError::MessageInProgress)
+        Err(SendError::Misuse(Misuse::MessageInProgress))
     } else {
         Ok(())
     }

@@ -8,8 +8,8 @@ mod common;
 
 use common::*;
 use wsproto::{
-    CloseCode, Config, Connection, Initiator, MessageKind, Messages, ProtocolError, ReceiveLevel,
-    Role, SendError, State, Streaming,
+    CloseCode, Config, Connection, ConnectionError, Initiator, MessageKind, Messages,
+    ProtocolError, ReceiveLevel, Role, SendError, State, Streaming,
 };
 
 /// [`assert_fails`] for a server given `bytes` in one chunk, which must send
@@ -239,7 +239,7 @@ fn bytes_until_utf8_error(payload: &[u8]) -> Option<usize> {
     let bytes = c(true, OP_TEXT, payload);
     (0..=payload.len()).find(|&n| {
         let run = server_run(&chunks_of(&bytes[..6 + n], 1));
-        run.events == vec![Err(ProtocolError::InvalidUtf8)]
+        run.events == vec![Err(ProtocolError::InvalidUtf8.into())]
     })
 }
 
@@ -500,17 +500,23 @@ trait Receive {
 
 impl Receive for Connection<Messages> {
     fn assert_receive_refuses(&mut self, error: ProtocolError) {
-        assert_eq!(self.poll_event(), Err(error));
+        assert_eq!(self.poll_event(), Err(error.into()));
         self.recv(&c(true, OP_TEXT, b"more"));
-        assert_eq!(self.poll_event(), Err(error));
+        assert_eq!(self.poll_event(), Err(error.into()));
     }
 }
 
 impl Receive for Connection<Streaming> {
     fn assert_receive_refuses(&mut self, error: ProtocolError) {
         let mut buf = c(true, OP_TEXT, b"more");
-        assert_eq!(self.recv_in_place(&mut buf).map(|(n, _)| n), Err(error));
-        assert_eq!(self.recv_in_place(&mut []).map(|(n, _)| n), Err(error));
+        assert_eq!(
+            self.recv_in_place(&mut buf).map(|(n, _)| n),
+            Err(error.into())
+        );
+        assert_eq!(
+            self.recv_in_place(&mut []).map(|(n, _)| n),
+            Err(error.into())
+        );
     }
 }
 
@@ -551,7 +557,7 @@ fn error_is_sticky_at_the_message_level() {
     let mut server = connection(Role::Server, Config::default());
     server.recv(&[c(true, OP_TEXT, b"ok"), hello_frame(true, 0b100, OP_TEXT)].concat());
     assert_eq!(server.poll_event(), text("ok").map(Some));
-    assert_eq!(server.poll_event(), Err(error));
+    assert_eq!(server.poll_event(), Err(error.into()));
     assert_eq!(
         server.state(),
         State::Closing(Initiator::Local),
@@ -567,7 +573,10 @@ fn error_is_sticky_at_the_streaming_level() {
     let error = ProtocolError::InvalidUtf8;
     let mut server = stream_connection(Role::Server, Config::default());
     let mut buf = c(false, OP_TEXT, &KOSME_SURROGATE);
-    assert_eq!(server.recv_in_place(&mut buf).map(|(n, _)| n), Err(error));
+    assert_eq!(
+        server.recv_in_place(&mut buf).map(|(n, _)| n),
+        Err(error.into())
+    );
     assert_sticky(&mut server, error);
 }
 
@@ -575,8 +584,8 @@ fn error_is_sticky_at_the_streaming_level() {
 
 #[test]
 fn eof_before_a_close_is_unexpected_eof_1006_and_sends_nothing() {
-    let eof = Err(ProtocolError::UnexpectedEof);
-    assert_eq!(ProtocolError::UnexpectedEof.close_code(), CloseCode(1006));
+    let eof = Err(ConnectionError::UnexpectedEof);
+    assert_eq!(ConnectionError::UnexpectedEof.close_code(), CloseCode(1006));
     let hello = c(true, OP_TEXT, b"Hello");
     let partial = c(false, OP_TEXT, b"Hel");
     for input in [&b""[..], &hello, &partial, &hello[..3]] {

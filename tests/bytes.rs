@@ -346,7 +346,7 @@ fn protocol_errors_are_those_of_recv_in_place_and_sticky() {
         let bytes = concat(&[ok.clone(), bad]);
         for chunks in [vec![&bytes[..]], chunks_of(&bytes, 1), split_at(&bytes, 5)] {
             let (run, _) = run_bytes(stream_connection(Role::Server, config.clone()), &chunks);
-            assert_eq!(run.events, vec![text("ok"), Err(error)], "{name}");
+            assert_eq!(run.events, vec![text("ok"), Err(error.into())], "{name}");
             // The failure's close frame, as `recv_in_place` queues it.
             assert_eq!(sent_close_code(&run.sent), Some(error.close_code().0));
             assert_eq!(run, run_stream(Role::Server, config.clone(), &chunks).run);

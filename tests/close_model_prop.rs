@@ -61,8 +61,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use std::collections::VecDeque;
 use wsproto::{
-    CloseCode, CloseFrame, Config, Connection, Control, ControlPayload, Event, Initiator,
-    MessageKind, ProtocolError, Role, SendError, State,
+    CloseCode, CloseFrame, Config, Connection, ConnectionError, Control, ControlPayload, Event,
+    Initiator, MessageKind, Misuse, ProtocolError, Role, SendError, State,
 };
 
 // ----- RFC 6455 facts, restated for the model -----
@@ -77,12 +77,16 @@ fn sendable(code: u16) -> bool {
 /// The close code a failure is answered with (section 7.4.1): 1007 for data
 /// inconsistent with its type (bad UTF-8), 1009 for too large, 1006 for a
 /// transport that ended (never sent), 1002 for any other protocol error.
-fn rfc_close_code(error: ProtocolError) -> u16 {
+fn rfc_close_code(error: ConnectionError) -> u16 {
     match error {
-        ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => 1007,
-        ProtocolError::FrameTooLong { .. } | ProtocolError::MessageTooLong { .. } => 1009,
-        ProtocolError::UnexpectedEof => 1006,
-        _ => 1002,
+        ConnectionError::Protocol(
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason,
+        ) => 1007,
+        ConnectionError::Protocol(
+            ProtocolError::FrameTooLong { .. } | ProtocolError::MessageTooLong { .. },
+        ) => 1009,
+        ConnectionError::Protocol(_) => 1002,
+        _ => 1006,
     }
 }
 
@@ -185,9 +189,9 @@ enum Outcome {
     /// Bytes handed to the transport.
     Written(usize),
     /// The events polled, then the error if there was one.
-    Events(Vec<Result<Event, ProtocolError>>),
+    Events(Vec<Result<Event, ConnectionError>>),
     /// What one `poll_event` returned.
-    Event(Result<Option<Event>, ProtocolError>),
+    Event(Result<Option<Event>, ConnectionError>),
     /// Input given, nothing polled.
     Fed,
 }
@@ -292,9 +296,9 @@ struct Model {
     undelivered: VecDeque<Event>,
     /// A violation (or end of stream) found after `undelivered`: it fails
     /// the connection once they have been delivered.
-    found: Option<ProtocolError>,
+    found: Option<ConnectionError>,
     /// The error that failed the connection (7.1.7); sticky.
-    error: Option<ProtocolError>,
+    error: Option<ConnectionError>,
     /// Our fragmented message in progress: its kind and bytes so far (5.4).
     sending: Option<(MessageKind, Vec<u8>)>,
     /// The peer's fragmented message in progress.
@@ -369,7 +373,7 @@ impl Model {
     fn send_message(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), SendError> {
         self.check_open()?;
         if self.sending.is_some() {
-            return Err(SendError::MessageInProgress);
+            return Err(SendError::Misuse(Misuse::MessageInProgress));
         }
         self.queue(Expected::exact(data_opcode(kind), true, payload));
         Ok(())
@@ -385,7 +389,7 @@ impl Model {
         let (opcode, mut bytes) = match &self.sending {
             None => (data_opcode(kind), Vec::new()),
             Some((current, bytes)) if *current == kind => (OP_CONTINUATION, bytes.clone()),
-            Some(_) => return Err(SendError::MessageInProgress),
+            Some(_) => return Err(SendError::Misuse(Misuse::MessageInProgress)),
         };
         bytes.extend_from_slice(payload);
         if kind == MessageKind::Text {
@@ -395,7 +399,7 @@ impl Model {
                 utf8_prefix(&bytes)
             };
             if !valid {
-                return Err(SendError::InvalidUtf8);
+                return Err(SendError::Misuse(Misuse::InvalidUtf8));
             }
         }
         self.queue(Expected::exact(opcode, fin, payload));
@@ -406,7 +410,9 @@ impl Model {
     fn send_control(&mut self, opcode: u8, payload: &[u8]) -> Result<(), SendError> {
         self.check_open()?;
         if payload.len() > 125 {
-            return Err(SendError::ControlPayloadTooLong(payload.len()));
+            return Err(SendError::Misuse(Misuse::ControlPayloadTooLong(
+                payload.len(),
+            )));
         }
         self.queue(Expected::exact(opcode, true, payload));
         Ok(())
@@ -415,10 +421,12 @@ impl Model {
     fn close(&mut self, code: u16, reason: &str) -> Result<(), SendError> {
         self.check_open()?;
         if !sendable(code) {
-            return Err(SendError::UnsendableCloseCode(CloseCode(code)));
+            return Err(SendError::Misuse(Misuse::UnsendableCloseCode(CloseCode(
+                code,
+            ))));
         }
         if reason.len() > 123 {
-            return Err(SendError::CloseReasonTooLong(reason.len()));
+            return Err(SendError::Misuse(Misuse::CloseReasonTooLong(reason.len())));
         }
         self.queue(Expected::exact(
             OP_CLOSE,
@@ -557,13 +565,13 @@ impl Model {
                     self.close_read |= matches!(event, Event::Control(Control::Close(_)));
                     self.undelivered.push_back(event);
                 }
-                Err(error) => self.found = Some(error),
+                Err(error) => self.found = Some(error.into()),
             }
         }
     }
 
     /// One `poll_event`: the next event (and its reply), else the failure.
-    fn poll_one(&mut self) -> Result<Option<Event>, ProtocolError> {
+    fn poll_one(&mut self) -> Result<Option<Event>, ConnectionError> {
         if let Some(event) = self.undelivered.pop_front() {
             self.react(&event);
             return Ok(Some(event));
@@ -574,7 +582,7 @@ impl Model {
         self.error.map_or(Ok(None), Err)
     }
 
-    fn poll(&mut self) -> Vec<Result<Event, ProtocolError>> {
+    fn poll(&mut self) -> Vec<Result<Event, ConnectionError>> {
         let mut events = Vec::new();
         loop {
             match self.poll_one() {
@@ -591,7 +599,7 @@ impl Model {
     fn recv_eof(&mut self) {
         if self.reading() {
             // The transport ended without a close frame: 1006 (7.1.5).
-            self.found = Some(ProtocolError::UnexpectedEof);
+            self.found = Some(ConnectionError::UnexpectedEof);
         }
         self.eof = true;
     }
@@ -698,7 +706,7 @@ impl Model {
 
     /// 7.1.7: fail the connection. A close frame with the error's code is
     /// sent unless one was sent already or the code is 1006.
-    fn fail(&mut self, error: ProtocolError) {
+    fn fail(&mut self, error: ConnectionError) {
         self.error = Some(error);
         self.receiving_message = None;
         let code = rfc_close_code(error);
@@ -949,7 +957,7 @@ fn drain_if(conn: &mut Connection, poll: bool) -> Outcome {
 
 /// Polls until `None` or an error (at most 1000 events, far more than any
 /// sequence feeds).
-fn drain_events(conn: &mut Connection) -> Vec<Result<Event, ProtocolError>> {
+fn drain_events(conn: &mut Connection) -> Vec<Result<Event, ConnectionError>> {
     let mut events = Vec::new();
     for _ in 0..1000 {
         match conn.poll_event() {
@@ -1197,7 +1205,7 @@ fn peer_close(code: u16, reason: &str) -> PeerFrame {
     PeerFrame::Close(close_payload(code, reason.as_bytes()))
 }
 
-fn events(events: Vec<Result<Event, ProtocolError>>) -> Outcome {
+fn events(events: Vec<Result<Event, ConnectionError>>) -> Outcome {
     Outcome::Events(events)
 }
 
@@ -1320,11 +1328,13 @@ fn a_pong_overtakes_queued_data_at_the_next_frame_boundary() {
 fn unsendable_codes_and_long_reasons_are_refused_and_change_nothing() {
     let mut h = Harness::new(Role::Client, true);
     for code in [1005, 1006, 1015, 999, 5000] {
-        let refused = Outcome::Send(Err(SendError::UnsendableCloseCode(CloseCode(code))));
+        let refused = Outcome::Send(Err(SendError::Misuse(Misuse::UnsendableCloseCode(
+            CloseCode(code),
+        ))));
         assert_eq!(h.step(close_op(code, "")), refused);
     }
     let long = "é".repeat(62);
-    let refused = Outcome::Send(Err(SendError::CloseReasonTooLong(124)));
+    let refused = Outcome::Send(Err(SendError::Misuse(Misuse::CloseReasonTooLong(124))));
     assert_eq!(h.step(close_op(1000, &long)), refused);
     assert_eq!(h.conn.state(), State::Open);
     assert!(h.conn.pending_transmit().is_empty());
@@ -1346,11 +1356,11 @@ fn a_protocol_error_queues_one_close_with_its_code_and_is_sticky() {
         peer_text("ignored"),
     ]));
     let error = ProtocolError::ReservedOpcode(3);
-    assert_eq!(out, events(vec![text("ok"), Err(error)]));
+    assert_eq!(out, events(vec![text("ok"), Err(error.into())]));
     assert_eq!(h.conn.state(), State::Closing(Initiator::Local));
     assert_eq!(
         h.step(recv(vec![peer_text("more")])),
-        events(vec![Err(error)])
+        events(vec![Err(error.into())])
     );
     assert_eq!(
         h.step(Op::SendText("x".into())),
@@ -1359,7 +1369,7 @@ fn a_protocol_error_queues_one_close_with_its_code_and_is_sticky() {
     h.step(Op::PollTransmit);
     assert_eq!(sent_close_code(&h.wire), Some(1002));
     assert_eq!(h.conn.state(), State::Closed);
-    assert_eq!(h.step(EOF), events(vec![Err(error)]));
+    assert_eq!(h.step(EOF), events(vec![Err(error.into())]));
 }
 
 #[test]
@@ -1381,7 +1391,7 @@ fn invalid_close_frames_from_the_peer_are_answered_1002_or_1007() {
         for role in [Role::Server, Role::Client] {
             let mut h = Harness::new(role, true);
             let out = h.step(recv(vec![PeerFrame::Close(payload.clone())]));
-            assert_eq!(out, events(vec![Err(error)]));
+            assert_eq!(out, events(vec![Err(error.into())]));
             h.step(Op::PollTransmit);
             assert_eq!(sent_close_code(&h.wire), Some(code));
             assert_eq!(h.conn.state(), State::Closed);
@@ -1395,7 +1405,10 @@ fn a_protocol_error_after_our_close_sends_no_second_close() {
     h.step(close_op(3000, ""));
     h.step(Op::PollTransmit);
     let out = h.step(recv(vec![PeerFrame::Close(vec![0x03])]));
-    assert_eq!(out, events(vec![Err(ProtocolError::ClosePayloadTooShort)]));
+    assert_eq!(
+        out,
+        events(vec![Err(ProtocolError::ClosePayloadTooShort.into())])
+    );
     assert!(h.conn.pending_transmit().is_empty());
     assert_eq!(h.conn.state(), State::Closed);
     assert_eq!(h.wire, [0x88, 0x02, 0x0b, 0xb8]);
@@ -1406,7 +1419,7 @@ fn eof_closes_at_once_even_with_output_queued_and_sends_no_1006() {
     let mut h = Harness::new(Role::Server, true);
     h.step(Op::SendText("x".into()));
     let out = h.step(EOF);
-    assert_eq!(out, events(vec![Err(ProtocolError::UnexpectedEof)]));
+    assert_eq!(out, events(vec![Err(ConnectionError::UnexpectedEof)]));
     assert_eq!(h.conn.state(), State::Closed);
     assert_eq!(h.conn.pending_transmit(), [0x81, 0x01, b'x']);
     assert_eq!(
@@ -1435,7 +1448,7 @@ fn eof_while_awaiting_the_peers_close_is_abnormal() {
     h.step(Op::PollTransmit);
     assert_eq!(h.conn.state(), State::Closing(Initiator::Local));
     let out = h.step(EOF);
-    assert_eq!(out, events(vec![Err(ProtocolError::UnexpectedEof)]));
+    assert_eq!(out, events(vec![Err(ConnectionError::UnexpectedEof)]));
     assert_eq!(h.conn.state(), State::Closed);
 }
 
@@ -1509,7 +1522,7 @@ fn a_violation_read_before_eof_is_reported_instead_of_1006() {
     assert_eq!(h.step(Op::SendText("x".into())), Outcome::Send(Ok(())));
     h.step(Op::RecvEof { poll: false });
     let out = h.step(Op::Poll);
-    assert_eq!(out, events(vec![Err(ProtocolError::UnmaskedFrame)]));
+    assert_eq!(out, events(vec![Err(ProtocolError::UnmaskedFrame.into())]));
     h.step(Op::PollTransmit);
     let frames = sent_frames(&h.wire);
     assert_eq!(frames[0], (OP_TEXT, b"x".to_vec()));

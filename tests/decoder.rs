@@ -514,7 +514,9 @@ mod against_connection {
 
     impl Decode for Connection<Streaming> {
         fn decode_step<'a>(&'a mut self, input: &'a mut [u8]) -> Found<'a> {
+            // Without the end of input, only a violation ends it.
             self.recv_in_place(input)
+                .map_err(|error| error.protocol_error().expect("a protocol error"))
         }
     }
 

@@ -14,8 +14,8 @@ use wsproto::handshake::{
     ServerHandshake,
 };
 use wsproto::{
-    Config, Connection, Control, DeflateParams, Event, MessageKind, ProtocolError, Role, State,
-    StreamEvent,
+    Config, Connection, ConnectionError, Control, DeflateParams, Event, MessageKind, ProtocolError,
+    Role, State, StreamEvent,
 };
 
 const RSV1: u8 = 0b100;
@@ -132,7 +132,10 @@ fn rsv1_only_on_the_first_frame_of_a_data_message() {
         let run = run_both_on(&make, &[&bytes]);
         let error = run.events.last().cloned().and_then(Result::err);
         assert!(
-            matches!(error, Some(ProtocolError::ReservedBits(_))),
+            matches!(
+                error,
+                Some(ConnectionError::Protocol(ProtocolError::ReservedBits(_)))
+            ),
             "{what}: {:?}",
             run.events
         );
@@ -167,7 +170,7 @@ fn invalid_compressed_data_closes_1007_for_text_and_1002_for_binary() {
             ]);
             let run = run_both_on(&make, &[&bytes]);
             let error = ProtocolError::InvalidCompressedData(kind);
-            assert_eq!(run.events, vec![Err(error)], "{payload:02x?}");
+            assert_eq!(run.events, vec![Err(error.into())], "{payload:02x?}");
             assert_eq!(error.close_code().0, code);
             assert_eq!(sent_close_code(&run.sent), Some(code));
             assert_eq!(run.state, State::Closed);
@@ -182,7 +185,7 @@ fn inflated_text_must_be_utf8_even_across_pieces() {
     let bytes = client_rsv1(true, OP_TEXT, &compress(&bad));
     let make = || deflating_15(Role::Server, Config::default());
     let run = run_both_on(&make, &[&bytes]);
-    assert_eq!(run.events, vec![Err(ProtocolError::InvalidUtf8)]);
+    assert_eq!(run.events, vec![Err(ProtocolError::InvalidUtf8.into())]);
     assert_eq!(sent_close_code(&run.sent), Some(1007));
 }
 
@@ -207,7 +210,7 @@ fn a_small_bomb_is_stopped_at_max_message_len_with_1009() {
     assert!(
         matches!(
             run.events[..],
-            [Err(ProtocolError::MessageTooLong { len, max: 65536 })] if len > 65536 && len <= 65536 + 32768
+            [Err(ConnectionError::Protocol(ProtocolError::MessageTooLong { len, max: 65536 }))] if len > 65536 && len <= 65536 + 32768
         ),
         "{:?}",
         run.events
@@ -615,12 +618,12 @@ fn faults_come_in_stream_order_at_every_split() {
             let run = run_both_on(&make, &split_at(bytes, at));
             assert_eq!(
                 run.events,
-                vec![Err(ProtocolError::InvalidUtf8)],
+                vec![Err(ProtocolError::InvalidUtf8.into())],
                 "split at {at}"
             );
         }
         let run = run_both_on(&make, &chunks_of(bytes, 1));
-        assert_eq!(run.events, vec![Err(ProtocolError::InvalidUtf8)]);
+        assert_eq!(run.events, vec![Err(ProtocolError::InvalidUtf8.into())]);
     }
 }
 

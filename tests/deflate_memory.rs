@@ -11,7 +11,9 @@ mod common;
 use common::{ScriptedEntropy, limits};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use wsproto::{Config, Connection, DeflateParams, Event, ProtocolError, Role, StreamEvent};
+use wsproto::{
+    Config, Connection, ConnectionError, DeflateParams, Event, ProtocolError, Role, StreamEvent,
+};
 
 struct Counting;
 
@@ -205,7 +207,7 @@ fn memory_of_permessage_deflate() {
         })
         .expect("the bomb is stopped");
     assert!(
-        matches!(error, ProtocolError::MessageTooLong { len, max } if max == limit && len == limit + 1),
+        matches!(error, ConnectionError::Protocol(ProtocolError::MessageTooLong { len, max }) if max == limit && len == limit + 1),
         "{error:?}"
     );
     let grown = peak() - before;
@@ -236,6 +238,7 @@ fn memory_of_permessage_deflate() {
             len: limit + 1,
             max: limit
         }
+        .into()
     );
     assert_eq!(inflated, limit);
     assert!(grown < 256 << 10, "peak +{grown}");

@@ -78,7 +78,8 @@ use tungstenite::protocol::frame::coding::{
 use tungstenite::protocol::{CloseFrame as TCloseFrame, Role as TRole, WebSocket, WebSocketConfig};
 use tungstenite::{Error as TError, Message};
 use wsproto::{
-    CloseCode, Config, Connection, Control, Event, MessageKind, ProtocolError, Role, State,
+    CloseCode, Config, Connection, ConnectionError, Control, Event, MessageKind, ProtocolError,
+    Role, State,
 };
 
 // ----- a common view of messages -----
@@ -572,12 +573,12 @@ fn theirs_to_ours(
 
     // Both receive levels, cut anywhere (run_both checks that they agree).
     let run = run_both(role, Config::default(), &cut_at(&wire, cuts));
-    let got: Vec<Result<Msg, ProtocolError>> = run
+    let got: Vec<Result<Msg, ConnectionError>> = run
         .events
         .iter()
         .map(|event| event.as_ref().map(from_ours).map_err(|e| *e))
         .collect();
-    let expected_ok: Vec<Result<Msg, ProtocolError>> = expected.into_iter().map(Ok).collect();
+    let expected_ok: Vec<Result<Msg, ConnectionError>> = expected.into_iter().map(Ok).collect();
     prop_assert_eq!(got, expected_ok, "role {:?}", role);
     let state = if close.is_some() {
         State::Closed
@@ -1008,7 +1009,6 @@ fn our_class(error: ProtocolError) -> End {
         1002 => End::Rejected(Class::Protocol),
         1007 => End::Rejected(Class::Utf8),
         1009 => End::Rejected(Class::TooBig),
-        1006 => End::Eof,
         other => panic!("unexpected close code {other} for {error:?}"),
     }
 }
@@ -1031,6 +1031,10 @@ fn ours_decode(role: Role, config: Config, frames: &[Vec<u8>]) -> (Decoded, Opti
                 }
                 Ok(None) => break,
                 Err(error) => {
+                    // Before the input ends, only a violation ends it.
+                    let Some(error) = error.protocol_error() else {
+                        panic!("{error:?} before the end of the input")
+                    };
                     let end = our_class(error);
                     return (Decoded { messages, end, at }, Some(error));
                 }
@@ -1038,7 +1042,7 @@ fn ours_decode(role: Role, config: Config, frames: &[Vec<u8>]) -> (Decoded, Opti
         }
     }
     conn.recv_eof();
-    assert_eq!(conn.poll_event(), Err(ProtocolError::UnexpectedEof));
+    assert_eq!(conn.poll_event(), Err(ConnectionError::UnexpectedEof));
     let end = End::Eof;
     (
         Decoded {
@@ -1218,10 +1222,10 @@ fn same_verdict(
     // levels (without the end of stream, which run_both does not signal).
     let wire = bytes.concat();
     let run = run_both(role, config, &cut_at(&wire, cuts));
-    let mut expected: Vec<Result<Msg, ProtocolError>> =
+    let mut expected: Vec<Result<Msg, ConnectionError>> =
         ours.0.messages.iter().cloned().map(Ok).collect();
-    expected.extend(ours.1.map(Err));
-    let got: Vec<Result<Msg, ProtocolError>> = run
+    expected.extend(ours.1.map(|error| Err(error.into())));
+    let got: Vec<Result<Msg, ConnectionError>> = run
         .events
         .iter()
         .map(|event| event.as_ref().map(from_ours).map_err(|e| *e))
@@ -1384,7 +1388,10 @@ fn documented_differences() {
     // close 1002 "Protocol violation" there, echoed with that reason.
     let frame = common::server_frame(true, common::OP_CLOSE, &close_payload(999, b"x"));
     let run = common::run_messages(Role::Client, Config::default(), &[&frame]);
-    assert_eq!(run.events, [Err(ProtocolError::InvalidCloseCode(999))]);
+    assert_eq!(
+        run.events,
+        [Err(ProtocolError::InvalidCloseCode(999).into())]
+    );
     assert_eq!(common::sent_close_code(&run.sent), Some(1002));
     let mut ws = tungstenite(Role::Client, vec![frame], unlimited());
     assert_eq!(

@@ -39,7 +39,7 @@ use common::{
     frame, header, parse_frames,
 };
 use wsproto::handshake::{ClientHandshake, ClientRequest, Upgraded};
-use wsproto::{CloseCode, Config, Connection, Control, Event, ProtocolError, SendError, State};
+use wsproto::{CloseCode, Config, Connection, ConnectionError, Control, Event, SendError, State};
 
 /// How long any read, write or expected answer may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -187,7 +187,7 @@ fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
 #[derive(Debug)]
 enum Incoming {
     Event(Event),
-    Error(ProtocolError),
+    Error(ConnectionError),
     /// The server closed the TCP connection (a read returned 0).
     Eof,
     Io(io::Error),

@@ -87,10 +87,12 @@ fn an_idle_server_connection_is_small_and_holds_no_heap() {
     // boundary, its high-water mark, the run of owed frames at its end and
     // the close timeout took 32 more; the single outbox queue (issue 19,
     // item 6) keeps its frame ends and owed frames in a box made when
-    // needed, and gave 8 back (152).
+    // needed, and gave 8 back (152). The one close state (item 5) holds
+    // the error that ended the connection inline, in the state it ends
+    // (it was in the extras box): 184, under the issue's bound of 192.
     #[cfg(target_pointer_width = "64")]
     assert!(
-        size_of::<Connection>() <= 160,
+        size_of::<Connection>() <= 192,
         "size_of::<Connection>() is {}",
         size_of::<Connection>()
     );

@@ -12,8 +12,8 @@ use proptest::prelude::*;
 use wsproto::bytes::{Bytes, BytesMut};
 use wsproto::handshake::ServerHandshake;
 use wsproto::{
-    BytesEvent, CloseCode, CloseFrame, Config, Connection, Control, Event, MessageKind,
-    ProtocolError, Role, StreamEvent, Streaming,
+    BytesEvent, CloseCode, CloseFrame, Config, Connection, ConnectionError, Control, Event,
+    MessageKind, ProtocolError, Role, StreamEvent, Streaming,
 };
 
 /// What a level reported, normalised: whole messages, control frames, and
@@ -24,7 +24,7 @@ enum Seen {
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     Close(CloseFrame),
-    Error(ProtocolError),
+    Error(ConnectionError),
 }
 
 fn from_event(event: Event) -> Seen {
@@ -502,7 +502,7 @@ fn bad_text_in_one_frame_fails_before_the_frame_is_whole() {
     let mut buf = BytesMut::from(&wire[..1300]);
     assert_eq!(
         conn.poll_event_from(&mut buf),
-        Err(ProtocolError::InvalidUtf8)
+        Err(ProtocolError::InvalidUtf8.into())
     );
     let mut out = Vec::new();
     conn.poll_transmit(&mut out);
@@ -659,7 +659,7 @@ proptest! {
             if close {
                 prop_assert!(matches!(last, Some(Seen::Close(_))), "{:?}", last);
             } else {
-                prop_assert_eq!(last, Some(Seen::Error(ProtocolError::UnexpectedEof)));
+                prop_assert_eq!(last, Some(Seen::Error(ConnectionError::UnexpectedEof)));
             }
         }
     }

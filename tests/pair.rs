@@ -5,7 +5,7 @@
 #![cfg(feature = "std")]
 
 use wsproto::{
-    CloseCode, Config, Connection, Control, Event, Initiator, MessageKind, ProtocolError, Role,
+    CloseCode, Config, Connection, ConnectionError, Control, Event, Initiator, MessageKind, Role,
     SendError, State, StreamEvent,
 };
 
@@ -239,9 +239,9 @@ fn end_of_stream_mid_message_is_an_abnormal_closure() {
     client.poll_transmit(&mut wire);
     server.recv(&wire[..500]);
     server.recv_eof();
-    assert_eq!(server.poll_event(), Err(ProtocolError::UnexpectedEof));
+    assert_eq!(server.poll_event(), Err(ConnectionError::UnexpectedEof));
     assert_eq!(
-        ProtocolError::UnexpectedEof.close_code(),
+        ConnectionError::UnexpectedEof.close_code(),
         CloseCode::ABNORMAL_CLOSURE
     );
     assert!(server.pending_transmit().is_empty());

@@ -4,7 +4,7 @@
 #![cfg(feature = "std")]
 
 use wsproto::{
-    CloseCode, Config, Connection, EntropyError, EntropySource, Event, MessageKind, Role,
+    CloseCode, Config, Connection, EntropyError, EntropySource, Event, MessageKind, Misuse, Role,
     SendError, State,
 };
 
@@ -28,12 +28,16 @@ fn refused(
 #[test]
 fn control_payloads_over_125_bytes_are_refused() {
     let mut conn = server();
-    refused(&mut conn, SendError::ControlPayloadTooLong(126), |c| {
-        c.send_ping(&[0; 126])
-    });
-    refused(&mut conn, SendError::ControlPayloadTooLong(200), |c| {
-        c.send_pong(&[0; 200])
-    });
+    refused(
+        &mut conn,
+        SendError::Misuse(Misuse::ControlPayloadTooLong(126)),
+        |c| c.send_ping(&[0; 126]),
+    );
+    refused(
+        &mut conn,
+        SendError::Misuse(Misuse::ControlPayloadTooLong(200)),
+        |c| c.send_pong(&[0; 200]),
+    );
     conn.send_ping(&[7; 125]).unwrap();
     assert_eq!(&conn.pending_transmit()[..2], &[0x89, 125]);
 }
@@ -42,13 +46,15 @@ fn control_payloads_over_125_bytes_are_refused() {
 fn close_reasons_over_123_bytes_and_unsendable_codes_are_refused() {
     let mut conn = server();
     let long = "x".repeat(124);
-    refused(&mut conn, SendError::CloseReasonTooLong(124), |c| {
-        c.close(std::time::Instant::now(), CloseCode::NORMAL, &long)
-    });
+    refused(
+        &mut conn,
+        SendError::Misuse(Misuse::CloseReasonTooLong(124)),
+        |c| c.close(std::time::Instant::now(), CloseCode::NORMAL, &long),
+    );
     for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
         refused(
             &mut conn,
-            SendError::UnsendableCloseCode(CloseCode(code)),
+            SendError::Misuse(Misuse::UnsendableCloseCode(CloseCode(code))),
             |c| c.close(std::time::Instant::now(), CloseCode(code), ""),
         );
     }
@@ -79,15 +85,21 @@ fn a_fragmented_message_must_finish_before_another_starts() {
     let mut conn = server();
     conn.send_fragment(MessageKind::Binary, b"ab", false)
         .unwrap();
-    refused(&mut conn, SendError::MessageInProgress, |c| {
-        c.send_text("x")
-    });
-    refused(&mut conn, SendError::MessageInProgress, |c| {
-        c.send_binary(b"x")
-    });
-    refused(&mut conn, SendError::MessageInProgress, |c| {
-        c.send_fragment(MessageKind::Text, b"x", true)
-    });
+    refused(
+        &mut conn,
+        SendError::Misuse(Misuse::MessageInProgress),
+        |c| c.send_text("x"),
+    );
+    refused(
+        &mut conn,
+        SendError::Misuse(Misuse::MessageInProgress),
+        |c| c.send_binary(b"x"),
+    );
+    refused(
+        &mut conn,
+        SendError::Misuse(Misuse::MessageInProgress),
+        |c| c.send_fragment(MessageKind::Text, b"x", true),
+    );
     // Control frames may interleave; the message then continues.
     conn.send_ping(b"p").unwrap();
     conn.send_fragment(MessageKind::Binary, b"cd", true)
@@ -117,11 +129,11 @@ fn text_fragments_may_split_characters_but_must_form_utf8() {
     conn.send_fragment(MessageKind::Text, &euro[..2], false)
         .unwrap();
     // The message may not end inside the character...
-    refused(&mut conn, SendError::InvalidUtf8, |c| {
+    refused(&mut conn, SendError::Misuse(Misuse::InvalidUtf8), |c| {
         c.send_fragment(MessageKind::Text, b"", true)
     });
     // ...nor continue with a byte that breaks it.
-    refused(&mut conn, SendError::InvalidUtf8, |c| {
+    refused(&mut conn, SendError::Misuse(Misuse::InvalidUtf8), |c| {
         c.send_fragment(MessageKind::Text, b"a", false)
     });
     // A refused fragment leaves the message where it was.

@@ -11,8 +11,8 @@
 
 use proptest::prelude::*;
 use wsproto::{
-    CloseCode, Config, Connection, EntropyError, EntropySource, Event, MessageKind, Outgoing, Role,
-    SendError,
+    CloseCode, Config, Connection, EntropyError, EntropySource, Event, MessageKind, Misuse,
+    Outgoing, Role, SendError,
 };
 
 /// The masking key every fixed-key client uses (no zero byte, so every
@@ -436,7 +436,11 @@ fn invalid_utf8_text_is_refused_and_nothing_is_queued() {
             let mut conn = fresh(role);
             let mut payload = bad.to_vec();
             let result = conn.send_in_place(MessageKind::Text, &mut payload);
-            assert_eq!(result.err(), Some(SendError::InvalidUtf8), "{bad:?}");
+            assert_eq!(
+                result.err(),
+                Some(SendError::Misuse(Misuse::InvalidUtf8)),
+                "{bad:?}"
+            );
             assert!(conn.pending_transmit().is_empty());
             // Nothing masked either.
             assert_eq!(payload, bad);
@@ -464,9 +468,15 @@ fn refused_during_a_fragmented_message() {
         let queued = conn.pending_transmit().to_vec();
         let mut payload = b"whole".to_vec();
         let result = conn.send_in_place(MessageKind::Binary, &mut payload);
-        assert_eq!(result.err(), Some(SendError::MessageInProgress));
+        assert_eq!(
+            result.err(),
+            Some(SendError::Misuse(Misuse::MessageInProgress))
+        );
         let result = conn.send_in_place(MessageKind::Text, &mut payload);
-        assert_eq!(result.err(), Some(SendError::MessageInProgress));
+        assert_eq!(
+            result.err(),
+            Some(SendError::Misuse(Misuse::MessageInProgress))
+        );
         // Nothing was added after the first fragment.
         assert_eq!(conn.pending_transmit(), &queued[..]);
         // Once the message is finished, in-place sends work again.

@@ -13,7 +13,9 @@ mod common;
 
 use common::*;
 use wsproto::bytes::{Bytes, BytesMut};
-use wsproto::{CloseCode, Config, Connection, Event, MessageKind, Role, SendError, Utf8Bytes};
+use wsproto::{
+    CloseCode, Config, Connection, Event, MessageKind, Misuse, Role, SendError, Utf8Bytes,
+};
 
 /// At and above this size an owned payload is queued by reference.
 const LARGE: usize = 4096;
@@ -357,11 +359,11 @@ fn a_refused_client_send_leaves_the_buffer_unmasked() {
         .expect("open");
     assert_eq!(
         client.send_binary_owned(payload(6000)),
-        Err(SendError::MessageInProgress)
+        Err(SendError::Misuse(Misuse::MessageInProgress))
     );
     assert_eq!(
         client.send_text_owned(Utf8Bytes::from("small")),
-        Err(SendError::MessageInProgress)
+        Err(SendError::Misuse(Misuse::MessageInProgress))
     );
 }
 

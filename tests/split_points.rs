@@ -50,7 +50,7 @@ impl Case {
 
     /// The stream ends in `error`: its close frame is the last one sent.
     fn fails(mut self, error: ProtocolError) -> Self {
-        self.events.push(Err(error));
+        self.events.push(Err(error.into()));
         self.error_close = Some(error.close_code().0);
         self
     }

@@ -13,8 +13,8 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 use wsproto::{
-    CloseCode, Config, Connection, Initiator, MessageKind, ProtocolError, ReceiveLevel, Role,
-    SendError, State, StreamEvent,
+    CloseCode, Config, Connection, ConnectionError, Initiator, MessageKind, ProtocolError,
+    ReceiveLevel, Role, SendError, State, StreamEvent,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -64,7 +64,7 @@ fn drain<L: ReceiveLevel>(conn: &mut Connection<L>) -> Vec<u8> {
 /// Every effect a timeout has: closed, nothing left to write, the error
 /// sticky at both receive levels (the message level's, then the same
 /// connection turned to the streaming level), every send refused, no timer.
-fn assert_timed_out(mut conn: Connection, error: ProtocolError, now: Instant) {
+fn assert_timed_out(mut conn: Connection, error: ConnectionError, now: Instant) {
     assert_eq!(error.close_code(), CloseCode::ABNORMAL_CLOSURE);
     assert_eq!(conn.state(), State::Closed);
     assert_eq!(conn.buffered_amount(), 0, "pending output is dropped");
@@ -208,7 +208,7 @@ fn an_unanswered_keepalive_ping_fails_the_connection() {
         );
         assert_eq!(conn.state(), State::Open);
         assert_eq!(tick(&mut conn, t0 + 15 * SECOND), None);
-        assert_timed_out(conn, ProtocolError::KeepaliveTimeout, t0 + 16 * SECOND);
+        assert_timed_out(conn, ConnectionError::KeepaliveTimeout, t0 + 16 * SECOND);
     }
 }
 
@@ -229,7 +229,7 @@ fn events_received_before_a_keepalive_timeout_come_before_the_error() {
     assert_eq!(server.poll_event(), text("first").map(Some));
     assert_eq!(server.poll_event(), ping(b"p").map(Some));
     assert_eq!(server.buffered_amount(), 0, "no pong after the timeout");
-    assert_eq!(server.poll_event(), Err(ProtocolError::KeepaliveTimeout));
+    assert_eq!(server.poll_event(), Err(ConnectionError::KeepaliveTimeout));
     assert_eq!(server.state(), State::Closed);
 }
 
@@ -248,7 +248,7 @@ fn a_close_frame_delivered_after_a_keepalive_timeout_is_not_echoed() {
     // ... but a timed-out connection sends nothing and stays closed.
     assert_eq!(server.buffered_amount(), 0);
     assert_eq!(server.state(), State::Closed);
-    assert_eq!(server.poll_event(), Err(ProtocolError::KeepaliveTimeout));
+    assert_eq!(server.poll_event(), Err(ConnectionError::KeepaliveTimeout));
 }
 
 #[test]
@@ -274,7 +274,7 @@ fn the_streaming_level_reports_the_keepalive_timeout() {
     let mut more = client_frame(true, OP_TEXT, b"x");
     assert_eq!(
         server.recv_in_place(&mut more).map(|(n, _)| n),
-        Err(ProtocolError::KeepaliveTimeout)
+        Err(ConnectionError::KeepaliveTimeout)
     );
     assert_eq!(server.state(), State::Closed);
 }
@@ -380,7 +380,7 @@ fn the_close_timeout_counts_from_our_close() {
         // Our close is still unwritten at the deadline: dropped.
         assert!(conn.buffered_amount() > 0);
         assert_eq!(tick(&mut conn, t0 + 13 * SECOND), None);
-        assert_timed_out(conn, ProtocolError::CloseTimeout, t0 + 14 * SECOND);
+        assert_timed_out(conn, ConnectionError::CloseTimeout, t0 + 14 * SECOND);
     }
 }
 
@@ -396,10 +396,10 @@ fn a_peer_that_never_answers_our_written_close_times_out() {
     assert_eq!(tick(&mut client, t0 + 2 * SECOND), None);
     assert_eq!(client.state(), State::Closed);
     assert_eq!(client.poll_event(), text("still here").map(Some));
-    assert_eq!(client.poll_event(), Err(ProtocolError::CloseTimeout));
+    assert_eq!(client.poll_event(), Err(ConnectionError::CloseTimeout));
     // The peer's close arriving late changes nothing.
     client.recv(&server_frame(true, OP_CLOSE, &close_payload(1001, b"")));
-    assert_eq!(client.poll_event(), Err(ProtocolError::CloseTimeout));
+    assert_eq!(client.poll_event(), Err(ConnectionError::CloseTimeout));
 }
 
 #[test]
@@ -416,7 +416,7 @@ fn the_close_timeout_runs_while_our_echo_sits_unwritten() {
     // The transport never takes the echo.
     assert_eq!(server.buffered_amount(), 4);
     assert_eq!(tick(&mut server, t0 + 6 * SECOND), None);
-    assert_timed_out(server, ProtocolError::CloseTimeout, t0 + 7 * SECOND);
+    assert_timed_out(server, ConnectionError::CloseTimeout, t0 + 7 * SECOND);
 }
 
 #[test]
@@ -425,12 +425,15 @@ fn the_close_timeout_runs_after_a_protocol_error_queued_its_close() {
     let mut server = connection(Role::Server, Config::default());
     // An unmasked frame from a client is a protocol error (1002).
     server.recv(&server_frame(true, OP_TEXT, b"unmasked"));
-    assert_eq!(server.poll_event(), Err(ProtocolError::UnmaskedFrame));
+    assert_eq!(
+        server.poll_event(),
+        Err(ProtocolError::UnmaskedFrame.into())
+    );
     assert_eq!(server.state(), State::Closing(Initiator::Local));
     assert_eq!(sent_close_code(server.pending_transmit()), Some(1002));
     assert_eq!(tick(&mut server, t0), Some(t0 + 10 * SECOND));
     assert_eq!(tick(&mut server, t0 + 10 * SECOND), None);
-    assert_timed_out(server, ProtocolError::CloseTimeout, t0 + 11 * SECOND);
+    assert_timed_out(server, ConnectionError::CloseTimeout, t0 + 11 * SECOND);
 }
 
 #[test]
@@ -489,7 +492,7 @@ fn a_closed_connection_has_no_timer() {
     assert_eq!(server.state(), State::Closed);
     assert_eq!(tick(&mut server, t0 + 5 * SECOND), None);
     assert_eq!(server.buffered_amount(), 0, "pinged a closed connection");
-    assert_eq!(server.poll_event(), Err(ProtocolError::UnexpectedEof));
+    assert_eq!(server.poll_event(), Err(ConnectionError::UnexpectedEof));
 }
 
 #[test]
@@ -549,7 +552,7 @@ fn the_streaming_level_reports_the_close_timeout() {
     let mut input = server_frame(true, OP_BINARY, b"late");
     assert_eq!(
         client.recv_in_place(&mut input).map(|(n, _)| n),
-        Err(ProtocolError::CloseTimeout)
+        Err(ConnectionError::CloseTimeout)
     );
     assert_eq!(client.state(), State::Closed);
 }
@@ -580,5 +583,5 @@ fn a_driver_that_sleeps_until_each_returned_deadline_sees_the_whole_cycle() {
     let expected: Vec<Duration> = [20, 30, 50, 60].iter().map(|&s| s * SECOND).collect();
     assert_eq!(wakeups, expected);
     assert_eq!(server.poll_event(), pong(b"").map(Some));
-    assert_eq!(server.poll_event(), Err(ProtocolError::KeepaliveTimeout));
+    assert_eq!(server.poll_event(), Err(ConnectionError::KeepaliveTimeout));
 }

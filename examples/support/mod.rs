@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::{fmt, io};
 
 use wsproto::handshake::{Accept, Request, RequestError, Response};
-use wsproto::{CloseCode, Config, Connection, Control, Event, ProtocolError, SendError};
+use wsproto::{CloseCode, Config, Connection, ConnectionError, Control, Event, SendError};
 
 /// Bytes read from the transport at a time. Each read is fed and answered
 /// before the next, which bounds what one read can make us queue.
@@ -83,8 +83,9 @@ pub fn echo_events(conn: &mut Connection) -> Option<Outcome> {
 pub enum Outcome {
     /// The peer closed, with this code (echoed back) or none.
     Closed(Option<CloseCode>),
-    /// The peer broke the protocol; we closed with the error's code.
-    Failed(ProtocolError),
+    /// The peer broke the protocol (we closed with the error's code), or
+    /// the connection ended without a close.
+    Failed(ConnectionError),
     /// The upgrade request was refused with the error's HTTP status.
     Refused(RequestError),
     /// An echo could not be queued (a server never masks, so this only
@@ -114,11 +115,11 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Closed(Some(code)) => write!(f, "closed by peer with {code}, echoed"),
             Outcome::Closed(None) => f.write_str("closed by peer without a code"),
-            Outcome::Failed(ProtocolError::UnexpectedEof) => {
+            Outcome::Failed(ConnectionError::UnexpectedEof) => {
                 f.write_str("disconnected without a close frame (1006)")
             }
-            // The error's text names the close code that was sent.
-            Outcome::Failed(error) => write!(f, "protocol error: {error}"),
+            // The error's text names the close code (and whether it was sent).
+            Outcome::Failed(error) => write!(f, "failed: {error}"),
             Outcome::Refused(error) => write!(f, "refused with {}: {error}", error.status()),
             Outcome::SendFailed(error) => write!(f, "echo failed: {error}"),
             Outcome::TimedOut => f.write_str("timed out"),

@@ -29,7 +29,7 @@ use crate::heap;
 use crate::input::{Setup, Xorshift, chunks, split_setup};
 use wsproto::bytes::BytesMut;
 use wsproto::{
-    Connection, Control, Decoder, Event, MessageKind, ProtocolError, Role, State, StreamEvent,
+    Connection, ConnectionError, Control, Decoder, Event, MessageKind, Role, State, StreamEvent,
     Streaming,
 };
 
@@ -46,7 +46,7 @@ pub fn check(role: Role, data: &[u8]) {
         // The core-only Decoder has no end of stream: the connection's
         // UnexpectedEof is its own.
         let mut expected = streamed.events;
-        if setup.eof && expected.last() == Some(&Err(ProtocolError::UnexpectedEof)) {
+        if setup.eof && expected.last() == Some(&Err(ConnectionError::UnexpectedEof)) {
             expected.pop();
         }
         assert_eq!(
@@ -78,7 +78,7 @@ fn join_piece(
 
 /// The events of a [`Decoder`] (the streaming level without replies),
 /// messages joined from their pieces, then its error, if any.
-fn run_decoder(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Vec<Result<Event, ProtocolError>> {
+fn run_decoder(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Vec<Result<Event, ConnectionError>> {
     let mut decoder = Decoder::new(role, &setup.config);
     let mut events = Vec::new();
     let mut message: Option<(MessageKind, Vec<u8>)> = None;
@@ -92,7 +92,7 @@ fn run_decoder(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Vec<Result<Event,
                 Err(error) => {
                     let mut probe = [0x81u8, 0x00];
                     assert_eq!(decoder.decode(&mut probe).map(|(used, _)| used), Err(error));
-                    events.push(Err(error));
+                    events.push(Err(error.into()));
                     return events;
                 }
             };
@@ -125,7 +125,7 @@ fn run_decoder(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Vec<Result<Event,
 #[derive(Debug, PartialEq, Eq)]
 pub struct Run {
     /// Events in order, then the error that ended the run, if any.
-    pub events: Vec<Result<Event, ProtocolError>>,
+    pub events: Vec<Result<Event, ConnectionError>>,
     pub sent: Vec<u8>,
     pub state: State,
 }
@@ -150,7 +150,7 @@ pub fn streaming_connection(role: Role, setup: &Setup) -> Connection<Streaming> 
 const PROBE: [u8; 2] = [0x81, 0x00];
 
 /// What the connection must send in reply to `events` (in order).
-fn expected_replies(events: &[Result<Event, ProtocolError>], auto_pong: bool) -> Vec<Reply> {
+fn expected_replies(events: &[Result<Event, ConnectionError>], auto_pong: bool) -> Vec<Reply> {
     let mut replies = Vec::new();
     let mut closed = false;
     for event in events {

@@ -87,8 +87,8 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use wsproto::{
-    CloseCode, CloseFrame, Config, Control, ControlPayload, DeflateParams, Event, MessageKind,
-    ProtocolError, Role,
+    CloseCode, CloseFrame, Config, ConnectionError, Control, ControlPayload, DeflateParams, Event,
+    MessageKind, ProtocolError, Role,
 };
 
 use crate::decode::{
@@ -177,7 +177,10 @@ fn check_events(config: &Config, run: &Run) {
             Ok(Event::Binary(data)) => data.len(),
             Ok(_) => continue,
             Err(error) => {
-                let code = match error {
+                let Some(protocol) = error.protocol_error() else {
+                    continue;
+                };
+                let code = match protocol {
                     ProtocolError::InvalidCompressedData(MessageKind::Text) => 1007,
                     ProtocolError::InvalidCompressedData(MessageKind::Binary) => 1002,
                     ProtocolError::MessageTooLong { len, max } => {
@@ -451,7 +454,7 @@ impl Script {
     }
 
     /// Checks the message-level events against the model.
-    fn check(&self, setup: &Setup, events: &[Result<Event, ProtocolError>]) {
+    fn check(&self, setup: &Setup, events: &[Result<Event, ConnectionError>]) {
         let config = &setup.config;
         let mut oracle = Oracle::new(&self.params);
         let mut actual = events.iter();
@@ -513,14 +516,17 @@ impl Script {
         }
         match actual.next() {
             None => assert!(!setup.eof, "no error after the end of stream"),
-            Some(Err(ProtocolError::UnexpectedEof)) => assert!(setup.eof),
+            Some(Err(ConnectionError::UnexpectedEof)) => assert!(setup.eof),
             Some(other) => panic!("{other:?} after everything sent"),
         }
     }
 }
 
 /// Whether `error` is one of `faults` for a message of `kind`.
-fn allowed(error: ProtocolError, kind: MessageKind, faults: &[Fault]) -> bool {
+fn allowed(error: ConnectionError, kind: MessageKind, faults: &[Fault]) -> bool {
+    let Some(error) = error.protocol_error() else {
+        return false;
+    };
     let fault = match error {
         ProtocolError::FrameTooLong { .. } => Fault::FrameTooLong,
         ProtocolError::MessageTooLong { .. } => Fault::TooLong,

@@ -2,7 +2,7 @@
 //! answered (pongs, close echo, failure close).
 
 use wsproto::frame::{FrameHeader, OpCode, ParsedHeader, apply_mask};
-use wsproto::{CloseCode, ProtocolError, Role};
+use wsproto::{CloseCode, ConnectionError, Role};
 
 /// A frame we expect a connection to have sent in reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,9 +15,10 @@ pub enum Reply {
 
 impl Reply {
     /// The close a connection sends when `error` fails it, if any.
-    pub fn failure(error: ProtocolError) -> Option<Reply> {
-        let code = error.close_code();
-        code.is_sendable().then_some(Reply::Close(Some(code.0)))
+    pub fn failure(error: ConnectionError) -> Option<Reply> {
+        error
+            .wire_close_code()
+            .map(|code| Reply::Close(Some(code.0)))
     }
 
     /// The echo of a received close with `code`.

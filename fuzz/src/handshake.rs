@@ -23,7 +23,7 @@ use wsproto::handshake::{
     Accept, ClientHandshake, ClientRequest, Extension, Request, RequestError, ResponseErrorKind,
     ServerHandshake, accept_key,
 };
-use wsproto::{Connection, Event, ProtocolError, Role};
+use wsproto::{Connection, ConnectionError, Event, Role};
 
 /// Slack for fixed-size state and the allocator's rounding.
 const SLACK: usize = 8192;
@@ -288,7 +288,7 @@ fn check_handoff(role: Role, setup: &Setup, mut connection: Connection, after: &
     if setup.eof {
         connection.recv_eof();
     }
-    let mut events: Vec<Result<Event, ProtocolError>> = Vec::new();
+    let mut events: Vec<Result<Event, ConnectionError>> = Vec::new();
     loop {
         match connection.poll_event() {
             Ok(Some(event)) => events.push(Ok(event)),

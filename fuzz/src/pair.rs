@@ -27,8 +27,8 @@ use std::collections::VecDeque;
 
 use arbitrary::Arbitrary;
 use wsproto::{
-    CloseCode, CloseFrame, Config, Connection, Control, ControlPayload, DeflateParams, Event,
-    MessageKind, ProtocolError, Role, SendError, State, StreamEvent, Streaming,
+    CloseCode, CloseFrame, Config, Connection, ConnectionError, Control, ControlPayload,
+    DeflateParams, Event, MessageKind, Misuse, Role, SendError, State, StreamEvent, Streaming,
 };
 
 use crate::input::Xorshift;
@@ -483,9 +483,9 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
             let expected = if me.send_closed() {
                 Err(SendError::Closed)
             } else if !code.is_sendable() {
-                Err(SendError::UnsendableCloseCode(code))
+                Err(SendError::Misuse(Misuse::UnsendableCloseCode(code)))
             } else if reason.len() > 123 {
-                Err(SendError::CloseReasonTooLong(reason.len()))
+                Err(SendError::Misuse(Misuse::CloseReasonTooLong(reason.len())))
             } else {
                 Ok(())
             };
@@ -521,7 +521,7 @@ fn apply(op: Op, me: &mut Side, peer: &mut Side) {
             if me.close_received {
                 assert_eq!(outcome, None, "an error after a clean close");
             } else {
-                assert_eq!(outcome, Some(ProtocolError::UnexpectedEof));
+                assert_eq!(outcome, Some(ConnectionError::UnexpectedEof));
             }
             assert_eq!(
                 me.conn.state(),
@@ -537,7 +537,7 @@ fn whole_message_expected(me: &Side) -> Result<(), SendError> {
     if me.send_closed() {
         Err(SendError::Closed)
     } else if me.sending.is_some() {
-        Err(SendError::MessageInProgress)
+        Err(SendError::Misuse(Misuse::MessageInProgress))
     } else {
         Ok(())
     }
@@ -548,7 +548,7 @@ fn control_expected(me: &Side, data: &[u8]) -> Result<(), SendError> {
     if me.send_closed() {
         Err(SendError::Closed)
     } else if data.len() > 125 {
-        Err(SendError::ControlPayloadTooLong(data.len()))
+        Err(SendError::Misuse(Misuse::ControlPayloadTooLong(data.len())))
     } else {
         Ok(())
     }
@@ -584,7 +584,9 @@ fn send_fragment(me: &mut Side, peer: &mut Side, kind: MessageKind, data: &[u8],
         Err(SendError::Closed)
     } else {
         match &me.sending {
-            Some((current, _)) if *current != kind => Err(SendError::MessageInProgress),
+            Some((current, _)) if *current != kind => {
+                Err(SendError::Misuse(Misuse::MessageInProgress))
+            }
             sending => {
                 let mut all = sending.as_ref().map_or(Vec::new(), |(_, b)| b.clone());
                 all.extend_from_slice(data);
@@ -597,7 +599,7 @@ fn send_fragment(me: &mut Side, peer: &mut Side, kind: MessageKind, data: &[u8],
                 if valid {
                     Ok(())
                 } else {
-                    Err(SendError::InvalidUtf8)
+                    Err(SendError::Misuse(Misuse::InvalidUtf8))
                 }
             }
         }
@@ -755,7 +757,7 @@ fn received(me: &mut Side, peer: &mut Side, event: Event) {
 }
 
 /// After an end of stream: the error the receive calls report, if any.
-fn poll_error(me: &mut Side) -> Option<ProtocolError> {
+fn poll_error(me: &mut Side) -> Option<ConnectionError> {
     if me.streams {
         let mut empty = [0u8; 0];
         me.conn.streaming().recv_in_place(&mut empty).err()

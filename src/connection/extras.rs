@@ -3,7 +3,6 @@
 //! does without.
 
 use super::timers;
-use crate::error::ProtocolError;
 use crate::prelude::*;
 use crate::send::SendExtras;
 use bytes::BytesMut;
@@ -13,7 +12,7 @@ use crate::deflate::{DeflateParams, Inbound};
 
 /// What a healthy server connection streaming its input does without:
 /// the message level's state, permessage-deflate, a client's key source and
-/// the error a connection failed with. One box, made on first use, keeps
+/// the timers. One box, made on first use, keeps
 /// every connection small and an idle one free of heap.
 #[derive(Default)]
 pub(super) struct Extras {
@@ -23,7 +22,6 @@ pub(super) struct Extras {
     /// its size.
     #[cfg(feature = "deflate")]
     pub(super) inflating: Option<Box<Inflating>>,
-    pub(super) error: Option<ProtocolError>,
     pub(super) timers: timers::Timers,
 }
 
@@ -35,11 +33,7 @@ impl Extras {
         let inflating = self.inflating.is_some();
         #[cfg(not(feature = "deflate"))]
         let inflating = false;
-        self.inbox.is_empty()
-            && self.send.is_idle()
-            && !inflating
-            && self.error.is_none()
-            && self.timers.is_idle()
+        self.inbox.is_empty() && self.send.is_idle() && !inflating && self.timers.is_idle()
     }
 }
 

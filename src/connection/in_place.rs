@@ -2,7 +2,7 @@
 //! stays in the caller's buffer until the transport has taken it.
 
 use super::{Connection, Messages, ReceiveLevel};
-use crate::error::SendError;
+use crate::error::{Misuse, SendError};
 use crate::event::MessageKind;
 
 /// A message queued by [`Connection::send_in_place`] whose payload is still
@@ -76,7 +76,7 @@ impl<L: ReceiveLevel> Connection<L> {
     /// in place, so its contents are scrambled afterwards; a server leaves
     /// it as it is.
     ///
-    /// Text must be valid UTF-8, else [`SendError::InvalidUtf8`] and nothing
+    /// Text must be valid UTF-8, else [`Misuse::InvalidUtf8`](crate::Misuse::InvalidUtf8) and nothing
     /// is queued. With permessage-deflate in force, a payload worth
     /// compressing is compressed into the connection's buffer as
     /// [`send_binary`](Self::send_binary) would, and `Outgoing` has no
@@ -109,7 +109,7 @@ impl<L: ReceiveLevel> Connection<L> {
     ) -> Result<Outgoing<'c, 'p, L>, SendError> {
         self.check_can_send()?;
         if kind == MessageKind::Text {
-            crate::utf8::validate(payload).map_err(|_| SendError::InvalidUtf8)?;
+            crate::utf8::validate(payload).map_err(|_| SendError::Misuse(Misuse::InvalidUtf8))?;
         }
         let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
         let owed = self.sender.message_in_place(extras, kind, payload)?;

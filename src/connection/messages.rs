@@ -17,8 +17,8 @@
 
 #[cfg(feature = "deflate")]
 use super::Extras;
-use super::{Connection, Failure, Messages};
-use crate::error::ProtocolError;
+use super::{Connection, Messages};
+use crate::error::{ConnectionError, ProtocolError};
 use crate::event::{Control, Event, MessageKind};
 use crate::frame::{FrameHeader, OpCode, ParsedHeader};
 use crate::prelude::*;
@@ -71,8 +71,8 @@ impl Connection<Messages> {
     /// frame when the error is returned. So the application can still
     /// answer the messages that arrived before a close or an error. Once
     /// the connection has failed, every call returns the same
-    /// [`ProtocolError`].
-    pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+    /// [`ConnectionError`].
+    pub fn poll_event(&mut self) -> Result<Option<Event>, ConnectionError> {
         if self.caller_holds > 0 && self.failed().is_none() {
             // Part of a frame waits in a buffer given to `poll_event_from`:
             // what `recv` took comes after it.
@@ -132,9 +132,12 @@ impl Connection<Messages> {
     /// let Some(Event::Text(text)) = server.poll_event_from(&mut buf)? else { panic!() };
     /// assert_eq!(text, "Hello");
     /// assert!(buf.is_empty());
-    /// # Ok::<(), wsproto::ProtocolError>(())
+    /// # Ok::<(), wsproto::ConnectionError>(())
     /// ```
-    pub fn poll_event_from(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+    pub fn poll_event_from(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<Event>, ConnectionError> {
         self.heard |= !buf.is_empty();
         let holds = (core::mem::take(&mut self.caller_holds) as usize).min(buf.len());
         if let Some(extras) = self.extras.as_deref_mut() {
@@ -165,8 +168,8 @@ impl Connection<Messages> {
         &mut self,
         buf: &mut BytesMut,
         release: bool,
-    ) -> Result<Option<Event>, ProtocolError> {
-        if self.failure == Failure::Failed {
+    ) -> Result<Option<Event>, ConnectionError> {
+        if self.lifecycle.failed() {
             buf.clear();
             // Reports the sticky error.
             return self.input_exhausted().map(|()| None);
@@ -184,7 +187,7 @@ impl Connection<Messages> {
             Err(error) => {
                 buf.clear();
                 self.fail(error);
-                Err(error)
+                Err(error.into())
             }
         }
     }

@@ -3,9 +3,9 @@
 //! owned and in-place sends are in `send_owned.rs` and `in_place.rs`, the
 //! closing handshake's timer in `timers.rs`).
 
-use super::{Connection, Initiator, ReceiveLevel};
+use super::{Connection, ReceiveLevel};
 use crate::close::{CloseCode, CloseFrame};
-use crate::error::SendError;
+use crate::error::{Misuse, SendError};
 use crate::event::{MAX_CONTROL_PAYLOAD, MessageKind};
 use crate::frame::OpCode;
 use crate::prelude::*;
@@ -33,7 +33,7 @@ impl<L: ReceiveLevel> Connection<L> {
     /// may be sent between fragments; other messages may not.
     ///
     /// Text fragments may split a character, but together they must be
-    /// valid UTF-8, else [`SendError::InvalidUtf8`] and nothing is queued.
+    /// valid UTF-8, else [`Misuse::InvalidUtf8`](crate::Misuse::InvalidUtf8) and nothing is queued.
     pub fn send_fragment(
         &mut self,
         kind: MessageKind,
@@ -59,7 +59,9 @@ impl<L: ReceiveLevel> Connection<L> {
     pub(super) fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         self.check_can_send()?;
         if payload.len() > MAX_CONTROL_PAYLOAD {
-            return Err(SendError::ControlPayloadTooLong(payload.len()));
+            return Err(SendError::Misuse(Misuse::ControlPayloadTooLong(
+                payload.len(),
+            )));
         }
         let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
         Ok(self.sender.control(extras, opcode, payload)?)
@@ -70,19 +72,18 @@ impl<L: ReceiveLevel> Connection<L> {
     pub(super) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         self.check_open()?;
         if !code.is_sendable() {
-            return Err(SendError::UnsendableCloseCode(code));
+            return Err(SendError::Misuse(Misuse::UnsendableCloseCode(code)));
         }
-        let frame =
-            CloseFrame::new(code, reason).ok_or(SendError::CloseReasonTooLong(reason.len()))?;
+        let frame = CloseFrame::new(code, reason)
+            .ok_or(SendError::Misuse(Misuse::CloseReasonTooLong(reason.len())))?;
         let extras = self.extras.as_deref_mut().map(|e| &mut e.send);
         self.sender.close(extras, &frame)?;
-        self.close_sent = true;
-        self.close_initiator = Some(Initiator::Local);
+        self.lifecycle.on_close_sent();
         Ok(())
     }
 
     pub(super) fn check_open(&self) -> Result<(), SendError> {
-        if self.close_sent || self.eof || self.failed().is_some() {
+        if !self.lifecycle.can_send() {
             Err(SendError::Closed)
         } else {
             Ok(())

@@ -2,8 +2,8 @@
 //! unmasked in the caller's buffer, or inflated into the connection's own
 //! (permessage-deflate).
 
-use super::{Connection, Failure, Lent, Streaming};
-use crate::error::ProtocolError;
+use super::{Connection, Lent, Streaming};
+use crate::error::{ConnectionError, ProtocolError};
 use crate::event::{Control, MessageKind, StreamEvent};
 use crate::prelude::*;
 use crate::recv::Step;
@@ -75,12 +75,12 @@ impl Connection<Streaming> {
     ///     }
     /// }
     /// assert_eq!(received, b"Hello");
-    /// # Ok::<(), wsproto::ProtocolError>(())
+    /// # Ok::<(), wsproto::ConnectionError>(())
     /// ```
     pub fn recv_in_place<'a>(
         &'a mut self,
         input: &'a mut [u8],
-    ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
+    ) -> Result<(usize, Option<StreamEvent<'a>>), ConnectionError> {
         self.heard |= !input.is_empty();
         if self.fast_path_open() {
             if let Some(found) = self.receiver.whole_message(input) {
@@ -88,7 +88,7 @@ impl Connection<Streaming> {
                     Ok(event) => Ok(event),
                     Err(error) => {
                         self.fail(error);
-                        Err(error)
+                        Err(error.into())
                     }
                 };
             }
@@ -102,11 +102,10 @@ impl Connection<Streaming> {
     fn recv_in_place_general<'a>(
         &'a mut self,
         input: &'a mut [u8],
-    ) -> Result<(usize, Option<StreamEvent<'a>>), ProtocolError> {
-        if let Some(error) = self.failed() {
+    ) -> Result<(usize, Option<StreamEvent<'a>>), ConnectionError> {
+        if self.failed().is_some() {
             // A timer's ending too: this level hands nothing out after it.
-            self.failure = Failure::Failed;
-            return Err(error);
+            self.input_exhausted()?;
         }
         if self.held {
             if let Some((kind, len)) = self.take_predecoded(input.len()) {
@@ -127,7 +126,7 @@ impl Connection<Streaming> {
         if !self.receiving() {
             return Ok((input.len(), None));
         }
-        if self.eof {
+        if !self.taking_input() {
             // Input after the transport's end is ignored.
             self.input_exhausted()?;
             return Ok((input.len(), None));
@@ -136,7 +135,7 @@ impl Connection<Streaming> {
             Ok(found) => found,
             Err(error) => {
                 self.fail(error);
-                return Err(error);
+                return Err(error.into());
             }
         };
         // Each arm builds its own result: a shared one would copy the

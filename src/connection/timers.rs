@@ -6,11 +6,11 @@
 //! logic needs nothing but `core::time::Duration`; with `std`, `Instant`s
 //! are accepted and returned too.
 
-use super::{Connection, Failure, ReceiveLevel, State};
+use super::{Connection, ReceiveLevel, State};
 #[cfg(feature = "std")]
 use crate::clock::Clock;
 use crate::close::CloseCode;
-use crate::error::{ProtocolError, SendError};
+use crate::error::{ConnectionError, SendError};
 use crate::frame::OpCode;
 use core::time::Duration;
 #[cfg(feature = "std")]
@@ -140,10 +140,10 @@ impl<L: ReceiveLevel> Connection<L> {
     ///   (write out [`pending_transmit`](Self::pending_transmit) as after any
     ///   call). If neither a pong nor any other byte arrives within
     ///   [`Config::keepalive_timeout`](crate::Config::keepalive_timeout),
-    ///   the connection fails with [`ProtocolError::KeepaliveTimeout`].
+    ///   the connection fails with [`ConnectionError::KeepaliveTimeout`].
     /// - **Closing handshake** ([`Config::close_timeout`](crate::Config::close_timeout)):
     ///   if it has not finished in time, the connection fails with
-    ///   [`ProtocolError::CloseTimeout`].
+    ///   [`ConnectionError::CloseTimeout`].
     ///
     /// A timeout sends nothing (its close code, 1006, never goes on the
     /// wire) and drops what was waiting to be written: [`state`](Self::state)
@@ -152,7 +152,7 @@ impl<L: ReceiveLevel> Connection<L> {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// use wsproto::{CloseCode, Config, Connection, ProtocolError, Role, State};
+    /// use wsproto::{CloseCode, Config, Connection, ConnectionError, Role, State};
     ///
     /// let mut config = Config::default();
     /// config.close_timeout = Some(Duration::from_secs(5));
@@ -167,7 +167,7 @@ impl<L: ReceiveLevel> Connection<L> {
     /// // The peer never answers: at the deadline, give up.
     /// server.handle_timeout(start + Duration::from_secs(5));
     /// assert_eq!(server.state(), State::Closed);
-    /// assert_eq!(server.poll_event(), Err(ProtocolError::CloseTimeout));
+    /// assert_eq!(server.poll_event(), Err(ConnectionError::CloseTimeout));
     /// # Ok::<(), wsproto::SendError>(())
     /// ```
     #[cfg(feature = "std")]
@@ -211,7 +211,7 @@ impl<L: ReceiveLevel> Connection<L> {
                     .close_deadline
                     .get_or_insert(at.saturating_add(timeout));
                 if at >= deadline {
-                    Check::Expired(ProtocolError::CloseTimeout)
+                    Check::Expired(ConnectionError::CloseTimeout)
                 } else {
                     Check::Wait
                 }
@@ -260,12 +260,10 @@ impl<L: ReceiveLevel> Connection<L> {
     /// written is dropped, and the state is `Closed`. Bytes received
     /// before are still decoded at the message level (their events come
     /// before the error); no input is taken any more.
-    fn time_out(&mut self, error: ProtocolError) {
+    fn time_out(&mut self, error: ConnectionError) {
         // Nothing more goes out: not even the echo of a close decoded from
         // the bytes received before.
-        self.close_sent = true;
-        self.extras().error = Some(error);
-        self.failure = Failure::Ending;
+        self.lifecycle.on_timeout(error);
         self.sender.discard();
     }
 }
@@ -275,7 +273,7 @@ enum Check {
     Wait,
     /// The keepalive's ping is due.
     Ping,
-    Expired(ProtocolError),
+    Expired(ConnectionError),
 }
 
 impl Keepalive {
@@ -289,7 +287,7 @@ impl Keepalive {
         }
         if let Some(deadline) = self.answer_deadline {
             return if at >= deadline {
-                Check::Expired(ProtocolError::KeepaliveTimeout)
+                Check::Expired(ConnectionError::KeepaliveTimeout)
             } else {
                 Check::Wait
             };

@@ -3,7 +3,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::{Connection, Streaming};
-use crate::error::ProtocolError;
+use crate::error::ConnectionError;
 use crate::event::{Control, MessageKind, StreamEvent};
 use core::ops::Range;
 
@@ -55,9 +55,12 @@ impl Connection<Streaming> {
     /// let Some(BytesEvent::Data { payload, fin: true, .. }) = event else { panic!("{event:?}") };
     /// assert_eq!(payload, "Hello");
     /// assert!(buf.is_empty());
-    /// # Ok::<(), wsproto::ProtocolError>(())
+    /// # Ok::<(), wsproto::ConnectionError>(())
     /// ```
-    pub fn recv_bytes(&mut self, buf: &mut BytesMut) -> Result<Option<BytesEvent>, ProtocolError> {
+    pub fn recv_bytes(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<BytesEvent>, ConnectionError> {
         // The payload's place is found from its address: in-place pieces
         // lie inside the consumed bytes, inflated ones elsewhere.
         let base = buf.as_ptr() as usize;

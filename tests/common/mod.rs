@@ -7,9 +7,9 @@
 #![allow(dead_code)]
 
 use wsproto::{
-    CloseCode, CloseFrame, Config, Connection, Control, ControlPayload, EntropyError,
-    EntropySource, Event, MessageKind, ProtocolError, ReceiveLevel, Role, SendError, State,
-    StreamEvent, Streaming,
+    CloseCode, CloseFrame, Config, Connection, ConnectionError, Control, ControlPayload,
+    EntropyError, EntropySource, Event, MessageKind, ProtocolError, ReceiveLevel, Role, SendError,
+    State, StreamEvent, Streaming,
 };
 
 pub mod deflate_audit;
@@ -191,36 +191,36 @@ pub fn concat(frames: &[Vec<u8>]) -> Vec<u8> {
 
 // ----- expected events -----
 
-pub type Outcome = Vec<Result<Event, ProtocolError>>;
+pub type Outcome = Vec<Result<Event, ConnectionError>>;
 
-pub fn text(s: &str) -> Result<Event, ProtocolError> {
+pub fn text(s: &str) -> Result<Event, ConnectionError> {
     Ok(Event::Text(s.into()))
 }
 
-pub fn binary(data: &[u8]) -> Result<Event, ProtocolError> {
+pub fn binary(data: &[u8]) -> Result<Event, ConnectionError> {
     Ok(Event::Binary(data.to_vec().into()))
 }
 
-pub fn ping(data: &[u8]) -> Result<Event, ProtocolError> {
+pub fn ping(data: &[u8]) -> Result<Event, ConnectionError> {
     Ok(Event::Control(Control::Ping(
         ControlPayload::new(data).expect("at most 125 bytes"),
     )))
 }
 
-pub fn pong(data: &[u8]) -> Result<Event, ProtocolError> {
+pub fn pong(data: &[u8]) -> Result<Event, ConnectionError> {
     Ok(Event::Control(Control::Pong(
         ControlPayload::new(data).expect("at most 125 bytes"),
     )))
 }
 
-pub fn close(code: u16, reason: &str) -> Result<Event, ProtocolError> {
+pub fn close(code: u16, reason: &str) -> Result<Event, ConnectionError> {
     Ok(Event::Control(Control::Close(
         CloseFrame::new(CloseCode(code), reason).expect("reason fits"),
     )))
 }
 
 /// The close event of a close frame without payload.
-pub fn close_empty() -> Result<Event, ProtocolError> {
+pub fn close_empty() -> Result<Event, ConnectionError> {
     close(1005, "")
 }
 
@@ -378,7 +378,7 @@ pub fn run_stream_on(mut conn: Connection<Streaming>, chunks: &[&[u8]]) -> Strea
 }
 
 /// After a connection failed, no data frame can be queued.
-fn assert_sticky<L: ReceiveLevel>(conn: &mut Connection<L>, error: ProtocolError) {
+fn assert_sticky<L: ReceiveLevel>(conn: &mut Connection<L>, error: ConnectionError) {
     assert_eq!(
         conn.send_text("late"),
         Err(SendError::Closed),
@@ -430,7 +430,7 @@ pub fn assert_fails(
     assert_eq!(error.close_code(), CloseCode(code));
     let run = run_both(role, config, chunks);
     let mut expected = before;
-    expected.push(Err(error));
+    expected.push(Err(error.into()));
     assert_eq!(run.events, expected);
     assert_eq!(sent_close_code(&run.sent), Some(code));
     assert_eq!(run.state, State::Closed);
