@@ -585,3 +585,25 @@ fn a_driver_that_sleeps_until_each_returned_deadline_sees_the_whole_cycle() {
     assert_eq!(server.poll_event(), pong(b"").map(Some));
     assert_eq!(server.poll_event(), Err(ConnectionError::KeepaliveTimeout));
 }
+
+/// Regression (issue 19): a close timeout after a protocol error made the
+/// message level decode again, so bytes read after the failure came out as
+/// a message.
+#[test]
+fn nothing_is_decoded_after_a_failure_even_once_its_close_timed_out() {
+    let t0 = Instant::now();
+    let mut server = connection(Role::Server, Config::default());
+    server.recv(&server_frame(true, OP_TEXT, b"unmasked"));
+    assert_eq!(
+        server.poll_event(),
+        Err(ProtocolError::UnmaskedFrame.into())
+    );
+    assert_eq!(tick(&mut server, t0), Some(t0 + 10 * SECOND));
+    assert_eq!(tick(&mut server, t0 + 10 * SECOND), None);
+    let mut buf = bytes::BytesMut::from(&from_peer(Role::Server, OP_TEXT, b"late")[..]);
+    assert_eq!(
+        server.poll_event_from(&mut buf),
+        Err(ConnectionError::CloseTimeout)
+    );
+    assert!(buf.is_empty(), "bytes after the failure are dropped");
+}
