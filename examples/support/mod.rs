@@ -61,8 +61,10 @@ pub fn echo_events(conn: &mut Connection) -> Option<Outcome> {
     // queued until the driver has written some out (it calls again).
     while conn.wants_read() {
         let sent = match conn.poll_event() {
-            Ok(Some(Event::Text(text))) => conn.send_text(&text),
-            Ok(Some(Event::Binary(data))) => conn.send_binary(&data),
+            // Owned in, owned out: a large message goes back by reference,
+            // without a copy (a small one is copied next to its header).
+            Ok(Some(Event::Text(text))) => conn.send_text_owned(text),
+            Ok(Some(Event::Binary(data))) => conn.send_binary_owned(data),
             Ok(Some(Event::Control(Control::Close(frame)))) => {
                 let code = (!frame.is_empty()).then(|| frame.code());
                 return Some(Outcome::Closed(code));
