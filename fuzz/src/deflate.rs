@@ -82,7 +82,7 @@
 //!
 //! Two crate bugs this target found (faults reported out of stream order,
 //! and a match cut by a full output leaking into the next message) are
-//! fixed; their reproducers are tests in `tests/deflate.rs`, and runs of
+//! fixed; their reproducers are tests in `tests/it/deflate.rs`, and runs of
 //! one input must now be equal.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};

@@ -6,7 +6,7 @@
 //! negotiated window, and RSV1 marks exactly the compressed ones.
 #![cfg(feature = "deflate")]
 
-mod common;
+use crate::common;
 
 use common::deflate_audit::Auditor;
 use common::{Outcome, ScriptedEntropy, cut_at, parse_frames, run_both_on};

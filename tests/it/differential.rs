@@ -61,7 +61,7 @@
 
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};

@@ -3,7 +3,7 @@
 
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use common::*;
 use wsproto::{Config, Connection, Control, Event, MessageKind, Role, State};

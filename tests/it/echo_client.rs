@@ -10,11 +10,11 @@
 #![cfg(feature = "deflate")]
 
 #[allow(dead_code)]
-#[path = "../examples/echo_server.rs"]
+#[path = "../../examples/echo_server.rs"]
 mod echo_server;
 
 #[allow(dead_code)]
-#[path = "../examples/client.rs"]
+#[path = "../../examples/client.rs"]
 mod client;
 
 use std::net::SocketAddr;

@@ -8,7 +8,7 @@
 
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::{Duration, Instant};

@@ -12,18 +12,18 @@
 // Each example declares its own `mod support;`: three copies, on purpose.
 #![allow(clippy::duplicate_mod)]
 
-mod common;
+use crate::common;
 
 #[allow(dead_code)]
-#[path = "../examples/echo_server.rs"]
+#[path = "../../examples/echo_server.rs"]
 mod echo_server;
 
 #[allow(dead_code)]
-#[path = "../examples/blocking_echo_server.rs"]
+#[path = "../../examples/blocking_echo_server.rs"]
 mod blocking_echo_server;
 
 #[allow(dead_code)]
-#[path = "../examples/mio_echo_server.rs"]
+#[path = "../../examples/mio_echo_server.rs"]
 mod mio_echo_server;
 
 use std::io::{self, Read, Write};

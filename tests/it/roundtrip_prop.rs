@@ -4,7 +4,7 @@
 
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use common::{Outcome, ScriptedEntropy, cut_at, run_both};
 use proptest::prelude::*;

@@ -6,7 +6,7 @@
 
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use common::{cut_at, run_both, sent_close_code};
 use proptest::prelude::*;

@@ -5,7 +5,7 @@
 
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use common::{OP_TEXT, ScriptedEntropy, server_frame};
 use wsproto::handshake::{

@@ -4,7 +4,7 @@
 
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use common::*;
 use wsproto::{

@@ -6,7 +6,7 @@
 
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use common::*;
 use wsproto::{Config, ProtocolError, Role};

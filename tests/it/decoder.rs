@@ -10,7 +10,7 @@
 
 // `common` needs `Connection`: only the differential test uses it.
 #[cfg(feature = "alloc")]
-mod common;
+use crate::common;
 
 use wsproto::{
     CloseCode, CloseFrame, Config, Control, Decoder, MessageKind, ProtocolError, Role, StreamEvent,

@@ -54,7 +54,7 @@
 
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

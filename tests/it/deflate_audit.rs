@@ -5,7 +5,7 @@
 //! input checked against flate2's inflater.
 #![cfg(feature = "deflate")]
 
-mod common;
+use crate::common;
 
 use common::deflate_audit::*;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};

@@ -10,7 +10,7 @@
 #![cfg(feature = "deflate")]
 
 #[allow(dead_code)]
-#[path = "../examples/autobahn_client.rs"]
+#[path = "../../examples/autobahn_client.rs"]
 mod autobahn_client;
 
 use std::io::{Read, Write};

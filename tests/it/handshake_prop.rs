@@ -5,7 +5,7 @@
 
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::{ScriptedEntropy, cut_at};

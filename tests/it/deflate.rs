@@ -3,7 +3,7 @@
 //! negotiation through the handshakes.
 #![cfg(feature = "deflate")]
 
-mod common;
+use crate::common;
 
 use common::deflate_audit::Auditor;
 use common::deflate_bits::{bomb, far_back};

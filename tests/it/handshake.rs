@@ -6,7 +6,7 @@
 
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use common::{OP_PING, OP_TEXT, client_frame};
 use wsproto::handshake::{
