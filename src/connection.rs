@@ -291,7 +291,7 @@ impl<L: ReceiveLevel> Connection<L> {
 
     /// Not part of the stable API: bytes the receive path has parsed,
     /// copied, unmasked and validated, read by the linear-work tests
-    /// (`tests/linear_work.rs`).
+    /// (`tests/heap/linear_work.rs`).
     #[doc(hidden)]
     pub fn bytes_examined(&self) -> u64 {
         #[cfg(feature = "deflate")]

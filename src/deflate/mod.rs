@@ -52,7 +52,7 @@
 //! message is sent or received. With context takeover it is kept for the
 //! life of the connection; without it (our `no_context_takeover`, or the
 //! peer's) it is freed after every message, so an idle connection holds
-//! nothing. Measured with the zlib-rs backend by `tests/deflate_memory.rs`:
+//! nothing. Measured with the zlib-rs backend by `tests/heap/deflate_memory.rs`:
 //!
 //! | window bits | compressor | decompressor |
 //! | --- | --- | --- |

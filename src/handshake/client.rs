@@ -288,7 +288,7 @@ impl ClientHandshake {
     }
 
     /// Not part of the stable API: bytes this handshake has copied, searched
-    /// and parsed, read by the linear-work tests (`tests/linear_work.rs`).
+    /// and parsed, read by the linear-work tests (`tests/heap/linear_work.rs`).
     #[doc(hidden)]
     pub fn bytes_examined(&self) -> u64 {
         self.reader.examined()

@@ -3,73 +3,28 @@
 //! `src/deflate/mod.rs` and `docs/security.md`), nothing for an idle
 //! connection, and a 10 GB bomb held to `max_message_len`.
 //!
-//! One test function, so no other test allocates while it measures.
+//! One test function, so no other test allocates while it measures; the
+//! allocator (`counting.rs`) counts per thread, so neither do the tests of
+//! the other files in this binary.
 #![cfg(feature = "deflate")]
 
-mod common;
+use crate::common;
+use crate::counting;
 
 use common::{ScriptedEntropy, limits};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use wsproto::{
     Config, Connection, ConnectionError, DeflateParams, Event, ProtocolError, Role, StreamEvent,
 };
 
-struct Counting;
-
-thread_local! {
-    // Counted per thread: the test harness's main thread allocates now and
-    // then (it did, inside a measurement, in CI), and only the test's own
-    // allocations are measured. They start high so that freeing memory
-    // another thread allocated cannot wrap them.
-    static HELD: Cell<usize> = const { Cell::new(1 << 40) };
-    static PEAK: Cell<usize> = const { Cell::new(1 << 40) };
-}
-
-fn grow(bytes: usize) {
-    let _ = HELD.try_with(|held| {
-        let now = held.get() + bytes;
-        held.set(now);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-    });
-}
-
-fn shrink(bytes: usize) {
-    let _ = HELD.try_with(|held| held.set(held.get() - bytes));
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        shrink(layout.size());
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    // The system's realloc (which can grow in place), counted as the change.
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if new_size > layout.size() {
-            grow(new_size - layout.size());
-        } else {
-            shrink(layout.size() - new_size);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
 /// Heap this thread holds now, and the peak since the last call.
 fn held() -> usize {
-    let now = HELD.with(Cell::get);
-    PEAK.with(|peak| peak.set(now));
+    let now = counting::held();
+    counting::reset_peak();
     now
 }
 
 fn peak() -> usize {
-    PEAK.with(Cell::get)
+    counting::peak()
 }
 
 fn connection(role: Role, config: Config, bits: u8) -> Connection {

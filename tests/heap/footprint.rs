@@ -4,45 +4,14 @@
 
 #![cfg(feature = "std")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use crate::counting;
 
 use wsproto::{Config, Connection, Control, MessageKind, Role, StreamEvent, Streaming};
 
-struct Counting;
-
-thread_local! {
-    // Counted per thread: the test harness's main thread allocates now and
-    // then, and only the test's own allocations are measured.
-    static HELD: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(bytes: isize) {
-    let _ = HELD.try_with(|held| held.set(held.get() + bytes));
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 /// Heap this thread holds (net of what it freed).
 fn held() -> isize {
-    HELD.with(Cell::get)
+    counting::held() as isize
 }
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 /// A masked client frame (FIN set) with `opcode` and `payload`.
 fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
