@@ -293,6 +293,7 @@ impl<L: ReceiveLevel> Connection<L> {
     /// copied, unmasked and validated, read by the linear-work tests
     /// (`tests/heap/linear_work.rs`).
     #[doc(hidden)]
+    #[cfg(feature = "test-meter")]
     pub fn bytes_examined(&self) -> u64 {
         #[cfg(feature = "deflate")]
         let inflated = self

@@ -183,6 +183,7 @@ mod event;
 pub mod frame;
 #[cfg(feature = "alloc")]
 pub mod handshake;
+mod meter;
 mod recv;
 #[cfg(feature = "alloc")]
 mod send;

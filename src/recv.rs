@@ -11,6 +11,7 @@ use crate::config::{Config, Role};
 use crate::error::ProtocolError;
 use crate::event::{Control, ControlPayload, MAX_CONTROL_PAYLOAD, MessageKind, StreamEvent};
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ParsedHeader, apply_mask};
+use crate::meter::Meter;
 use crate::utf8::Utf8Validator;
 use core::ops::Range;
 
@@ -140,7 +141,7 @@ pub(crate) struct Receiver {
     gathered: Option<Gathered>,
     /// Bytes parsed, copied, unmasked and validated so far: the work meter
     /// the linear-work tests read.
-    examined: u64,
+    examined: Meter,
 }
 
 impl Receiver {
@@ -153,7 +154,7 @@ impl Receiver {
             reading: Reading::BETWEEN_FRAMES,
             message: None,
             gathered: None,
-            examined: 0,
+            examined: Meter::ZERO,
         }
     }
 
@@ -171,9 +172,10 @@ impl Receiver {
     }
 
     /// Bytes parsed, copied, unmasked and validated so far.
+    #[cfg(feature = "test-meter")]
     #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     pub(crate) fn examined(&self) -> u64 {
-        self.examined
+        self.examined.get()
     }
 
     /// Counts work the connection did on received bytes (copying them

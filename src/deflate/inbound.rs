@@ -8,6 +8,7 @@ use crate::prelude::*;
 use super::{DeflateParams, Inflated, Inflater};
 use crate::error::ProtocolError;
 use crate::event::MessageKind;
+use crate::meter::Meter;
 use crate::utf8::Utf8Validator;
 
 /// Room the message level makes at least when the message's buffer is full.
@@ -25,7 +26,7 @@ pub(crate) struct Inbound {
     /// The last output filled up: more may follow before any new input.
     full: bool,
     /// Inflated bytes validated so far (the work meter).
-    examined: u64,
+    examined: Meter,
 }
 
 impl Inbound {
@@ -37,12 +38,13 @@ impl Inbound {
             len: 0,
             max: max_message_len,
             full: false,
-            examined: 0,
+            examined: Meter::ZERO,
         }
     }
 
+    #[cfg(feature = "test-meter")]
     pub(crate) fn examined(&self) -> u64 {
-        self.examined
+        self.examined.get()
     }
 
     /// Whether inflated output is waiting to be handed out (the streaming

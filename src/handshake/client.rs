@@ -290,6 +290,7 @@ impl ClientHandshake {
     /// Not part of the stable API: bytes this handshake has copied, searched
     /// and parsed, read by the linear-work tests (`tests/heap/linear_work.rs`).
     #[doc(hidden)]
+    #[cfg(feature = "test-meter")]
     pub fn bytes_examined(&self) -> u64 {
         self.reader.examined()
     }

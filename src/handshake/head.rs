@@ -3,6 +3,7 @@
 //! for the blank line that ends the head, so feeding a head one byte at a
 //! time costs linear work.
 
+use crate::meter::Meter;
 use crate::prelude::*;
 
 /// The head is not complete yet, is complete, or cannot fit the limit.
@@ -27,7 +28,7 @@ pub(crate) struct HeadReader {
     max_len: usize,
     /// Bytes copied in, searched and parsed so far: the work meter the
     /// linear-work tests read (see `bytes_examined` on the handshakes).
-    examined: u64,
+    examined: Meter,
 }
 
 impl HeadReader {
@@ -36,7 +37,7 @@ impl HeadReader {
             buf: Vec::new(),
             scanned: 0,
             max_len,
-            examined: 0,
+            examined: Meter::ZERO,
         }
     }
 
@@ -83,8 +84,9 @@ impl HeadReader {
     }
 
     /// Bytes copied, searched and parsed so far.
+    #[cfg(feature = "test-meter")]
     pub(crate) fn examined(&self) -> u64 {
-        self.examined
+        self.examined.get()
     }
 }
 

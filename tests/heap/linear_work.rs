@@ -7,8 +7,11 @@
 //! allocation calls. A parser that rescanned its buffer on every byte would
 //! examine about n²/2 bytes (8 million times the head for 16 KiB); one that
 //! allocated per call would make a million allocations for 1 MiB.
+//!
+//! The meter exists with the `test-meter` feature only (which
+//! `cargo test --all-features` turns on), hence this file's `cfg`.
 
-#![cfg(feature = "std")]
+#![cfg(all(feature = "std", feature = "test-meter"))]
 
 use crate::common;
 use crate::counting;
