@@ -592,3 +592,6 @@ impl Receiver {
         Ok(control)
     }
 }
+
+#[cfg(test)]
+mod tests;

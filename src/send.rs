@@ -503,3 +503,6 @@ fn data_opcode(kind: MessageKind) -> OpCode {
         MessageKind::Binary => OpCode::Binary,
     }
 }
+
+#[cfg(test)]
+mod tests;
