@@ -13,8 +13,8 @@ use crate::frame::ParsedHeader;
 
 /// The refusals of a fragmented message's rules, named once (should
 /// `SendError` change shape, only here).
-const IN_PROGRESS: SendError = SendError::MessageInProgress;
-const BAD_UTF8: SendError = SendError::InvalidUtf8;
+const IN_PROGRESS: SendError = SendError::Misuse(Misuse::MessageInProgress);
+const BAD_UTF8: SendError = SendError::Misuse(Misuse::InvalidUtf8);
 
 /// Keys 1, 2, 3, 4, then 5, 6, 7, 8, and so on: each frame's key shows
 /// which draw it was.
