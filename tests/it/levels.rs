@@ -490,6 +490,59 @@ fn a_header_reserves_at_most_a_mebibyte_ahead() {
     );
 }
 
+/// Large single-frame messages back to back, read onto one `BytesMut` as
+/// `tokio`'s `read_buf` reads (into the spare room, at most a read's
+/// worth, reserved when less than 4 KiB is left): every message whole and
+/// intact, and the bytes moved to the buffer's front, when a message
+/// started too near its end, a small part of those read. The buffer wraps
+/// early, just past a frame, when another would not fit: before, a third
+/// of every 64 KiB message was moved.
+#[test]
+fn large_messages_read_back_to_back_are_seldom_moved() {
+    for size in [40_000, 65_536, 100_000, 1 << 20] {
+        let payload: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        let count = ((8 << 20) / size).clamp(8, 64);
+        let wire = frame(true, 0x2, &payload, [9, 8, 7, 6]).repeat(count);
+        for read in [1000, 4096, 65536, 1 << 20] {
+            let mut conn = Connection::new(Role::Server, Config::default());
+            let mut buf = BytesMut::new();
+            let (mut at, mut got, mut moved) = (0, 0, 0);
+            while got < count {
+                let (before, held) = (buf.as_ptr() as usize, buf.len());
+                match conn.poll_event_from(&mut buf).unwrap() {
+                    Some(Event::Binary(data)) => {
+                        assert!(data == payload, "size {size} read {read}: message {got}");
+                        got += 1;
+                        continue;
+                    }
+                    Some(event) => panic!("{event:?}"),
+                    // What was decoded (a header) is dropped from the front;
+                    // the rest stays where it was unless moved.
+                    None if buf.as_ptr() as usize != before + (held - buf.len()) => {
+                        moved += buf.len();
+                    }
+                    None => {}
+                }
+                if buf.capacity() - buf.len() < 4096 {
+                    let (before, held) = (buf.as_ptr() as usize, buf.len());
+                    buf.reserve(read);
+                    if buf.as_ptr() as usize != before {
+                        moved += held;
+                    }
+                }
+                let n = (buf.capacity() - buf.len()).min(read).min(wire.len() - at);
+                buf.extend_from_slice(&wire[at..at + n]);
+                at += n;
+            }
+            assert!(
+                moved <= wire.len() / 16,
+                "size {size} read {read}: {moved} of {} bytes moved",
+                wire.len()
+            );
+        }
+    }
+}
+
 /// Text is validated as it arrives, so a message sent in one frame fails
 /// as soon as its bad byte is in (Autobahn 6.4.3), not when it is whole.
 #[test]
