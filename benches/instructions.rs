@@ -23,7 +23,7 @@
 //! smoke test. CI only builds it (`cargo bench --no-run`).
 
 use std::hint::black_box;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::{Command, ExitCode};
 
 use wsproto::bytes::BytesMut;
@@ -92,6 +92,43 @@ enum Kind {
 
 const KINDS: [Kind; 3] = [Kind::Binary, Kind::Text, Kind::Utf8];
 
+/// The payload of the send cases: a small message, where the work around
+/// the copy is all there is.
+const SEND_PAYLOAD: usize = 16;
+
+/// A server sending binary messages: each call produces one frame's wire
+/// bytes and writes them to the same transport (`Mem`, which counts them).
+#[derive(Clone, Copy)]
+enum Send {
+    /// `send_binary_owned` of a `Vec` of its own per message (freed by the
+    /// connection once copied), then one vectored write.
+    WsprotoOwned,
+    /// `send_binary(&[u8])` of one reused buffer, then one vectored write.
+    WsprotoBorrowed,
+    /// `write_frame` of `Payload::Owned`, a `Vec` of its own per message.
+    FastwebsocketsOwned,
+    /// `write_frame` of `Payload::BorrowedMut`, one reused buffer.
+    FastwebsocketsBorrowed,
+}
+
+const SENDS: [Send; 4] = [
+    Send::WsprotoOwned,
+    Send::WsprotoBorrowed,
+    Send::FastwebsocketsOwned,
+    Send::FastwebsocketsBorrowed,
+];
+
+impl Send {
+    fn name(self) -> &'static str {
+        match self {
+            Send::WsprotoOwned => "send16/wsproto-owned",
+            Send::WsprotoBorrowed => "send16/wsproto-borrowed",
+            Send::FastwebsocketsOwned => "send16/fastwebsockets-owned",
+            Send::FastwebsocketsBorrowed => "send16/fastwebsockets-borrowed",
+        }
+    }
+}
+
 impl Kind {
     fn name(self) -> &'static str {
         match self {
@@ -139,6 +176,9 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("--child") {
         return child(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("--child-send") {
+        return child_send(&args[1..]);
+    }
     // Like criterion: cargo bench passes `--bench`; any other argument not
     // starting with `-` filters the cases by substring.
     let bench = args.iter().any(|arg| arg == "--bench");
@@ -151,8 +191,22 @@ fn main() -> ExitCode {
         let name = case_name(lib, kind);
         filters.is_empty() || filters.iter().any(|filter| name.contains(filter))
     };
+    let send_selected = |send: Send| {
+        filters.is_empty() || filters.iter().any(|filter| send.name().contains(filter))
+    };
     if !bench {
-        return smoke(&selected);
+        let code = smoke(&selected);
+        if code != ExitCode::SUCCESS {
+            return code;
+        }
+        for send in SENDS.into_iter().filter(|&send| send_selected(send)) {
+            if let Err(error) = send_run(send, SMOKE_FRAMES, SMOKE_FRAMES) {
+                eprintln!("{}: {error}", send.name());
+                return ExitCode::FAILURE;
+            }
+            println!("{}: ok", send.name());
+        }
+        return ExitCode::SUCCESS;
     }
     if Command::new("valgrind").arg("--version").output().is_err() {
         println!(
@@ -173,8 +227,12 @@ fn main() -> ExitCode {
             if !selected(lib, kind) {
                 continue;
             }
-            let per_frame = match instructions(lib, kind, FRAMES) {
-                Ok(total) => match instructions(lib, kind, 0) {
+            let args = |count: usize| {
+                let args = ["--child", lib.name(), kind.name(), &count.to_string()];
+                instructions(&args.map(String::from))
+            };
+            let per_frame = match args(FRAMES) {
+                Ok(total) => match args(0) {
                     Ok(empty) => (total as f64 - empty as f64) / FRAMES as f64,
                     Err(error) => return fail(lib, kind, &error),
                 },
@@ -193,6 +251,27 @@ fn main() -> ExitCode {
             );
         }
     }
+    if SENDS.into_iter().any(send_selected) {
+        println!(
+            "Instructions per message (callgrind), server role, {FRAMES} binary {SEND_PAYLOAD}-byte messages sent:"
+        );
+    }
+    for send in SENDS.into_iter().filter(|&send| send_selected(send)) {
+        let args = |count: usize| {
+            instructions(&["--child-send", send.name(), &count.to_string()].map(String::from))
+        };
+        match (args(FRAMES), args(0)) {
+            (Ok(total), Ok(empty)) => println!(
+                "{:<32} {:>12.1}",
+                send.name(),
+                (total as f64 - empty as f64) / FRAMES as f64
+            ),
+            (Err(error), _) | (_, Err(error)) => {
+                eprintln!("{}: {error}", send.name());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     ExitCode::SUCCESS
 }
 
@@ -201,9 +280,9 @@ fn fail(lib: Lib, kind: Kind, error: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Runs this binary under callgrind to decode `count` frames and returns
+/// Runs this binary under callgrind with `args` (a child's) and returns
 /// the instructions the whole process executed.
-fn instructions(lib: Lib, kind: Kind, count: usize) -> Result<u64, String> {
+fn instructions(args: &[String]) -> Result<u64, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let output = Command::new("valgrind")
         // callgrind counts every byte `rep movsb` moves as one instruction;
@@ -213,7 +292,7 @@ fn instructions(lib: Lib, kind: Kind, count: usize) -> Result<u64, String> {
         .env("GLIBC_TUNABLES", "glibc.cpu.hwcaps=-ERMS")
         .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
         .arg(exe)
-        .args(["--child", lib.name(), kind.name(), &count.to_string()])
+        .args(args)
         .output()
         .map_err(|e| format!("cannot run valgrind: {e}"))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -245,6 +324,84 @@ fn child(args: &[String]) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(lib, kind, &error),
     }
+}
+
+/// The sending child: `--child-send NAME COUNT`. Prepares `FRAMES`
+/// payloads whatever `COUNT` is; the ones not sent are leaked, not freed,
+/// so that the difference between runs includes each sent payload's free
+/// (which the library does for an owned payload).
+fn child_send(args: &[String]) -> ExitCode {
+    let [name, count] = args else {
+        eprintln!("usage: --child-send NAME COUNT");
+        return ExitCode::FAILURE;
+    };
+    let send = SENDS.into_iter().find(|s| s.name() == name);
+    let (Some(send), Ok(count)) = (send, count.parse::<usize>()) else {
+        eprintln!("unknown case {args:?}");
+        return ExitCode::FAILURE;
+    };
+    match send_run(send, count, FRAMES) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}: {error}", send.name());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prepares `prepared` payloads of `SEND_PAYLOAD` bytes (each a `Vec` of
+/// its own), sends the first `count` as binary messages from a server, each
+/// frame written out at once, and checks the bytes written.
+fn send_run(send: Send, count: usize, prepared: usize) -> Result<(), String> {
+    let mut payloads: Vec<Vec<u8>> = (0..prepared).map(|i| vec![i as u8; SEND_PAYLOAD]).collect();
+    let mut reused = vec![7u8; SEND_PAYLOAD];
+    let mut transport = Mem::new(&[]);
+    let sent = payloads.drain(..count);
+    match send {
+        Send::WsprotoOwned | Send::WsprotoBorrowed => {
+            let mut conn = Connection::new(Role::Server, Config::default());
+            for payload in sent {
+                if matches!(send, Send::WsprotoOwned) {
+                    conn.send_binary_owned(payload)
+                } else {
+                    std::mem::forget(black_box(payload));
+                    conn.send_binary(black_box(&reused))
+                }
+                .map_err(|e| e.to_string())?;
+                let mut chunks = [&[][..]; 4];
+                let n = conn.pending_transmit_chunks(&mut chunks);
+                let slices = chunks.map(std::io::IoSlice::new);
+                let written = transport
+                    .write_vectored(&slices[..n])
+                    .map_err(|e| e.to_string())?;
+                conn.advance_transmit(written);
+            }
+        }
+        Send::FastwebsocketsOwned | Send::FastwebsocketsBorrowed => {
+            use fastwebsockets::{Frame, Payload, Role};
+            let mut ws = fastwebsockets::WebSocket::after_handshake(&mut transport, Role::Server);
+            for payload in sent {
+                let frame = if matches!(send, Send::FastwebsocketsOwned) {
+                    Frame::binary(Payload::Owned(payload))
+                } else {
+                    std::mem::forget(black_box(payload));
+                    Frame::binary(Payload::BorrowedMut(&mut reused))
+                };
+                block_on(ws.write_frame(frame)).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    // The ones not sent are leaked, as a borrowed row leaks the ones it
+    // did not send: only an owned row's sends free payloads.
+    payloads.into_iter().for_each(std::mem::forget);
+    let written = transport.written();
+    if written != count * (2 + SEND_PAYLOAD) {
+        return Err(format!(
+            "wrote {written} bytes, expected {}",
+            count * (2 + SEND_PAYLOAD)
+        ));
+    }
+    Ok(())
 }
 
 /// Decodes 100 frames of every selected case natively and checks them.

@@ -29,8 +29,29 @@
 //! round runs every column once, in an order rotated from round to round,
 //! and the figure is the median over the rounds of thread-CPU nanoseconds
 //! per message, so other work on the machine counts for little.
+//!
+//! Then sending, as a server, small binary messages the same way:
+//!
+//! - `wsproto owned`: `send_binary_owned(Vec<u8>)`, a payload of its own
+//!   per message handed over (copied into the outbox and freed, as it is
+//!   under 4 KiB), then the frame written with one vectored write
+//!   (`pending_transmit_chunks`, `advance_transmit`).
+//! - `wsproto borrowed`: `send_binary(&[u8])` of one reused buffer, written
+//!   the same way.
+//! - `fws owned`: fastwebsockets' `write_frame` of `Payload::Owned(Vec<u8>)`,
+//!   a payload of its own per message (freed once written).
+//! - `fws borrowed`: `write_frame` of `Payload::BorrowedMut`, one reused
+//!   buffer.
+//!
+//! Every column writes each frame into the same kind of sink, which copies
+//! it once; the owned payloads are made untimed, a batch at a time, so
+//! they are as hot as the borrowed columns' one buffer. Like for like:
+//! owned against owned, borrowed against borrowed.
 
 use std::hint::black_box;
+use std::io::{self, IoSlice, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 #[allow(dead_code)]
 #[path = "support/peers.rs"]
@@ -44,8 +65,10 @@ use decoders::{
     Payload, WsprotoMessage, WsprotoOwned, fastwebsockets_collected, fastwebsockets_messages,
     fastwebsockets_server, frames_per_iter, tungstenite_messages, tungstenite_server,
 };
-use peers::{KEY, masked_frames};
+use peers::{KEY, block_on, masked_frames};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wsproto::frame::apply_mask;
+use wsproto::{Config, Connection, Role};
 
 /// Rounds per case: each column runs once per round.
 const ROUNDS: usize = 9;
@@ -165,6 +188,246 @@ fn measure(kind: Payload, size: usize) -> Vec<(&'static str, f64)> {
         .collect()
 }
 
+/// Messages sent per timed batch: their payloads (32-byte allocations at
+/// 16 B) stay in cache between being made and being sent.
+const SEND_BATCH: usize = 4096;
+/// Timed batches per round and column.
+const SEND_BATCHES: usize = 64;
+
+/// The transport of the send columns: copies every byte it is given once,
+/// into a reused buffer (the kernel's copy into a socket buffer).
+struct Sink {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Sink {
+    fn new() -> Self {
+        Sink {
+            buf: vec![0; 64 << 10],
+            len: 0,
+        }
+    }
+
+    fn copy(&mut self, bytes: &[u8]) -> usize {
+        if self.len + bytes.len() > self.buf.len() {
+            self.len = 0;
+        }
+        let n = bytes.len().min(self.buf.len());
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+        n
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(self.copy(buf))
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Ok(bufs.iter().map(|b| self.copy(b)).sum())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsyncRead for Sink {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Sink {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.get_mut().copy(buf)))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Writes what `conn` holds into `sink`, one vectored write of its next
+/// chunks at a time.
+#[inline(always)]
+fn write_out(conn: &mut Connection, sink: &mut Sink) {
+    loop {
+        let mut chunks = [&[][..]; 4];
+        let n = conn.pending_transmit_chunks(&mut chunks);
+        if n == 0 {
+            return;
+        }
+        let slices = chunks.map(IoSlice::new);
+        let written = sink.write_vectored(&slices[..n]).expect("in memory");
+        conn.advance_transmit(written);
+    }
+}
+
+/// Sends the batch it is given, emptying it.
+type SendBatch = Box<dyn FnMut(&mut Vec<Vec<u8>>)>;
+
+/// One send column: `send` sends the payloads it is given (owned columns)
+/// or as many messages from its own buffer (borrowed ones, given empty
+/// payloads to count).
+struct SendColumn {
+    name: &'static str,
+    owned: bool,
+    send: SendBatch,
+}
+
+fn send_columns(size: usize) -> Vec<SendColumn> {
+    let mut owned = Connection::new(Role::Server, Config::default());
+    let mut owned_sink = Sink::new();
+    let mut borrowed = Connection::new(Role::Server, Config::default());
+    let mut borrowed_sink = Sink::new();
+    let mut reused = vec![7u8; size];
+    let mut fws_owned =
+        fastwebsockets::WebSocket::after_handshake(Sink::new(), fastwebsockets::Role::Server);
+    let mut fws_borrowed =
+        fastwebsockets::WebSocket::after_handshake(Sink::new(), fastwebsockets::Role::Server);
+    let mut fws_reused = vec![7u8; size];
+    vec![
+        SendColumn {
+            name: "wsproto owned",
+            owned: true,
+            send: Box::new(move |batch| {
+                for payload in batch.drain(..) {
+                    owned.send_binary_owned(payload).expect("open");
+                    write_out(&mut owned, &mut owned_sink);
+                }
+            }),
+        },
+        SendColumn {
+            name: "wsproto borrowed",
+            owned: false,
+            send: Box::new(move |batch| {
+                for _ in batch.drain(..) {
+                    borrowed.send_binary(black_box(&reused)).expect("open");
+                    write_out(&mut borrowed, &mut borrowed_sink);
+                }
+                black_box(&mut reused);
+            }),
+        },
+        SendColumn {
+            name: "fws owned",
+            owned: true,
+            send: Box::new(move |batch| {
+                for payload in batch.drain(..) {
+                    let frame =
+                        fastwebsockets::Frame::binary(fastwebsockets::Payload::Owned(payload));
+                    block_on(fws_owned.write_frame(frame)).expect("open");
+                }
+            }),
+        },
+        SendColumn {
+            name: "fws borrowed",
+            owned: false,
+            send: Box::new(move |batch| {
+                for _ in batch.drain(..) {
+                    let frame = fastwebsockets::Frame::binary(
+                        fastwebsockets::Payload::BorrowedMut(black_box(&mut fws_reused)),
+                    );
+                    block_on(fws_borrowed.write_frame(frame)).expect("open");
+                }
+            }),
+        },
+    ]
+}
+
+/// Median thread-CPU nanoseconds per message sent, for each send column.
+fn measure_sends(size: usize) -> Vec<(&'static str, f64)> {
+    let mut columns = send_columns(size);
+    let payload = vec![7u8; size];
+    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(SEND_BATCH);
+    // A borrowed column's batch holds empty vectors: they only count, and
+    // cost nothing to make or drop.
+    let fill = |batch: &mut Vec<Vec<u8>>, owned: bool| {
+        batch.extend((0..SEND_BATCH).map(|_| if owned { payload.clone() } else { Vec::new() }))
+    };
+    let mut run = |column: &mut SendColumn| {
+        let mut spent = 0;
+        for _ in 0..SEND_BATCHES {
+            fill(&mut batch, column.owned);
+            let start = thread_cpu_ns();
+            (column.send)(&mut batch);
+            spent += thread_cpu_ns() - start;
+        }
+        spent as f64 / (SEND_BATCHES * SEND_BATCH) as f64
+    };
+    for column in &mut columns {
+        run(column);
+    }
+    let mut samples = vec![Vec::with_capacity(ROUNDS); columns.len()];
+    for round in 0..ROUNDS {
+        for step in 0..columns.len() {
+            let index = (round + step) % columns.len();
+            samples[index].push(run(&mut columns[index]));
+        }
+    }
+    columns
+        .iter()
+        .zip(samples)
+        .map(|(column, mut times)| {
+            times.sort_by(f64::total_cmp);
+            (column.name, times[times.len() / 2])
+        })
+        .collect()
+}
+
+fn sends(filter: &[&String]) {
+    println!();
+    println!(
+        "Sends, server, binary: median thread-CPU ns per message over {ROUNDS} interleaved rounds"
+    );
+    println!(
+        "{:<18} {:>14} {:>16} {:>14} {:>14} {:>14} {:>16}",
+        "case",
+        "wsproto owned",
+        "wsproto borrowed",
+        "fws owned",
+        "fws borrowed",
+        "owned vs fws",
+        "borrowed vs fws"
+    );
+    for size in [16, 125] {
+        let name = format!("send/{size}");
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let figures = measure_sends(size);
+        let get = |col: &str| {
+            figures
+                .iter()
+                .find(|(n, _)| *n == col)
+                .map_or(f64::NAN, |(_, ns)| *ns)
+        };
+        println!(
+            "{:<18} {:>14.1} {:>16.1} {:>14.1} {:>14.1} {:>13.2}x {:>15.2}x",
+            name,
+            get("wsproto owned"),
+            get("wsproto borrowed"),
+            get("fws owned"),
+            get("fws borrowed"),
+            get("fws owned") / get("wsproto owned"),
+            get("fws borrowed") / get("wsproto borrowed"),
+        );
+    }
+    println!(
+        "owned vs fws: fws owned's time over wsproto owned's; borrowed vs fws: fws borrowed's over wsproto borrowed's (above 1: wsproto is faster)."
+    );
+}
+
 fn main() {
     // `cargo test --benches` runs benches without `--bench`: nothing to
     // measure then (CI only builds this).
@@ -225,4 +488,5 @@ fn main() {
     println!(
         "vs fws / vs tung: the peer's time over wsproto owned's (above 1: wsproto is faster); of limit: the limit's time over wsproto owned's."
     );
+    sends(&filter);
 }
