@@ -155,7 +155,9 @@ impl Sender {
         }
     }
 
-    /// Refuses a send while more than the high-water mark waits.
+    /// Refuses a send while more than the high-water mark waits. Inlined:
+    /// every send asks, and the call cost more than the check.
+    #[inline]
     pub(crate) fn check_room(&self) -> Result<(), SendError> {
         let buffered = self.buffered();
         if buffered > self.high_water {
@@ -198,10 +200,12 @@ impl Sender {
             let (first, len) = (0x80 | data_opcode(kind).bits(), payload.len() as u8);
             self.outbox.begin_frame(6 + payload.len());
             match mask {
-                None => self.outbox.push(&[first, len]),
-                Some([a, b, c, d]) => self.outbox.push(&[first, 0x80 | len, a, b, c, d]),
+                None => self.outbox.push_frame(&[first, len], payload),
+                Some([a, b, c, d]) => {
+                    self.outbox.push(&[first, 0x80 | len, a, b, c, d]);
+                    self.outbox.push_masked(payload, mask);
+                }
             }
-            self.outbox.push_masked(payload, mask);
             return Ok(());
         }
         Ok(self.frame(extras, true, data_opcode(kind), payload)?)

@@ -214,7 +214,19 @@ impl Outbox {
     /// Starts a new frame of at least `room` bytes in the buffer: records
     /// where the frame before it ends, and drops written bytes from the
     /// front once they are half the buffer (amortised O(1) per byte).
+    #[inline]
     pub(crate) fn begin_frame(&mut self, room: usize) {
+        if self.queue.is_none() && self.buf.is_empty() {
+            // Nothing waits (the common case of a transport that keeps up):
+            // no frame before it to record, nothing written to drop.
+            self.buf.reserve(room);
+            return;
+        }
+        self.begin_behind(room);
+    }
+
+    /// [`begin_frame`](Self::begin_frame) behind frames still waiting.
+    fn begin_behind(&mut self, room: usize) {
         if self.data_pending() {
             let queue = self.queue();
             let end = queue.total;
@@ -232,6 +244,15 @@ impl Outbox {
         self.buf.extend_from_slice(bytes);
         if let Some(queue) = self.queue.as_deref_mut() {
             queue.total += bytes.len();
+        }
+    }
+
+    /// Appends a frame's header and unmasked payload, counted at once.
+    pub(crate) fn push_frame(&mut self, header: &[u8], payload: &[u8]) {
+        self.buf.extend_from_slice(header);
+        self.buf.extend_from_slice(payload);
+        if let Some(queue) = self.queue.as_deref_mut() {
+            queue.total += header.len() + payload.len();
         }
     }
 
