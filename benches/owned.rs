@@ -74,6 +74,10 @@ use wsproto::{Config, Connection, Role};
 const ROUNDS: usize = 9;
 /// Payload decoded per timed run, at least (whole messages).
 const BYTES_PER_RUN: usize = 4 << 20;
+/// Messages decoded per timed run, at least: at 1 MiB, 4 MiB was 4
+/// messages a sample, and one page fault or interrupt moved a column's
+/// median by 10% between runs.
+const MESSAGES_PER_RUN: usize = 64;
 
 /// The thread's CPU time in nanoseconds.
 fn thread_cpu_ns() -> u128 {
@@ -161,7 +165,7 @@ fn columns(kind: Payload, size: usize) -> Vec<Column> {
 /// Median thread-CPU nanoseconds per message of each column.
 fn measure(kind: Payload, size: usize) -> Vec<(&'static str, f64)> {
     let mut columns = columns(kind, size);
-    let per_run = (BYTES_PER_RUN / size).max(1);
+    let per_run = (BYTES_PER_RUN / size).max(MESSAGES_PER_RUN);
     let mut samples = vec![Vec::with_capacity(ROUNDS); columns.len()];
     // One untimed run each: buffers grown, caches warm.
     for column in &mut columns {
