@@ -1,0 +1,293 @@
+//! The drive loop: one [`Connection`] over one transport, as poll
+//! functions. [`WebSocket`](crate::WebSocket) calls them directly; the
+//! split halves call them under a lock held only for one poll, never
+//! across a wait.
+//!
+//! Every poll function leaves the connection consistent whenever it
+//! returns `Pending`: bytes read are in `read_buf`, events not yet handed
+//! out are still undecoded there, bytes to write are in the connection's
+//! outbox. Dropping a pending `recv` or `send` future therefore loses
+//! nothing (they are cancel-safe).
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, Sleep};
+use wsproto::{CloseCode, Connection, ConnectionError, State};
+
+use crate::{Error, Message};
+
+/// Spare room a read gets at least: when less is left, this much is
+/// reserved (the core reserves more itself, from a large frame's header).
+const READ_RESERVE: usize = 16 << 10;
+/// Below this much spare room a read reserves [`READ_RESERVE`] first: the
+/// message level may cut the spare room to end just past a large frame.
+const READ_MIN_SPARE: usize = 4 << 10;
+/// Chunks handed to one vectored write: a header, a payload queued by
+/// reference, and what follows them.
+const WRITE_CHUNKS: usize = 8;
+
+/// One connection and its transport.
+pub(crate) struct Driver<IO> {
+    pub(crate) io: IO,
+    pub(crate) conn: Connection,
+    /// Bytes read and not yet decoded; messages are split off it. Let go
+    /// when it is empty and the transport has nothing to read, so an idle
+    /// connection holds no read buffer.
+    read_buf: BytesMut,
+    /// The connection's next deadline, made on first use.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// When `timer` fires; `None` when it is not armed. It is only ever
+    /// moved earlier: waking up early costs one `handle_timeout` call that
+    /// returns the later deadline.
+    armed: Option<Instant>,
+    /// Whether the configuration runs a timer while the connection is
+    /// open (the keepalive); otherwise the clock is read only once the
+    /// closing handshake has started.
+    keepalive: bool,
+    /// Bytes were written since the transport was last flushed.
+    unflushed: bool,
+    /// The transport's read side ended.
+    eof: bool,
+    /// How the connection ended, once it has: `recv` returns `None` from
+    /// then on (the error itself was returned once).
+    finished: bool,
+    /// A failure to report once its close frame is out.
+    failure: Option<ConnectionError>,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
+    pub(crate) fn new(io: IO, mut conn: Connection) -> Self {
+        // The first call starts the connection's clock; a deadline while
+        // open means a keepalive is configured.
+        let keepalive = conn.handle_timeout(Instant::now().into_std()).is_some();
+        Driver {
+            io,
+            conn,
+            read_buf: BytesMut::new(),
+            timer: None,
+            armed: None,
+            keepalive,
+            unflushed: false,
+            eof: false,
+            finished: false,
+            failure: None,
+        }
+    }
+
+    /// The next message; `None` once the connection has ended (after the
+    /// peer's close, or after the error that ended it).
+    pub(crate) fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            if self.finished {
+                return Poll::Ready(None);
+            }
+            if self.failure.is_some() {
+                return self.poll_fail(cx).map(Some);
+            }
+            // What has arrived is handed out first. Over the high-water
+            // mark nothing is decoded: its answers could not be queued.
+            if self.conn.wants_read() {
+                match self.conn.poll_event_from(&mut self.read_buf) {
+                    Ok(Some(event)) => {
+                        let message = Message::from(event);
+                        if matches!(message, Message::Ping(_) | Message::Close(_)) {
+                            // Their answers go out now, as far as the
+                            // transport takes them; the rest on later polls.
+                            if let Poll::Ready(Err(error)) = self.poll_flush(cx) {
+                                self.finished = true;
+                                return Poll::Ready(Some(Err(error.into())));
+                            }
+                        }
+                        return Poll::Ready(Some(Ok(message)));
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        self.failure = Some(error);
+                        continue;
+                    }
+                }
+            }
+            if self.poll_timers(cx).is_ready() {
+                // A deadline passed: its outcome (a ping queued, or the
+                // connection failed) shows at the top of the loop.
+                continue;
+            }
+            // Answers, pings and the close go out before more is read.
+            match self.poll_flush(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(error)) => {
+                    self.finished = true;
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+                // Over the high-water mark: wait for the transport to take
+                // bytes (this poll registered for that) before reading on.
+                Poll::Pending if !self.conn.wants_read() => return Poll::Pending,
+                Poll::Pending => {}
+            }
+            if self.conn.state() == State::Closed && self.conn.pending_transmit().is_empty() {
+                // Both close frames went their way: end our side.
+                let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                self.finished = true;
+                self.read_buf = BytesMut::new();
+                return Poll::Ready(None);
+            }
+            if self.eof {
+                // The connection saw the end and has no event left; a
+                // close frame would have ended it cleanly above.
+                self.failure = Some(ConnectionError::UnexpectedEof);
+                continue;
+            }
+            if self.read_buf.capacity() - self.read_buf.len() < READ_MIN_SPARE {
+                self.read_buf.reserve(READ_RESERVE);
+            }
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf) {
+                Poll::Ready(Ok(0)) => {
+                    self.conn.recv_eof();
+                    self.eof = true;
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(error)) => {
+                    self.finished = true;
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+                Poll::Pending => {
+                    if self.read_buf.is_empty() {
+                        // Idle: hold no read buffer while waiting.
+                        self.read_buf = BytesMut::new();
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    /// Sends the failed connection's close frame (if the transport still
+    /// takes it, within the close timeout), ends our side, then returns
+    /// the failure once.
+    fn poll_fail(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+        loop {
+            match self.poll_flush(cx) {
+                Poll::Ready(_) => break,
+                Poll::Pending => {
+                    // A timeout drops what waits, and the flush ends.
+                    ready!(self.poll_timers(cx));
+                }
+            }
+        }
+        let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+        self.finished = true;
+        self.read_buf = BytesMut::new();
+        let error = self
+            .failure
+            .take()
+            .unwrap_or(ConnectionError::UnexpectedEof);
+        Poll::Ready(Err(Error::Connection(error)))
+    }
+
+    /// Runs the connection's timers: `Ready` when a deadline passed (call
+    /// again after acting on it), `Pending` with the timer armed.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.keepalive && self.conn.state() == State::Open {
+            return Poll::Pending;
+        }
+        // tokio's clock, so a paused test clock drives the timers too.
+        let now = Instant::now();
+        let Some(deadline) = self.conn.handle_timeout(now.into_std()) else {
+            return Poll::Pending;
+        };
+        let deadline = Instant::from_std(deadline);
+        if self.armed.is_none_or(|armed| deadline < armed) {
+            match &mut self.timer {
+                Some(timer) => timer.as_mut().reset(deadline),
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+            self.armed = Some(deadline);
+        }
+        let timer = self.timer.as_mut().expect("armed above");
+        ready!(timer.as_mut().poll(cx));
+        self.armed = None;
+        Poll::Ready(())
+    }
+
+    /// Writes everything the connection has queued, one vectored write at
+    /// a time (a header and the payload queued after it by reference).
+    pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let mut chunks = [&[][..]; WRITE_CHUNKS];
+            let n = self.conn.pending_transmit_chunks(&mut chunks);
+            if n == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let mut io = Pin::new(&mut self.io);
+            let written = if n > 1 && io.is_write_vectored() {
+                let slices = chunks.map(IoSlice::new);
+                ready!(io.as_mut().poll_write_vectored(cx, &slices[..n]))?
+            } else {
+                ready!(io.as_mut().poll_write(cx, chunks[0]))?
+            };
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.conn.advance_transmit(written);
+            self.unflushed = true;
+        }
+    }
+
+    /// Writes everything queued, then flushes the transport (a TLS stream
+    /// may hold bytes back until then): the bytes have reached the
+    /// operating system when this is `Ready(Ok)`.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_write_out(cx))?;
+        if self.unflushed {
+            ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Ready for one more message: `Pending` while the bytes queued are
+    /// over [`Config::send_high_water`](wsproto::Config::send_high_water)
+    /// (writing them out meanwhile).
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        while !self.conn.wants_read() {
+            ready!(self.poll_write_out(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Queues `message`; nothing is written until a flush (or until the
+    /// queue is over the high-water mark at the next `poll_ready`).
+    pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        let sent = match message {
+            Message::Text(text) => self.conn.send_text_owned(text),
+            Message::Binary(bytes) => self.conn.send_binary_owned(bytes),
+            Message::Ping(payload) => self.conn.send_ping(&payload),
+            Message::Pong(payload) => self.conn.send_pong(&payload),
+            Message::Close(frame) => {
+                let (code, reason) = frame
+                    .as_ref()
+                    .map_or((CloseCode::NORMAL, ""), |f| (f.code(), f.reason()));
+                self.conn.close(Instant::now().into_std(), code, reason)
+            }
+        };
+        sent.map_err(Error::Send)
+    }
+
+    /// Starts the closing handshake with `code` and `reason`, unless it
+    /// has started (either side's close frame, or a failure).
+    pub(crate) fn begin_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.conn.state() == State::Open {
+            self.conn
+                .close(Instant::now().into_std(), code, reason)
+                .map_err(Error::Send)?;
+        }
+        Ok(())
+    }
+}

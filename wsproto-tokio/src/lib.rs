@@ -1,0 +1,66 @@
+//! WebSocket for tokio, driven by the [`wsproto`] sans-IO core.
+//!
+//! - [`WebSocket<IO>`] over any `AsyncRead + AsyncWrite`: async
+//!   [`recv`](WebSocket::recv) / [`send`](WebSocket::send), a `Stream` and
+//!   a `Sink` of [`Message`]s, cancel-safe.
+//! - [`split`](WebSocket::split) into a [`ReadHalf`] and a [`WriteHalf`]
+//!   for two tasks; pongs, the close echo and keepalive pings go out while
+//!   the reader waits, with no help from the application and no lock held
+//!   across a wait.
+//! - Backpressure: `send` waits while more than
+//!   [`Config::send_high_water`](wsproto::Config::send_high_water) bytes
+//!   are queued; `feed` many messages, then `flush` once.
+//! - Timers inside the driver, from the core's deadlines: the opening
+//!   handshake's timeout, the closing handshake's, the keepalive (ping
+//!   after silence, give up without an answer). No task of their own.
+//! - Servers: [`accept`], or [`Acceptor::accept_with`] to look at the
+//!   request (path, `Origin`, headers, subprotocols) and accept or refuse
+//!   it. Clients: [`connect`] and [`ClientBuilder`] (`wss://` with the
+//!   `rustls` feature), or a handshake over a stream you opened.
+//! - An idle connection holds no read buffer.
+//!
+//! A server that echoes:
+//!
+//! ```no_run
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//!     loop {
+//!         let (stream, _) = listener.accept().await?;
+//!         tokio::spawn(async move {
+//!             let mut ws = wsproto_tokio::accept(stream).await?;
+//!             while let Some(message) = ws.recv().await {
+//!                 let message = message?;
+//!                 if message.is_data() {
+//!                     ws.send(message).await?;
+//!                 }
+//!             }
+//!             Ok::<_, wsproto_tokio::Error>(())
+//!         });
+//!     }
+//! }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod client;
+mod driver;
+mod error;
+mod message;
+mod server;
+mod split;
+#[cfg(feature = "rustls")]
+mod tls;
+mod websocket;
+
+pub use client::{Accepted, ClientBuilder, ClientStream, connect};
+pub use error::Error;
+pub use message::Message;
+pub use server::{Acceptor, accept};
+pub use split::{ReadHalf, WriteHalf};
+pub use websocket::WebSocket;
+
+/// The core crate, for its configuration and handshake types.
+pub use wsproto;
+pub use wsproto::{CloseCode, CloseFrame, Config, Utf8Bytes};
