@@ -64,7 +64,7 @@ where
 ///         if request.path() != "/chat" {
 ///             return Err(Response::new(404).expect("a valid status"));
 ///         }
-///         let chat = request.protocols().iter().any(|p| p == "chat.v1");
+///         let chat = request.protocols().any(|p| p == "chat.v1");
 ///         Ok(if chat { Accept::new().protocol("chat.v1") } else { Accept::new() })
 ///     })
 ///     .await?;
