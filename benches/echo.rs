@@ -49,8 +49,9 @@
 #[allow(dead_code)]
 #[path = "../examples/support/mod.rs"]
 mod support;
-// The example's drive loop itself.
-#[path = "../examples/support/tokio_echo.rs"]
+// A tokio drive loop written by hand on the core (what the tokio echo
+// example was before the driver crate, `wsproto-tokio`).
+#[path = "support/tokio_echo.rs"]
 mod tokio_echo;
 
 use std::error::Error;

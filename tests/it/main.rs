@@ -5,9 +5,9 @@
 //! The tests that install a counting global allocator are the other test
 //! crate, `tests/heap/`. The helpers both crates share are `tests/common/`.
 
-// `echo_client` and `echo_servers` each load the example servers they run
-// (and each example its own `mod support;`): copies, on purpose.
-#![allow(clippy::duplicate_mod)]
+// The example echo servers and client are tested by the driver crate
+// (`wsproto-tokio/tests/echo_servers.rs`, `echo_client.rs`): its tokio
+// examples run there, next to the blocking and mio ones.
 
 // `common` needs `Connection`.
 #[cfg(feature = "alloc")]
@@ -26,8 +26,6 @@ mod deflate;
 mod deflate_audit;
 mod deflate_prop;
 mod differential;
-mod echo_client;
-mod echo_servers;
 mod handshake;
 mod handshake_client;
 mod handshake_prop;

@@ -1,4 +1,4 @@
-//! The example client (`examples/client.rs`) against the example tokio echo
+//! The example client (`examples/client.rs`) against the example echo
 //! server, over real sockets on 127.0.0.1: lines come back exactly, a
 //! refused upgrade, nothing listening, and `wss://` with the right, no or
 //! the wrong certificate.
@@ -10,11 +10,11 @@
 #![cfg(feature = "deflate")]
 
 #[allow(dead_code)]
-#[path = "../../examples/echo_server.rs"]
+#[path = "../examples/echo_server.rs"]
 mod echo_server;
 
 #[allow(dead_code)]
-#[path = "../../examples/client.rs"]
+#[path = "../examples/client.rs"]
 mod client;
 
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
-//! The tokio echo server's drive loop for one connection, over any byte
-//! stream (TCP or TLS): shared by `examples/echo_server.rs` and the loopback
-//! bench (`benches/echo.rs`), so that the bench measures the example's own
-//! code.
+//! A tokio echo drive loop for one connection written by hand on the core
+//! (no driver crate), over any byte stream: the loopback bench
+//! (`benches/echo.rs`) measures it against the peers. The tokio examples
+//! now run on the driver crate, `wsproto-tokio`, which has its own bench.
 
 use std::io;
 use std::pin::pin;

@@ -1,4 +1,4 @@
-//! A command-line WebSocket client on tokio.
+//! A command-line WebSocket client on the tokio driver.
 //!
 //! ```sh
 //! cargo run --example client -- ws://127.0.0.1:9001/
@@ -13,29 +13,27 @@
 //! exits 1 with the reason on stderr. For `wss://`, `--ca FILE` names the
 //! certificate (PEM) to trust, such as the one `echo_server --tls` writes.
 //!
-//! One task drives everything with `select!`: reading the socket, writing
-//! what the connection queued, and reading stdin only while little output
-//! is waiting (backpressure on stdin, never on the socket's input).
+//! One task: a `select!` between the connection's `recv` (which also
+//! writes out what was queued, answers pings and runs the timers) and
+//! stdin, read only while little output is waiting (backpressure on stdin,
+//! never on the socket's input).
 
 use std::fmt;
 use std::io;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tokio::io::{
-    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt,
-};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{Duration, Instant, sleep_until, timeout};
+use tokio::time::{Duration, Instant, sleep_until};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
-use wsproto::handshake::{BuildError, ClientHandshake, ClientRequest, ResponseError};
-use wsproto::{CloseCode, Config, ConnectionError, Control, Event, SendError, State};
+use wsproto::handshake::{BuildError, ClientRequest, ResponseError, ResponseErrorKind};
+use wsproto::{CloseCode, Config, ConnectionError};
+use wsproto_tokio::{ClientBuilder, Error, Message, WebSocket};
 
-/// How long the server may take to answer the upgrade request.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long we wait for the server's close after sending ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Stdin is not read while more than this much output waits for the socket.
@@ -75,6 +73,10 @@ async fn main() -> ExitCode {
 /// Connects to `url`, sends `input`'s lines, writes received text to `out`
 /// and reports binary messages on `log`, then closes; see the file's doc.
 /// `trust` is the one certificate trusted for `wss://`.
+///
+/// It opens the TCP (and TLS) connection itself and hands it to
+/// [`ClientBuilder::connect_on`], to tell a failed connection from a
+/// failed TLS handshake; `ClientBuilder::connect` would do both.
 pub async fn run(
     url: &str,
     trust: Option<CertificateDer<'static>>,
@@ -90,8 +92,10 @@ pub async fn run(
     let tcp = TcpStream::connect((request.host(), request.port()))
         .await
         .map_err(ClientError::Connect)?;
+    tcp.set_nodelay(true).map_err(ClientError::Connect)?;
+    let builder = ClientBuilder::new(url).config(deflating());
     let Some(trust) = trust.filter(|_| request.is_tls()) else {
-        return session(tcp, &request, input, out, log).await;
+        return session(handshake(builder, tcp).await?, input, out, log).await;
     };
     let mut roots = RootCertStore::empty();
     roots
@@ -106,107 +110,88 @@ pub async fn run(
         .connect(name, tcp)
         .await
         .map_err(ClientError::Tls)?;
-    session(tls, &request, input, out, log).await
+    session(handshake(builder, tls).await?, input, out, log).await
 }
 
-/// The handshake and the message exchange over any byte stream.
-async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+/// The opening handshake over `stream` (10 s at most: `Config`'s
+/// handshake timeout).
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    builder: ClientBuilder,
     stream: S,
-    request: &ClientRequest,
+) -> Result<WebSocket<S>, ClientError> {
+    match builder.connect_on(stream).await {
+        Ok((ws, _accepted)) => Ok(ws),
+        Err(Error::Response(refused)) if refused.kind() == ResponseErrorKind::Timeout => {
+            Err(ClientError::TimedOut("the handshake"))
+        }
+        Err(Error::Response(refused)) => Err(ClientError::Refused(refused)),
+        Err(Error::Io(error)) if error.kind() == io::ErrorKind::UnexpectedEof => {
+            Err(ClientError::ClosedDuringHandshake)
+        }
+        Err(other) => Err(ClientError::Failed(other)),
+    }
+}
+
+/// The message exchange: one `select!` between the connection and stdin.
+/// `recv` is cancel-safe, so losing the race to a stdin line loses no
+/// message.
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    mut ws: WebSocket<S>,
     input: impl AsyncBufRead + Unpin,
     mut out: impl AsyncWrite + Unpin,
     mut log: impl AsyncWrite + Unpin,
 ) -> Result<(), ClientError> {
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut buf = vec![0; 64 * 1024];
-    let mut handshake = ClientHandshake::new(request, deflating()).map_err(ClientError::Url)?;
-    writer.write_all(handshake.request_bytes()).await?;
-    let upgraded = timeout(HANDSHAKE_TIMEOUT, async {
-        loop {
-            match reader.read(&mut buf).await? {
-                0 => return Err(ClientError::ClosedDuringHandshake),
-                n => match handshake.recv(&buf[..n]) {
-                    Ok(Some(upgraded)) => return Ok(upgraded),
-                    Ok(None) => {}
-                    Err(refused) => return Err(ClientError::Refused(refused)),
-                },
-            }
-        }
-    })
-    .await
-    .map_err(|_| ClientError::TimedOut("the handshake"))??;
-    let mut conn = upgraded.into_connection();
-
     let mut lines = input.lines();
-    let mut close_deadline = None;
+    let mut closing = None;
     let mut peer_close = None;
     loop {
-        // Events first: the handshake may have carried messages already.
-        loop {
-            match conn.poll_event() {
-                Ok(Some(Event::Text(text))) => {
+        // Stdin is read only while little output waits (backpressure on
+        // stdin, never on the socket's input) and until we close.
+        let reading_stdin = closing.is_none() && ws.buffered_amount() < MAX_PENDING;
+        let deadline = closing.unwrap_or_else(Instant::now);
+        tokio::select! {
+            message = ws.recv() => match message {
+                Some(Ok(Message::Text(text))) => {
                     out.write_all(text.as_bytes()).await?;
                     out.write_all(b"\n").await?;
                     out.flush().await?;
                 }
-                Ok(Some(Event::Binary(data))) => {
+                Some(Ok(Message::Binary(data))) => {
                     let hex: String = data.iter().take(32).map(|b| format!("{b:02x}")).collect();
                     let more = if data.len() > 32 { "..." } else { "" };
-                    log.write_all(
-                        format!("binary, {} bytes: {hex}{more}\n", data.len()).as_bytes(),
-                    )
-                    .await?;
+                    log.write_all(format!("binary, {} bytes: {hex}{more}\n", data.len()).as_bytes())
+                        .await?;
                 }
-                Ok(Some(Event::Control(Control::Close(frame)))) => peer_close = Some(frame.code()),
-                Ok(Some(_ping_or_pong)) => {} // pongs are queued for us
-                Ok(None) => break,
-                Err(error) => {
-                    // Its close frame is queued: send it before giving up
-                    // (behind a pong, maybe: ask until nothing is left).
-                    while !conn.pending_transmit().is_empty() {
-                        let pending = conn.pending_transmit();
-                        let written = pending.len();
-                        if writer.write_all(pending).await.is_err() {
-                            break;
-                        }
-                        conn.advance_transmit(written);
-                    }
-                    return Err(ClientError::Protocol(error));
+                Some(Ok(Message::Close(frame))) => {
+                    peer_close = Some(frame.map_or(CloseCode::NO_STATUS_RECEIVED, |f| f.code()));
                 }
-            }
-        }
-        if conn.state() == State::Closed {
-            return match peer_close {
-                // Our close, echoed; or the server's own normal close.
-                Some(_) if close_deadline.is_some() => Ok(()),
-                Some(code) if code == CloseCode::NORMAL || code == CloseCode::GOING_AWAY => Ok(()),
-                Some(code) => Err(ClientError::ClosedByServer(code)),
-                None => Err(ClientError::Protocol(ConnectionError::UnexpectedEof)),
-            };
-        }
-        let pending = conn.pending_transmit();
-        // Once the server's close has arrived, nothing more may be sent.
-        let reading_stdin = conn.state() == State::Open && pending.len() < MAX_PENDING;
-        let deadline = close_deadline.unwrap_or_else(|| Instant::now() + CLOSE_TIMEOUT);
-        tokio::select! {
-            read = reader.read(&mut buf) => match read? {
-                0 => conn.recv_eof(),
-                n => conn.recv(&buf[..n]),
+                Some(Ok(_ping_or_pong)) => {} // pongs are sent for us
+                Some(Err(error)) => return Err(ClientError::Failed(error)),
+                None => break,
             },
-            written = writer.write(pending), if !pending.is_empty() => {
-                conn.advance_transmit(written?);
-            }
             line = lines.next_line(), if reading_stdin => match line.map_err(ClientError::Stdin)? {
-                Some(line) => conn.send_text(&line)?,
+                // Queued; the next `recv` writes it out.
+                Some(line) => ws.feed(Message::text(line)).await.map_err(ClientError::Failed)?,
                 None => {
-                    conn.close(Instant::now().into_std(), CloseCode::NORMAL, "")?;
-                    close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+                    // Our close; echoes of earlier lines may still come
+                    // before the server's answer, so keep reading.
+                    ws.feed(Message::close(CloseCode::NORMAL, "")).await.map_err(ClientError::Failed)?;
+                    closing = Some(Instant::now() + CLOSE_TIMEOUT);
                 }
             },
-            () = sleep_until(deadline), if close_deadline.is_some() => {
+            () = sleep_until(deadline), if closing.is_some() => {
                 return Err(ClientError::TimedOut("the server's close"));
             }
         }
+    }
+    match peer_close {
+        // Our close, echoed; or the server's own normal close.
+        Some(_) if closing.is_some() => Ok(()),
+        Some(code) if code == CloseCode::NORMAL || code == CloseCode::GOING_AWAY => Ok(()),
+        Some(code) => Err(ClientError::ClosedByServer(code)),
+        None => Err(ClientError::Failed(Error::Connection(
+            ConnectionError::UnexpectedEof,
+        ))),
     }
 }
 
@@ -225,12 +210,11 @@ pub enum ClientError {
     ClosedDuringHandshake,
     /// The server refused the upgrade (status and reason inside).
     Refused(ResponseError),
-    /// The server broke the protocol, or the connection dropped.
-    Protocol(ConnectionError),
+    /// The server broke the protocol, the connection dropped, or a
+    /// message could not be sent.
+    Failed(Error),
     /// The server closed the connection with an error code.
     ClosedByServer(CloseCode),
-    /// A message could not be queued.
-    Send(SendError),
     /// Stdin could not be read (or is not UTF-8).
     Stdin(io::Error),
     /// The server did not answer in time.
@@ -245,12 +229,6 @@ impl From<io::Error> for ClientError {
     }
 }
 
-impl From<SendError> for ClientError {
-    fn from(error: SendError) -> Self {
-        ClientError::Send(error)
-    }
-}
-
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -262,12 +240,11 @@ impl fmt::Display for ClientError {
                 f.write_str("the server closed the connection during the handshake")
             }
             ClientError::Refused(error) => write!(f, "handshake refused: {error}"),
-            ClientError::Protocol(ConnectionError::UnexpectedEof) => {
+            ClientError::Failed(Error::Connection(ConnectionError::UnexpectedEof)) => {
                 f.write_str("connection dropped without a close frame")
             }
-            ClientError::Protocol(error) => write!(f, "connection failed: {error}"),
+            ClientError::Failed(error) => write!(f, "connection failed: {error}"),
             ClientError::ClosedByServer(code) => write!(f, "server closed with code {code}"),
-            ClientError::Send(error) => write!(f, "cannot send: {error}"),
             ClientError::Stdin(error) => write!(f, "cannot read stdin: {error}"),
             ClientError::TimedOut(what) => write!(f, "timed out waiting for {what}"),
             ClientError::Io(error) => write!(f, "I/O error: {error}"),

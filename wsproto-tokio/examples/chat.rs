@@ -21,8 +21,11 @@
 //! better seen at connect time than as garbled messages. A page from another
 //! origin is refused with 403.
 //!
-//! Backpressure: each connection writes everything it queued before reading
-//! again (a write that takes over 10 s drops the client), and gets the room's
+//! The connection runs on the tokio driver (`WebSocket::from_connection`),
+//! which answers pings and echoes closes on its own.
+//!
+//! Backpressure: each line is written out before the next is taken (a
+//! write that takes over 10 s drops the client), and a client gets the room's
 //! lines through a bounded queue of `QUEUE` lines. A client whose queue is
 //! full is neither waited for (one slow tab must not stall the room) nor
 //! buffered for: it is closed with 1013 "try again later", because falling
@@ -44,7 +47,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant, sleep, timeout};
 use wsproto::handshake::HttpVersion::{Http10, Http11};
 use wsproto::handshake::{Accept, Headers, HttpVersion, Request, RequestError, Response};
-use wsproto::{CloseCode, Config, Connection, Control, Event, State};
+use wsproto::{CloseCode, Config, State};
+use wsproto_tokio::{Message, WebSocket};
 
 const PAGE: &str = include_str!("chat.html");
 const PROTOCOL: &str = "chat.v1";
@@ -116,7 +120,7 @@ async fn serve(mut tcp: TcpStream, room: &Room) -> String {
                 }
                 let mut conn = request.into_connection(config());
                 conn.recv(&buf[len..]); // what we read past the head: the first frames, if any
-                return chat(tcp, conn, room).await;
+                return chat(WebSocket::from_connection(tcp, conn), room).await;
             }
             Err(refusal) => refusal,
         },
@@ -222,96 +226,81 @@ async fn refuse(mut tcp: TcpStream, response: Response) -> String {
 }
 
 /// A joined client: its lines go to the room, the room's lines come to it.
-async fn chat(mut tcp: TcpStream, mut conn: Connection, room: &Room) -> String {
+/// One `select!` between the connection and the client's queue; `recv` is
+/// cancel-safe, so a room line that wins the race loses no message.
+async fn chat(mut ws: WebSocket<TcpStream>, room: &Room) -> String {
     let id = room.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let name = format!("guest-{id}");
     let (queue, mut lines) = mpsc::channel(QUEUE);
-    let _ = conn.send_text(&format!("* you are {name}"));
+    let _ = ws.feed(Message::text(format!("* you are {name}"))).await;
     room.clients().insert(id, queue);
     room.broadcast(&format!("* {name} joined"));
-    let (mut buf, mut spent, mut why) = (vec![0; 16 << 10], Instant::now(), String::new());
+    let mut spent = Instant::now();
+    let mut why = String::new();
     loop {
-        loop {
-            match conn.poll_event() {
-                Ok(Some(Event::Text(text))) if conn.state() == State::Open => {
+        let line: Arc<str> = tokio::select! {
+            message = ws.recv() => match message {
+                Some(Ok(Message::Text(text))) if ws.state() == State::Open => {
                     spent = spent.max(Instant::now()) + PER_LINE;
                     if spent > Instant::now() + PER_LINE * BURST {
-                        let _ = conn.close(
-                            Instant::now().into_std(),
-                            CloseCode::POLICY_VIOLATION,
-                            "too many messages",
-                        );
                         why = "sent too fast, closed with 1008".into();
-                    } else if !text.trim().is_empty() {
+                        close(&mut ws, CloseCode::POLICY_VIOLATION, "too many messages").await;
+                        break;
+                    }
+                    if !text.trim().is_empty() {
                         room.broadcast(&format!("{name}: {}", text.trim()));
                     }
+                    continue;
                 }
-                Ok(Some(Event::Binary(_))) => {
-                    let _ = conn.close(
-                        Instant::now().into_std(),
-                        CloseCode::UNSUPPORTED_DATA,
-                        "text only",
-                    );
+                Some(Ok(Message::Binary(_))) => {
+                    why = "sent binary, closed with 1003".into();
+                    close(&mut ws, CloseCode::UNSUPPORTED_DATA, "text only").await;
+                    break;
                 }
-                Ok(Some(Event::Control(Control::Close(frame)))) => {
-                    why = format!("closed with {}", frame.code())
+                Some(Ok(Message::Close(frame))) => {
+                    // Already echoed; `recv` ends next.
+                    let code = frame.map_or(CloseCode::NO_STATUS_RECEIVED, |f| f.code());
+                    why = format!("closed with {code}");
+                    continue;
                 }
-                // Pings are answered, and a close echoed, by `conn` itself;
-                // lines that arrive after our close are dropped.
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(error) => {
+                // Pings are answered by the connection itself; lines that
+                // arrive after our close are dropped.
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => {
                     why = error.to_string();
                     break;
                 }
-            }
-        }
-        if lines.is_closed() && conn.state() == State::Open {
-            let _ = conn.close(
-                Instant::now().into_std(),
-                CloseCode::TRY_AGAIN_LATER,
-                "too slow: messages piled up",
-            );
-            why = "too slow, closed with 1013".into();
-        }
-        // Write everything queued before reading more: the backpressure.
-        // `pending_transmit` may hand out only part of it (an owed pong
-        // goes ahead of queued data, in a piece of its own): ask again
-        // until it is empty.
-        let mut failed = false;
-        while !conn.pending_transmit().is_empty() {
-            let pending = conn.pending_transmit();
-            let written = pending.len();
-            let write = timeout(WRITE_TIMEOUT, tcp.write_all(pending)).await;
-            if !matches!(write, Ok(Ok(()))) {
-                failed = true;
-                break;
-            }
-            conn.advance_transmit(written);
-        }
-        if failed {
-            if why.is_empty() {
-                why = "write failed or timed out".into();
-            }
-            break;
-        }
-        // Once our close (or the echo of the peer's) is out, we are done;
-        // `linger` reads and drops whatever the peer still sends.
-        if conn.state() != State::Open {
-            linger(&mut tcp).await;
-            break;
-        }
-        tokio::select! {
-            read = tcp.read(&mut buf) => match read {
-                Ok(0) | Err(_) => conn.recv_eof(),
-                Ok(n) => conn.recv(&buf[..n]),
+                None => break,
             },
-            Some(line) = lines.recv() => { let _ = conn.send_text(&line); }
+            line = lines.recv() => match line {
+                Some(line) => line,
+                // Dropped from the room: its queue was full.
+                None => {
+                    why = "too slow, closed with 1013".into();
+                    close(&mut ws, CloseCode::TRY_AGAIN_LATER, "too slow: messages piled up").await;
+                    break;
+                }
+            },
+        };
+        // Written out now, in one write with what else was queued; a
+        // client that takes longer than `WRITE_TIMEOUT` is dropped.
+        if !matches!(
+            timeout(WRITE_TIMEOUT, ws.send(Message::text(&*line))).await,
+            Ok(Ok(()))
+        ) {
+            why = "write failed or timed out".into();
+            break;
         }
     }
     room.clients().remove(&id);
     room.broadcast(&format!("* {name} left"));
     format!("{name}: {why}")
+}
+
+/// Closes with `code` and waits (at most the close timeout, 10 s) for the
+/// client's answer.
+async fn close(ws: &mut WebSocket<TcpStream>, code: CloseCode, reason: &str) {
+    let _ = ws.close(code, reason).await;
 }
 
 /// Ends our side, then reads (and drops) what the peer still sends until it

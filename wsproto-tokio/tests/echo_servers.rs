@@ -1,4 +1,5 @@
-//! The example echo servers over real sockets on 127.0.0.1: echo of every
+//! The example echo servers over real sockets on 127.0.0.1 (this crate's
+//! tokio one on the driver, the core's blocking and mio ones): echo of every
 //! message size, pipelining, ping and close, refused upgrades, clients that
 //! break the protocol (while a good client on the same server keeps going)
 //! and backpressure against a client that never reads.
@@ -12,10 +13,12 @@
 // Each example declares its own `mod support;`: three copies, on purpose.
 #![allow(clippy::duplicate_mod)]
 
-use crate::common;
+// The core's test helpers (frames by hand, parsing what comes back).
+#[path = "../../tests/common/mod.rs"]
+mod common;
 
 #[allow(dead_code)]
-#[path = "../../examples/echo_server.rs"]
+#[path = "../examples/echo_server.rs"]
 mod echo_server;
 
 #[allow(dead_code)]

@@ -1,0 +1,187 @@
+//! A multi-connection echo server on the tokio driver, optionally over TLS.
+//!
+//! ```sh
+//! cargo run --release --example echo_server -- 127.0.0.1:9001
+//! cargo run --release --example echo_server -- --tls cert.pem 127.0.0.1:9443
+//! ```
+//!
+//! It echoes text and binary messages unchanged (compressed with
+//! permessage-deflate when the client offers it), answers pings, echoes the
+//! peer's close code, refuses bad upgrade requests with the right HTTP
+//! status (408 when none arrives within 10 s) and closes with the right
+//! code on protocol errors, logging one line per connection. With
+//! `--tls FILE` it speaks `wss://` with a self-signed certificate for
+//! `localhost` and `127.0.0.1`, written to `FILE` (PEM) for clients to
+//! trust: `cargo run --example client -- --ca FILE wss://...`.
+//!
+//! The driver does the rest: each echo is fed (queued) and written out by
+//! the next `recv` before it waits for input, so pipelined messages go
+//! back in a few large writes; a peer that does not read is not read
+//! either once the queue passes the high-water mark (backpressure); a
+//! silent peer is pinged after 30 s and dropped if it does not answer.
+
+use std::error::Error;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::time::{Duration, sleep, timeout};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use wsproto::{CloseCode, Config, ConnectionError};
+use wsproto_tokio::{Acceptor, Message};
+
+/// Where the server listens when no address is given.
+const DEFAULT_ADDR: &str = "127.0.0.1:9001";
+/// How long a client may take to send its upgrade request (or, over TLS,
+/// to finish the TLS handshake).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a peer may stay silent before it is pinged (then 20 s for an
+/// answer): under the idle timers of common NATs and proxies.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let mut tls = None;
+    let mut addr = DEFAULT_ADDR.to_owned();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tls" => {
+                let path = args
+                    .next()
+                    .ok_or("--tls needs a file to write the certificate to")?;
+                let (acceptor, cert) = self_signed_tls()?;
+                std::fs::write(&path, cert)?;
+                eprintln!(
+                    "self-signed certificate written to {}",
+                    Path::new(&path).display()
+                );
+                tls = Some(acceptor);
+            }
+            _ => addr = arg,
+        }
+    }
+    let listener = TcpListener::bind(&addr).await?;
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    println!(
+        "echo server listening on {scheme}://{}/",
+        listener.local_addr()?
+    );
+    serve(listener, tls).await
+}
+
+/// The configuration of every connection: the defaults, plus
+/// permessage-deflate (browsers and the Autobahn suite offer it), the
+/// handshake timeout and a keepalive.
+pub fn config() -> Config {
+    let mut config = Config::default();
+    config.deflate.enabled = true;
+    config.handshake_timeout = Some(HANDSHAKE_TIMEOUT);
+    config.keepalive_interval = Some(KEEPALIVE_INTERVAL);
+    config
+}
+
+/// Accepts connections until the process ends, one task each.
+pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>) -> ! {
+    let acceptor = Arc::new(Acceptor::new().config(config()));
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors, say: back off instead of spinning.
+                eprintln!("accept failed: {error}");
+                sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        // Echoes go out as they are queued, not held back by Nagle.
+        let _ = tcp.set_nodelay(true);
+        let (tls, acceptor) = (tls.clone(), acceptor.clone());
+        tokio::spawn(async move {
+            let outcome = match tls {
+                None => echo(&acceptor, tcp).await,
+                Some(tls) => match timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
+                    Ok(Ok(stream)) => echo(&acceptor, stream).await,
+                    Ok(Err(error)) => Outcome::Failed(error.into()),
+                    Err(_) => Outcome::Failed(wsproto_tokio::Error::Io(
+                        std::io::ErrorKind::TimedOut.into(),
+                    )),
+                },
+            };
+            eprintln!("{peer}: {outcome}");
+        });
+    }
+}
+
+/// One connection: the upgrade, then echo until it ends.
+pub async fn echo<S>(acceptor: &Acceptor, stream: S) -> Outcome
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut ws = match acceptor.accept(stream).await {
+        Ok(ws) => ws,
+        Err(error) => return Outcome::Failed(error),
+    };
+    let mut peer_close = None;
+    while let Some(message) = ws.recv().await {
+        match message {
+            // Owned in, owned out: a large message goes back by reference,
+            // without a copy. `feed` only queues; the next `recv` writes
+            // out everything queued before it waits for more input.
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                if let Err(error) = ws.feed(message).await {
+                    return Outcome::Failed(error);
+                }
+            }
+            // Already echoed by the connection; `recv` ends next.
+            Ok(Message::Close(frame)) => peer_close = Some(frame.map(|f| f.code())),
+            // Pings are answered by the connection itself.
+            Ok(_) => {}
+            Err(error) => return Outcome::Failed(error),
+        }
+    }
+    Outcome::Closed(peer_close.flatten())
+}
+
+/// How a connection ended: the tail of its log line.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The peer closed, with this code (echoed back) or none.
+    Closed(Option<CloseCode>),
+    /// The upgrade was refused, the peer broke the protocol (we closed
+    /// with the error's code), went silent, or the transport failed.
+    Failed(wsproto_tokio::Error),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Closed(Some(code)) => write!(f, "closed by peer with {code}, echoed"),
+            Outcome::Closed(None) => f.write_str("closed by peer without a code"),
+            Outcome::Failed(wsproto_tokio::Error::Connection(ConnectionError::UnexpectedEof)) => {
+                f.write_str("disconnected without a close frame (1006)")
+            }
+            Outcome::Failed(wsproto_tokio::Error::Request(error)) => {
+                write!(f, "refused with {}: {error}", error.status())
+            }
+            Outcome::Failed(error) => write!(f, "failed: {error}"),
+        }
+    }
+}
+
+/// A TLS acceptor with a fresh self-signed certificate for `localhost` and
+/// `127.0.0.1`; returns the certificate too (PEM), for clients to trust.
+pub fn self_signed_tls() -> Result<(TlsAcceptor, String), Box<dyn Error>> {
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+    let cert: CertificateDer = generated.cert.der().clone();
+    let key = PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der());
+    let config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], PrivateKeyDer::Pkcs8(key))?;
+    Ok((TlsAcceptor::from(Arc::new(config)), generated.cert.pem()))
+}
