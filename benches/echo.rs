@@ -13,9 +13,10 @@
 //! single-threaded tokio runtime, served by ONE common load client so that
 //! only the servers differ:
 //!
-//! - wsproto, driven by the tokio example's own code (its per-connection
-//!   loop in `examples/support/tokio_echo.rs`, its echo and accept code in
-//!   `examples/support`): write everything queued, then read up to 64 KiB
+//! - wsproto, driven by a tokio loop written by hand on the core (its
+//!   per-connection loop in `benches/support/tokio_echo.rs`, its echo and
+//!   accept code in `examples/support`, shared with the blocking and mio
+//!   examples; the driver crate has its own bench): write everything queued, then read up to 64 KiB
 //!   and feed it.
 //! - tokio-tungstenite, idiomatically: `accept_async`, then `next` and
 //!   `feed` for each message, and `flush` once no further message is

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The chat example in a real browser: builds examples/chat.rs, starts it on a
+# The chat example in a real browser: builds wsproto-tokio/examples/chat.rs, starts it on a
 # free port of 127.0.0.1, and runs chat.test.mjs against it in headless
 # Chromium (Debian's package, installed here if missing) driven by
 # playwright-core (pinned in package-lock.json; it never downloads a

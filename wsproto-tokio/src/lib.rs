@@ -64,3 +64,9 @@ pub use websocket::WebSocket;
 /// The core crate, for its configuration and handshake types.
 pub use wsproto;
 pub use wsproto::{CloseCode, CloseFrame, Config, Utf8Bytes};
+
+/// The repository's README: its Rust blocks compile (and the ones that
+/// need no network run) as this crate's doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RepositoryReadme;
