@@ -16,8 +16,9 @@ use std::task::{Context, Poll, ready};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
-use wsproto::{CloseCode, Connection, ConnectionError, State};
+use wsproto::{CloseCode, Connection, ConnectionError, Messages, ReceiveLevel, State, Streaming};
 
+use crate::level::Receive;
 use crate::{Error, Message};
 
 /// Spare room a read gets at least: when less is left, this much is
@@ -31,9 +32,9 @@ const READ_MIN_SPARE: usize = 4 << 10;
 const WRITE_CHUNKS: usize = 8;
 
 /// One connection and its transport.
-pub(crate) struct Driver<IO> {
+pub(crate) struct Driver<IO, L: ReceiveLevel = Messages> {
     pub(crate) io: IO,
-    pub(crate) conn: Connection,
+    pub(crate) conn: Connection<L>,
     /// Bytes read and not yet decoded; messages are split off it. Let go
     /// when it is empty and the transport has nothing to read, so an idle
     /// connection holds no read buffer.
@@ -59,8 +60,8 @@ pub(crate) struct Driver<IO> {
     failure: Option<ConnectionError>,
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
-    pub(crate) fn new(io: IO, mut conn: Connection) -> Self {
+impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
+    pub(crate) fn new(io: IO, mut conn: Connection<L>) -> Self {
         // The first call starts the connection's clock; a deadline while
         // open means a keepalive is configured.
         let keepalive = conn.handle_timeout(Instant::now().into_std()).is_some();
@@ -78,12 +79,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         }
     }
 
-    /// The next message; `None` once the connection has ended (after the
-    /// peer's close, or after the error that ended it).
+    /// The next message (or chunk); `None` once the connection has ended
+    /// (after the peer's close, or after the error that ended it).
     pub(crate) fn poll_recv(
         &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Message, Error>>> {
+    ) -> Poll<Option<Result<L::Item, Error>>> {
         loop {
             if self.finished {
                 return Poll::Ready(None);
@@ -94,10 +95,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
             // What has arrived is handed out first. Over the high-water
             // mark nothing is decoded: its answers could not be queued.
             if self.conn.wants_read() {
-                match self.conn.poll_event_from(&mut self.read_buf) {
-                    Ok(Some(event)) => {
-                        let message = Message::from(event);
-                        if matches!(message, Message::Ping(_) | Message::Close(_)) {
+                match L::decode(&mut self.conn, &mut self.read_buf) {
+                    Ok(Some(item)) => {
+                        if L::answered(&item) {
                             // Their answers go out now, as far as the
                             // transport takes them; the rest on later polls.
                             if let Poll::Ready(Err(error)) = self.poll_flush(cx) {
@@ -105,7 +105,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                                 return Poll::Ready(Some(Err(error.into())));
                             }
                         }
-                        return Poll::Ready(Some(Ok(message)));
+                        return Poll::Ready(Some(Ok(item)));
                     }
                     Ok(None) => {}
                     Err(error) => {
@@ -171,7 +171,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
     /// Sends the failed connection's close frame (if the transport still
     /// takes it, within the close timeout), ends our side, then returns
     /// the failure once.
-    fn poll_fail(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+    fn poll_fail(&mut self, cx: &mut Context<'_>) -> Poll<Result<L::Item, Error>> {
         loop {
             match self.poll_flush(cx) {
                 Poll::Ready(_) => break,
@@ -280,6 +280,18 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         sent.map_err(Error::Send)
     }
 
+    /// Queues one fragment of a message (see `WebSocket::send_fragment`).
+    pub(crate) fn start_fragment(
+        &mut self,
+        kind: wsproto::MessageKind,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), Error> {
+        self.conn
+            .send_fragment(kind, payload, fin)
+            .map_err(Error::Send)
+    }
+
     /// Starts the closing handshake with `code` and `reason`, unless it
     /// has started (either side's close frame, or a failure).
     pub(crate) fn begin_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
@@ -289,5 +301,25 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                 .map_err(Error::Send)?;
         }
         Ok(())
+    }
+}
+
+impl<IO> Driver<IO, Messages> {
+    /// The same connection at the streaming level: what was read and not
+    /// yet handed out (even the first part of a message) comes first, as
+    /// chunks.
+    pub(crate) fn into_streaming(self) -> Driver<IO, Streaming> {
+        Driver {
+            io: self.io,
+            conn: self.conn.into_streaming(),
+            read_buf: self.read_buf,
+            timer: self.timer,
+            armed: self.armed,
+            keepalive: self.keepalive,
+            unflushed: self.unflushed,
+            eof: self.eof,
+            finished: self.finished,
+            failure: self.failure,
+        }
     }
 }

@@ -47,6 +47,7 @@
 mod client;
 mod driver;
 mod error;
+mod level;
 mod message;
 mod server;
 mod split;
@@ -56,6 +57,7 @@ mod websocket;
 
 pub use client::{Accepted, ClientBuilder, ClientStream, connect};
 pub use error::Error;
+pub use level::{Chunk, Receive};
 pub use message::Message;
 pub use server::{Acceptor, accept};
 pub use split::{ReadHalf, WriteHalf};
@@ -63,7 +65,7 @@ pub use websocket::WebSocket;
 
 /// The core crate, for its configuration and handshake types.
 pub use wsproto;
-pub use wsproto::{CloseCode, CloseFrame, Config, Utf8Bytes};
+pub use wsproto::{CloseCode, CloseFrame, Config, MessageKind, Messages, Streaming, Utf8Bytes};
 
 /// The repository's README: its Rust blocks compile (and the ones that
 /// need no network run) as this crate's doctests.

@@ -16,14 +16,15 @@ use std::task::{Context, Poll, Wake, Waker, ready};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
-use wsproto::{CloseCode, State};
+use wsproto::{CloseCode, Messages, ReceiveLevel, State};
 
 use crate::driver::Driver;
+use crate::level::Receive;
 use crate::{Error, Message, WebSocket};
 
 /// What both halves hold.
-struct Shared<IO> {
-    driver: Mutex<Driver<IO>>,
+struct Shared<IO, L: ReceiveLevel> {
+    driver: Mutex<Driver<IO, L>>,
     wakers: Arc<HalfWakers>,
     /// The waker the transport and timer are polled with: wakes both halves.
     both: Waker,
@@ -55,14 +56,14 @@ impl Wake for HalfWakers {
     }
 }
 
-impl<IO> Shared<IO> {
+impl<IO, L: ReceiveLevel> Shared<IO, L> {
     /// Runs `poll` on the driver for the half `half`, with the waker that
     /// wakes both halves.
     fn poll<T>(
         &self,
         half: usize,
         cx: &mut Context<'_>,
-        poll: impl FnOnce(&mut Driver<IO>, &mut Context<'_>) -> T,
+        poll: impl FnOnce(&mut Driver<IO, L>, &mut Context<'_>) -> T,
     ) -> T {
         {
             let mut halves = self
@@ -79,14 +80,16 @@ impl<IO> Shared<IO> {
         poll(&mut self.lock(), &mut both)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Driver<IO>> {
+    fn lock(&self) -> MutexGuard<'_, Driver<IO, L>> {
         // A panic inside a poll leaves the connection as consistent as any
         // return would: every step leaves it whole.
         self.driver.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-pub(crate) fn split<IO>(driver: Driver<IO>) -> (ReadHalf<IO>, WriteHalf<IO>) {
+pub(crate) fn split<IO, L: ReceiveLevel>(
+    driver: Driver<IO, L>,
+) -> (ReadHalf<IO, L>, WriteHalf<IO, L>) {
     let wakers = Arc::new(HalfWakers::default());
     let shared = Arc::new(Shared {
         driver: Mutex::new(driver),
@@ -133,20 +136,20 @@ pub(crate) fn split<IO>(driver: Driver<IO>) -> (ReadHalf<IO>, WriteHalf<IO>) {
 ///     ticks.await.expect("not cancelled")
 /// }
 /// ```
-pub struct ReadHalf<IO> {
-    shared: Arc<Shared<IO>>,
+pub struct ReadHalf<IO, L: ReceiveLevel = Messages> {
+    shared: Arc<Shared<IO, L>>,
 }
 
 /// The sending half of a split [`WebSocket`]: [`send`](Self::send),
 /// [`feed`](Self::feed), [`flush`](Self::flush) and the [`Sink`], as on
 /// [`WebSocket`] (backpressure included). See [`ReadHalf`].
-pub struct WriteHalf<IO> {
-    shared: Arc<Shared<IO>>,
+pub struct WriteHalf<IO, L: ReceiveLevel = Messages> {
+    shared: Arc<Shared<IO, L>>,
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> ReadHalf<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> ReadHalf<IO, L> {
     /// The next message, as [`WebSocket::recv`]. Cancel-safe.
-    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+    pub async fn recv(&mut self) -> Option<Result<L::Item, Error>> {
         std::future::poll_fn(|cx| self.shared.poll(READER, cx, Driver::poll_recv)).await
     }
 
@@ -163,7 +166,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ReadHalf<IO> {
 
     /// Puts the halves back together; gives them back if they are not
     /// halves of one connection.
-    pub fn reunite(self, writer: WriteHalf<IO>) -> Result<WebSocket<IO>, (Self, WriteHalf<IO>)> {
+    pub fn reunite(
+        self,
+        writer: WriteHalf<IO, L>,
+    ) -> Result<WebSocket<IO, L>, (Self, WriteHalf<IO, L>)> {
         if !Arc::ptr_eq(&self.shared, &writer.shared) {
             return Err((self, writer));
         }
@@ -181,7 +187,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ReadHalf<IO> {
     }
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> WriteHalf<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> WriteHalf<IO, L> {
     /// Queues `message` and writes everything queued out, as
     /// [`WebSocket::send`].
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
@@ -222,15 +228,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WriteHalf<IO> {
     }
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<IO> {
-    type Item = Result<Message, Error>;
+impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Stream for ReadHalf<IO, L> {
+    type Item = Result<L::Item, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.shared.poll(READER, cx, Driver::poll_recv)
     }
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WriteHalf<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Sink<Message> for WriteHalf<IO, L> {
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -253,13 +259,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WriteHalf<IO> {
     }
 }
 
-impl<IO> fmt::Debug for ReadHalf<IO> {
+impl<IO, L: ReceiveLevel> fmt::Debug for ReadHalf<IO, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadHalf").finish_non_exhaustive()
     }
 }
 
-impl<IO> fmt::Debug for WriteHalf<IO> {
+impl<IO, L: ReceiveLevel> fmt::Debug for WriteHalf<IO, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WriteHalf").finish_non_exhaustive()
     }

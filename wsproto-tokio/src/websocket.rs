@@ -7,12 +7,17 @@ use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
 use futures_sink::Sink;
+use tokio::io::AsyncReadExt;
 use tokio::io::{AsyncRead, AsyncWrite};
-use wsproto::{CloseCode, Connection, Role, State};
+use wsproto::{CloseCode, Connection, MessageKind, Messages, ReceiveLevel, Role, State, Streaming};
 
 use crate::driver::Driver;
+use crate::level::Receive;
 use crate::split::{self, ReadHalf, WriteHalf};
 use crate::{Error, Message};
+
+/// Bytes read from the source per fragment by [`WebSocket::send_reader`].
+const READER_CHUNK: usize = 64 << 10;
 
 /// A WebSocket connection over any `AsyncRead + AsyncWrite` transport (a
 /// `TcpStream`, a TLS stream, a hyper upgrade), after its opening
@@ -60,29 +65,31 @@ use crate::{Error, Message};
 ///     Ok(())
 /// }
 /// ```
-pub struct WebSocket<IO> {
-    driver: Driver<IO>,
+pub struct WebSocket<IO, L: ReceiveLevel = Messages> {
+    driver: Driver<IO, L>,
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> WebSocket<IO, L> {
     /// Drives `conn` over `io`: for a connection made by the core's
     /// handshake types (`Request::into_connection`,
     /// `Upgraded::into_connection`), whose bytes read past the handshake
     /// it holds and hands out first. [`accept`](crate::accept) and
     /// [`connect`](crate::connect) do this for you.
-    pub fn from_connection(io: IO, conn: Connection) -> Self {
+    pub fn from_connection(io: IO, conn: Connection<L>) -> Self {
         WebSocket {
             driver: Driver::new(io, conn),
         }
     }
 
-    /// The next message: `None` once the connection has ended, after the
-    /// peer's [`Message::Close`] (the closing handshake then finished) or
-    /// after the error that ended it. Cancel-safe.
+    /// The next message (a [`Chunk`](crate::Chunk) of one after
+    /// [`into_streaming`](WebSocket::into_streaming)): `None` once the
+    /// connection has ended, after the peer's [`Message::Close`] (the
+    /// closing handshake then finished) or after the error that ended it.
+    /// Cancel-safe.
     ///
     /// Pings come out too, already answered; a close frame from the peer
     /// comes out as [`Message::Close`], already echoed.
-    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+    pub async fn recv(&mut self) -> Option<Result<L::Item, Error>> {
         std::future::poll_fn(|cx| self.driver.poll_recv(cx)).await
     }
 
@@ -129,16 +136,78 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> WebSocket<IO> {
     /// Splits the connection into a reader and a writer that two tasks
     /// can use at once (see [`ReadHalf`]). [`ReadHalf::reunite`] puts them
     /// back together.
-    pub fn split(self) -> (ReadHalf<IO>, WriteHalf<IO>) {
+    pub fn split(self) -> (ReadHalf<IO, L>, WriteHalf<IO, L>) {
         split::split(self.driver)
     }
 
-    pub(crate) fn from_driver(driver: Driver<IO>) -> Self {
+    /// Sends one fragment of a message of `kind` (the first call starts
+    /// it, the one with `fin` ends it) and writes it out: a message of any
+    /// size, in the memory of one piece. Pings and a close may be sent
+    /// between fragments, other messages may not. Text fragments may cut a
+    /// character, but together they must be valid UTF-8.
+    pub async fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.driver.poll_ready(cx)).await?;
+        self.driver.start_fragment(kind, payload, fin)?;
+        self.flush().await
+    }
+
+    /// Sends everything `source` yields, to its end, as one message of
+    /// `kind`, a fragment per read of up to 64 KiB, each written out
+    /// before the next is read: constant memory, whatever the size.
+    /// Returns the message's length. A text message must be valid UTF-8
+    /// as a whole (else [`Error::Send`], and the message is cut short: the
+    /// connection cannot go on, close it).
+    pub async fn send_reader<R>(&mut self, kind: MessageKind, mut source: R) -> Result<u64, Error>
+    where
+        R: tokio::io::AsyncRead + Unpin,
+    {
+        // One piece read ahead: the last fragment is sent with `fin`.
+        let mut piece = vec![0; READER_CHUNK];
+        let mut next = vec![0; READER_CHUNK];
+        let mut len = source.read(&mut piece).await?;
+        let mut total = 0u64;
+        loop {
+            let next_len = if len == 0 {
+                0
+            } else {
+                source.read(&mut next).await?
+            };
+            self.send_fragment(kind, &piece[..len], next_len == 0)
+                .await?;
+            total += len as u64;
+            if next_len == 0 {
+                return Ok(total);
+            }
+            std::mem::swap(&mut piece, &mut next);
+            len = next_len;
+        }
+    }
+
+    pub(crate) fn from_driver(driver: Driver<IO, L>) -> Self {
         WebSocket { driver }
     }
 }
 
-impl<IO> WebSocket<IO> {
+impl<IO> WebSocket<IO, Messages> {
+    /// The same connection, handing out each message in pieces as they
+    /// arrive ([`Chunk`](crate::Chunk)s) instead of whole: for messages of
+    /// any size in constant memory (raise
+    /// [`Config::max_message_len`](wsproto::Config::max_message_len): at
+    /// this level nothing is gathered). What was read and not yet handed
+    /// out, even the first part of a message, comes first.
+    pub fn into_streaming(self) -> WebSocket<IO, Streaming> {
+        WebSocket {
+            driver: self.driver.into_streaming(),
+        }
+    }
+}
+
+impl<IO, L: ReceiveLevel> WebSocket<IO, L> {
     /// The connection's state: open, closing, closed.
     pub fn state(&self) -> State {
         self.driver.conn.state()
@@ -158,7 +227,7 @@ impl<IO> WebSocket<IO> {
     /// The core connection, for what this driver does not wrap (the
     /// negotiated permessage-deflate parameters, say). Sending through it
     /// queues bytes that the next `flush` (or `recv`) writes.
-    pub fn connection(&mut self) -> &mut Connection {
+    pub fn connection(&mut self) -> &mut Connection<L> {
         &mut self.driver.conn
     }
 
@@ -168,7 +237,7 @@ impl<IO> WebSocket<IO> {
     }
 }
 
-impl<IO> fmt::Debug for WebSocket<IO> {
+impl<IO, L: ReceiveLevel> fmt::Debug for WebSocket<IO, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocket")
             .field("role", &self.role())
@@ -178,15 +247,15 @@ impl<IO> fmt::Debug for WebSocket<IO> {
     }
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<IO> {
-    type Item = Result<Message, Error>;
+impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Stream for WebSocket<IO, L> {
+    type Item = Result<L::Item, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().driver.poll_recv(cx)
     }
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Sink<Message> for WebSocket<IO, L> {
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
