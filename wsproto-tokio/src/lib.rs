@@ -44,10 +44,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod client;
 mod driver;
 mod error;
 mod level;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod message;
 mod server;
 mod split;
