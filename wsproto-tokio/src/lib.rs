@@ -17,6 +17,12 @@
 //!   request (path, `Origin`, headers, subprotocols) and accept or refuse
 //!   it. Clients: [`connect`] and [`ClientBuilder`] (`wss://` with the
 //!   `rustls` feature), or a handshake over a stream you opened.
+//! - Upgrades from hyper 1 ([`hyper::upgrade`], feature `hyper`) and an axum
+//!   extractor ([`axum::WebSocketUpgrade`], feature `axum`).
+//! - Messages of any size in constant memory:
+//!   [`into_streaming`](WebSocket::into_streaming) hands out [`Chunk`]s as
+//!   they arrive; [`send_reader`](WebSocket::send_reader) sends from an
+//!   `AsyncRead`, a fragment at a time.
 //! - An idle connection holds no read buffer.
 //!
 //! A server that echoes:
@@ -49,9 +55,9 @@ pub mod axum;
 mod client;
 mod driver;
 mod error;
-mod level;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+mod level;
 mod message;
 mod server;
 mod split;
@@ -72,7 +78,8 @@ pub use wsproto;
 pub use wsproto::{CloseCode, CloseFrame, Config, MessageKind, Messages, Streaming, Utf8Bytes};
 
 /// The repository's README: its Rust blocks compile (and the ones that
-/// need no network run) as this crate's doctests.
-#[cfg(doctest)]
+/// need no network run) as this crate's doctests (it shows the axum
+/// extractor, hence the feature).
+#[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../../README.md")]
 struct RepositoryReadme;
