@@ -49,6 +49,13 @@ pub(crate) struct Driver<IO, L: ReceiveLevel = Messages> {
     /// open (the keepalive); otherwise the clock is read only once the
     /// closing handshake has started.
     keepalive: bool,
+    /// Input may hold an event not yet decoded: bytes arrived (or the
+    /// transport ended, or the application had the connection) since
+    /// decoding last found nothing whole. Decoding a partial frame again
+    /// without new bytes finds nothing, and the core counts a non-empty
+    /// buffer given to `poll_event_from` as heard from the peer: a
+    /// keepalive would never ping a peer stalled mid-frame.
+    pub(crate) undecoded: bool,
     /// Bytes were written since the transport was last flushed.
     unflushed: bool,
     /// The transport's read side ended.
@@ -58,6 +65,9 @@ pub(crate) struct Driver<IO, L: ReceiveLevel = Messages> {
     finished: bool,
     /// A failure to report once its close frame is out.
     failure: Option<ConnectionError>,
+    /// When to stop waiting for a failure's close frame to go out: the
+    /// close timeout, counted from the failure.
+    give_up: Option<Instant>,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
@@ -72,10 +82,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
             timer: None,
             armed: None,
             keepalive,
+            // The handshake's leftover bytes, held by the connection.
+            undecoded: true,
             unflushed: false,
             eof: false,
             finished: false,
             failure: None,
+            give_up: None,
         }
     }
 
@@ -94,21 +107,36 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
             }
             // What has arrived is handed out first. Over the high-water
             // mark nothing is decoded: its answers could not be queued.
-            if self.conn.wants_read() {
+            let decoding = self.conn.wants_read();
+            // Only new input can complete an event; but a timer that ended
+            // the connection (it is then `Closed`) reports through decoding.
+            if decoding && (self.undecoded || self.conn.state() == State::Closed) {
                 match L::decode(&mut self.conn, &mut self.read_buf) {
                     Ok(Some(item)) => {
                         if L::answered(&item) {
                             // Their answers go out now, as far as the
                             // transport takes them; the rest on later polls.
-                            if let Poll::Ready(Err(error)) = self.poll_flush(cx) {
-                                self.finished = true;
-                                return Poll::Ready(Some(Err(error.into())));
+                            // The message comes out even when the transport
+                            // fails (a peer that resets the connection right
+                            // after its close): after a ping the next call
+                            // meets the failure again and returns it; after
+                            // the peer's close, which nothing follows, the
+                            // connection has ended.
+                            if let Poll::Ready(Err(_)) = self.poll_flush(cx) {
+                                if L::is_close(&item) {
+                                    self.finished = true;
+                                    self.read_buf = BytesMut::new();
+                                }
                             }
                         }
                         return Poll::Ready(Some(Ok(item)));
                     }
-                    Ok(None) => {}
+                    Ok(None) => self.undecoded = false,
                     Err(error) => {
+                        // A violation's close frame is queued: the core
+                        // times it from now, and so does `poll_fail`.
+                        self.conn.handle_timeout(Instant::now().into_std());
+                        self.give_up = self.conn.poll_timeout().map(Instant::from_std);
                         self.failure = Some(error);
                         continue;
                     }
@@ -131,6 +159,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
                 Poll::Pending if !self.conn.wants_read() => return Poll::Pending,
                 Poll::Pending => {}
             }
+            if !decoding && self.conn.wants_read() {
+                // Decoding was skipped above, over the mark, and this flush
+                // brought the queue under it: the read buffer may hold
+                // whole messages. Decode them before waiting to read more,
+                // which was waiting on a peer that may send nothing more.
+                continue;
+            }
             if self.conn.state() == State::Closed && self.conn.pending_transmit().is_empty() {
                 // Both close frames went their way: end our side.
                 let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
@@ -151,8 +186,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
                 Poll::Ready(Ok(0)) => {
                     self.conn.recv_eof();
                     self.eof = true;
+                    self.undecoded = true;
                 }
-                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Ok(_)) => self.undecoded = true,
                 Poll::Ready(Err(error)) => {
                     self.finished = true;
                     return Poll::Ready(Some(Err(error.into())));
@@ -168,26 +204,43 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
         }
     }
 
-    /// Sends the failed connection's close frame (if the transport still
-    /// takes it, within the close timeout), ends our side, then returns
-    /// the failure once.
+    /// Sends the failed connection's close frame, if it has one, and ends
+    /// our side (as far as the transport goes at once, or within the close
+    /// timeout), then returns the failure once.
     fn poll_fail(&mut self, cx: &mut Context<'_>) -> Poll<Result<L::Item, Error>> {
-        loop {
-            match self.poll_flush(cx) {
-                Poll::Ready(_) => break,
-                Poll::Pending => {
-                    // A timeout drops what waits, and the flush ends.
-                    ready!(self.poll_timers(cx));
+        let error = self.failure.unwrap_or(ConnectionError::UnexpectedEof);
+        if error.wire_close_code().is_some() {
+            // Our close frame goes out, then our side ends. The peer may
+            // read nothing more, and a TLS stream holds its records (and
+            // its own close) back until it can write them, after the core
+            // has handed them over and stopped timing them: the wait ends
+            // at the close timeout counted from the failure.
+            let done = self.poll_flush(cx).is_ready()
+                && Pin::new(&mut self.io).poll_shutdown(cx).is_ready();
+            if !done {
+                let Some(give_up) = self.give_up else {
+                    return Poll::Pending;
+                };
+                if self.armed != Some(give_up) {
+                    match &mut self.timer {
+                        Some(timer) => timer.as_mut().reset(give_up),
+                        None => self.timer = Some(Box::pin(tokio::time::sleep_until(give_up))),
+                    }
+                    self.armed = Some(give_up);
                 }
+                ready!(self.timer.as_mut().expect("armed above").as_mut().poll(cx));
+                self.armed = None;
             }
+        } else {
+            // A timeout, or the transport's end: nothing is sent and the
+            // peer is presumed gone. End our side only as far as the
+            // transport does at once: a TLS stream holding records the
+            // peer never reads would otherwise keep this waiting for ever.
+            let _ = Pin::new(&mut self.io).poll_shutdown(cx);
         }
-        let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
         self.finished = true;
         self.read_buf = BytesMut::new();
-        let error = self
-            .failure
-            .take()
-            .unwrap_or(ConnectionError::UnexpectedEof);
+        self.failure = None;
         Poll::Ready(Err(Error::Connection(error)))
     }
 
@@ -199,7 +252,24 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
         }
         // tokio's clock, so a paused test clock drives the timers too.
         let now = Instant::now();
-        let Some(deadline) = self.conn.handle_timeout(now.into_std()) else {
+        // A deadline at or before `now` fires inside `handle_timeout`, and
+        // its outcome must reach the caller even when no deadline follows
+        // it: a close or keepalive timeout ends the connection and leaves
+        // none, so going by the next deadline alone returned `Pending`, and
+        // `recv` then ended with `None` (or `close` with `Ok`) instead of
+        // the timeout, and a failure's flush waited for ever. A due
+        // deadline is `Ready` whatever the timer says (at worst one extra
+        // turn of the caller's loop, when input had reset the keepalive).
+        let due = self
+            .conn
+            .poll_timeout()
+            .is_some_and(|deadline| deadline <= now.into_std());
+        let next = self.conn.handle_timeout(now.into_std());
+        if due {
+            self.armed = None;
+            return Poll::Ready(());
+        }
+        let Some(deadline) = next else {
             return Poll::Pending;
         };
         let deadline = Instant::from_std(deadline);
@@ -320,6 +390,9 @@ impl<IO> Driver<IO, Messages> {
             eof: self.eof,
             finished: self.finished,
             failure: self.failure,
+            // What the message level held comes out first, as chunks.
+            undecoded: true,
+            give_up: self.give_up,
         }
     }
 }

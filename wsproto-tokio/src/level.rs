@@ -28,6 +28,10 @@ pub trait Receive: ReceiveLevel + sealed::Sealed + Sized + Unpin + Send + Sync +
     /// go out before it is handed over.
     #[doc(hidden)]
     fn answered(item: &Self::Item) -> bool;
+
+    /// Whether `item` is the peer's close frame (nothing follows it).
+    #[doc(hidden)]
+    fn is_close(item: &Self::Item) -> bool;
 }
 
 impl Receive for Messages {
@@ -45,6 +49,11 @@ impl Receive for Messages {
     fn answered(item: &Message) -> bool {
         matches!(item, Message::Ping(_) | Message::Close(_))
     }
+
+    #[inline]
+    fn is_close(item: &Message) -> bool {
+        matches!(item, Message::Close(_))
+    }
 }
 
 impl Receive for Streaming {
@@ -59,6 +68,10 @@ impl Receive for Streaming {
 
     fn answered(item: &Chunk) -> bool {
         matches!(item, Chunk::Ping(_) | Chunk::Close(_))
+    }
+
+    fn is_close(item: &Chunk) -> bool {
+        matches!(item, Chunk::Close(_))
     }
 }
 

@@ -77,7 +77,50 @@ impl<IO, L: ReceiveLevel> Shared<IO, L> {
             }
         }
         let mut both = Context::from_waker(&self.both);
-        poll(&mut self.lock(), &mut both)
+        self.acting(1 - half, |driver| poll(driver, &mut both))
+    }
+
+    /// Runs `op` on the driver outside a poll (queueing a message, or
+    /// starting the close) for the writer.
+    fn queue<T>(&self, op: impl FnOnce(&mut Driver<IO, L>) -> T) -> T {
+        self.acting(READER, op)
+    }
+
+    /// Runs `op` on the driver; when it changed the connection's state,
+    /// wakes the half `other`, which may be waiting for what no transport
+    /// or timer wakes it for:
+    ///
+    /// - the writer started the close (`close`, or a close frame sent):
+    ///   the reader, parked in `recv` with no timer armed (none runs while
+    ///   the connection is open without a keepalive), would not start the
+    ///   close timeout until the peer sent something, and would wait for
+    ///   ever on a peer that never answers;
+    /// - the reader's timer ended the connection (dropping what waited to
+    ///   be written), or the reader decoded the peer's close or a
+    ///   violation: a writer waiting for a transport the peer no longer
+    ///   reads would wait for ever instead of failing its next send.
+    ///
+    /// The state changes a few times per connection, so this costs nothing
+    /// per message.
+    fn acting<T>(&self, other: usize, op: impl FnOnce(&mut Driver<IO, L>) -> T) -> T {
+        let (result, changed) = {
+            let mut driver = self.lock();
+            let before = driver.conn.state();
+            let result = op(&mut driver);
+            (result, driver.conn.state() != before)
+        };
+        if changed {
+            let waker = self
+                .wakers
+                .halves
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)[other]
+                .take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+        result
     }
 
     fn lock(&self) -> MutexGuard<'_, Driver<IO, L>> {
@@ -199,7 +242,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> WriteHalf<IO, L> {
     /// [`WebSocket::feed`].
     pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
         std::future::poll_fn(|cx| self.shared.poll(WRITER, cx, Driver::poll_ready)).await?;
-        self.shared.lock().start_send(message)
+        self.shared.queue(|driver| driver.start_send(message))
     }
 
     /// Writes out everything queued and flushes the transport.
@@ -213,7 +256,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> WriteHalf<IO, L> {
     /// receives the peer's answer and ends; the close timeout runs while it
     /// is polled.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.shared.lock().begin_close(code, reason)?;
+        self.shared
+            .queue(|driver| driver.begin_close(code, reason))?;
         self.flush().await
     }
 
@@ -244,7 +288,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Sink<Message> for WriteHalf
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        self.shared.lock().start_send(message)
+        self.shared.queue(|driver| driver.start_send(message))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -253,7 +297,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Sink<Message> for WriteHalf
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.shared.lock().begin_close(CloseCode::NORMAL, "")?;
+        self.shared
+            .queue(|driver| driver.begin_close(CloseCode::NORMAL, ""))?;
         ready!(self.shared.poll(WRITER, cx, Driver::poll_flush))?;
         Poll::Ready(Ok(()))
     }

@@ -46,8 +46,11 @@ const READER_CHUNK: usize = 64 << 10;
 /// their progress in the connection, so a future dropped before it
 /// finished (in a `select!`, under a timeout) loses nothing: a message
 /// not yet returned comes at the next `recv`, and a message given to
-/// `send` is queued as soon as `send` has been polled once (whether or not
-/// it finished writing).
+/// `send` or `feed` is queued as soon as the future has been polled once
+/// (whether or not it finished writing), unless the queue was over the
+/// high-water mark: a `send` or `feed` dropped while still waiting for
+/// room queued nothing, and its message is dropped with it (so retrying
+/// it sends it once).
 ///
 /// ```no_run
 /// use wsproto_tokio::{Message, WebSocket};
@@ -102,7 +105,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> WebSocket<IO, L> {
     }
 
     /// Queues `message` without writing it (unless the queue is over the
-    /// high-water mark, in which case it first writes until it is not).
+    /// high-water mark, in which case it first writes until it is not;
+    /// dropped during that wait, it queues nothing).
     /// [`flush`](Self::flush) writes what was fed, in as few writes as
     /// the transport allows.
     pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
@@ -228,6 +232,8 @@ impl<IO, L: ReceiveLevel> WebSocket<IO, L> {
     /// negotiated permessage-deflate parameters, say). Sending through it
     /// queues bytes that the next `flush` (or `recv`) writes.
     pub fn connection(&mut self) -> &mut Connection<L> {
+        // It may be given bytes to decode (`Connection::recv`).
+        self.driver.undecoded = true;
         &mut self.driver.conn
     }
 
