@@ -151,7 +151,10 @@ impl Connection<Messages> {
         &mut self,
         buf: &mut BytesMut,
     ) -> Result<Option<Event>, ConnectionError> {
-        self.heard |= !buf.is_empty();
+        // Only bytes past those `buf` held after the last call are news
+        // from the peer: a frame stalled half-way is held on every call,
+        // and counting it kept the keepalive from ever pinging.
+        self.heard |= buf.len() > self.caller_holds as usize;
         let holds = (core::mem::take(&mut self.caller_holds) as usize).min(buf.len());
         if let Some(extras) = self.extras.as_deref_mut() {
             if !extras.inbox.input.is_empty() {

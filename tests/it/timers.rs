@@ -607,3 +607,29 @@ fn nothing_is_decoded_after_a_failure_even_once_its_close_timed_out() {
     );
     assert!(buf.is_empty(), "bytes after the failure are dropped");
 }
+
+/// Bytes a caller's buffer still holds from earlier calls are not news:
+/// `poll_event_from` counted them as heard on every call, so a peer stalled
+/// half-way through a frame was never pinged (found by the tokio driver's
+/// tests).
+#[test]
+fn a_frame_stalled_in_the_callers_buffer_does_not_hold_off_the_keepalive() {
+    let t0 = Instant::now();
+    let mut server = connection(Role::Server, keepalive(10 * SECOND, 5 * SECOND));
+    tick(&mut server, t0);
+    let frame = from_peer(Role::Server, OP_BINARY, &[7; 1000]);
+    let mut buf = bytes::BytesMut::from(&frame[..600]);
+    assert_eq!(server.poll_event_from(&mut buf), Ok(None));
+    // Heard at t0 + 1 s: the idle interval starts again from there.
+    assert_eq!(tick(&mut server, t0 + SECOND), Some(t0 + 11 * SECOND));
+    // The driver polls again with nothing new (a spurious wake, say).
+    assert_eq!(server.poll_event_from(&mut buf), Ok(None));
+    assert_eq!(tick(&mut server, t0 + 11 * SECOND), Some(t0 + 16 * SECOND));
+    assert!(server.buffered_amount() > 0, "the keepalive ping is queued");
+    assert_eq!(server.poll_event_from(&mut buf), Ok(None));
+    assert_eq!(tick(&mut server, t0 + 16 * SECOND), None);
+    assert_eq!(
+        server.poll_event_from(&mut buf),
+        Err(ConnectionError::KeepaliveTimeout)
+    );
+}
