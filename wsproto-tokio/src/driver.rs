@@ -63,6 +63,9 @@ pub(crate) struct Driver<IO, L: ReceiveLevel = Messages> {
     /// How the connection ended, once it has: `recv` returns `None` from
     /// then on (the error itself was returned once).
     finished: bool,
+    /// It ended with the closing handshake (the peer's close received),
+    /// not with an error.
+    pub(crate) ended_cleanly: bool,
     /// A failure to report once its close frame is out.
     failure: Option<ConnectionError>,
     /// When to stop waiting for a failure's close frame to go out: the
@@ -87,6 +90,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
             unflushed: false,
             eof: false,
             finished: false,
+            ended_cleanly: false,
             failure: None,
             give_up: None,
         }
@@ -125,6 +129,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
                             if let Poll::Ready(Err(_)) = self.poll_flush(cx) {
                                 if L::is_close(&item) {
                                     self.finished = true;
+                                    self.ended_cleanly = true;
                                     self.read_buf = BytesMut::new();
                                 }
                             }
@@ -170,6 +175,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
                 // Both close frames went their way: end our side.
                 let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
                 self.finished = true;
+                self.ended_cleanly = true;
                 self.read_buf = BytesMut::new();
                 return Poll::Ready(None);
             }
@@ -326,7 +332,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
     /// over [`Config::send_high_water`](wsproto::Config::send_high_water)
     /// (writing them out meanwhile).
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        while !self.conn.wants_read() {
+        if !self.conn.wants_read() {
+            // Ready only once everything queued is written, so under the
+            // mark (a loop here would spin should the two ever disagree;
+            // the core then refuses the send with `WouldBlock`).
             ready!(self.poll_write_out(cx))?;
         }
         Poll::Ready(Ok(()))
@@ -362,6 +371,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
             .map_err(Error::Send)
     }
 
+    /// Whether the connection has ended, and how: `Some(true)` after the
+    /// closing handshake, `Some(false)` after an error (returned once).
+    pub(crate) fn ended(&self) -> Option<bool> {
+        self.finished.then_some(self.ended_cleanly)
+    }
+
     /// Starts the closing handshake with `code` and `reason`, unless it
     /// has started (either side's close frame, or a failure).
     pub(crate) fn begin_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
@@ -389,6 +404,7 @@ impl<IO> Driver<IO, Messages> {
             unflushed: self.unflushed,
             eof: self.eof,
             finished: self.finished,
+            ended_cleanly: self.ended_cleanly,
             failure: self.failure,
             // What the message level held comes out first, as chunks.
             undecoded: true,

@@ -198,9 +198,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> ReadHalf<IO, L> {
 
     /// Closes the connection as [`WebSocket::close`] does: sends the close
     /// frame (unless a closing handshake has started), then reads, dropping
-    /// messages, until the peer's close or the close timeout.
+    /// messages, until the peer's close or the close timeout. `Ok` and
+    /// errors as [`WebSocket::close`].
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.shared.lock().begin_close(code, reason)?;
+        self.shared.queue(|driver| match driver.ended() {
+            Some(true) => Ok(()),
+            Some(false) => Err(Error::Closed),
+            None => driver.begin_close(code, reason),
+        })?;
         while let Some(message) = self.recv().await {
             message?;
         }

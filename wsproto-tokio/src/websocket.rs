@@ -128,9 +128,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> WebSocket<IO, L> {
     /// are dropped; to read them instead, send [`Message::Close`] and keep
     /// calling [`recv`](Self::recv) until it returns `None`.
     ///
-    /// `Ok` when the closing handshake finished cleanly.
+    /// `Ok` when the closing handshake finished cleanly (now or before);
+    /// [`Error::Closed`] when the connection had already ended with an
+    /// error, which `recv` returned.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.driver.begin_close(code, reason)?;
+        match self.driver.ended() {
+            Some(true) => return Ok(()),
+            Some(false) => return Err(Error::Closed),
+            None => self.driver.begin_close(code, reason)?,
+        }
         while let Some(message) = self.recv().await {
             message?;
         }

@@ -2,7 +2,7 @@
 //! handed out and echoed, then `recv` ends; a peer that resets the
 //! connection right after its close still has its close handed out; a
 //! transport that ends without a close is `UnexpectedEof`; after the end,
-//! sending fails.
+//! sending fails, and `close` says it did not end cleanly.
 
 mod common;
 
@@ -47,6 +47,10 @@ async fn the_peers_close_is_handed_out_and_echoed() {
     // The echo carries the peer's code; then our side ends.
     let echo = within("the echo", peer.close_then_eof()).await;
     assert_eq!(echo.unwrap().code(), CloseCode::GOING_AWAY);
+    // Closing a cleanly closed connection is a success that sends nothing.
+    within("close", ws.close(CloseCode::NORMAL, ""))
+        .await
+        .expect("the closing handshake finished");
 }
 
 #[tokio::test]
@@ -96,4 +100,7 @@ async fn a_transport_that_ends_without_a_close_is_unexpected_eof() {
     );
     assert!(within("recv", ws.recv()).await.is_none());
     assert!(ws.send(Message::text("late")).await.is_err());
+    // The connection failed: closing it now is no clean closing handshake.
+    let closed = within("close", ws.close(CloseCode::NORMAL, "")).await;
+    assert!(matches!(closed, Err(Error::Closed)), "{closed:?}");
 }
