@@ -191,10 +191,9 @@ mod utf8;
 #[cfg(feature = "alloc")]
 mod utf8_bytes;
 
-/// The README's example, compiled and run as a doctest.
-#[cfg(all(doctest, feature = "std"))]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
+// The README's examples (the core's and the driver's) compile and run as
+// doctests of `wsproto-tokio` (`RepositoryReadme` in its lib.rs), which
+// can use both crates.
 
 /// The `bytes` crate, whose `Bytes` and `BytesMut` the message level takes
 /// and hands out.
