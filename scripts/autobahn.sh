@@ -4,14 +4,16 @@
 #
 # Usage: scripts/autobahn.sh [--update] [server|client|all]   (default: all)
 #   server   fuzzingclient mode against each echo server example
-#   client   fuzzingserver mode against examples/autobahn_client.rs
+#   client   fuzzingserver mode against each client example: the driver's
+#            (wsproto-tokio/examples/tokio_autobahn_client.rs) and the
+#            core's (examples/autobahn_client.rs)
 #   --update record this run's results as the expected ones (full runs only:
 #            both modes, nothing skipped but the compression cases of the
-#            servers after the first, see below)
+#            testees after the first of each role, see below)
 #
 # The compression cases (12.* and 13.*, permessage-deflate) take 8-10 minutes
-# per testee, so they run against the client and the first server only; the
-# other servers are run without them (and not held to them).
+# per testee, so they run against the first server and the first client
+# only; the other testees are run without them (and not held to them).
 #
 # Environment:
 #   AUTOBAHN_SERVERS   the server examples to test (default: "echo_server
@@ -21,6 +23,12 @@
 #   AUTOBAHN_COMPRESSION_SERVERS
 #                      the servers that also run 12.* and 13.* (default: the
 #                      first of AUTOBAHN_SERVERS; "all" for every one)
+#   AUTOBAHN_CLIENTS   the client examples to test (default:
+#                      "tokio_autobahn_client autobahn_client"); all are held
+#                      to the same expected client results, as the servers
+#   AUTOBAHN_COMPRESSION_CLIENTS
+#                      the clients that also run 12.* and 13.* (default: the
+#                      first of AUTOBAHN_CLIENTS; "all" for every one)
 #   AUTOBAHN_SKIP_COMPRESSION=1, AUTOBAHN_SKIP_PERF=1, AUTOBAHN_EXCLUDE
 #                      passed on to ../shared/autobahn (skipped cases are then
 #                      not required by the comparison); the first skips 12.*
@@ -76,15 +84,25 @@ if [ "${AUTOBAHN_COMPRESSION_SERVERS:-}" = all ]; then
 else
   compression_servers=(${AUTOBAHN_COMPRESSION_SERVERS:-${servers[0]}})
 fi
-# Whether server example $1 runs the compression cases.
+clients=(${AUTOBAHN_CLIENTS:-tokio_autobahn_client autobahn_client})
+if [ "${AUTOBAHN_COMPRESSION_CLIENTS:-}" = all ]; then
+  compression_clients=("${clients[@]}")
+else
+  compression_clients=(${AUTOBAHN_COMPRESSION_CLIENTS:-${clients[0]}})
+fi
+# Whether example $1 runs the compression cases.
 runs_compression() {
   local c
-  for c in "${compression_servers[@]}"; do [ "$c" = "$1" ] && return 0; done
+  for c in "${compression_servers[@]}" "${compression_clients[@]}"; do
+    [ "$c" = "$1" ] && return 0
+  done
   return 1
 }
 step "build the testees (release)"
-examples=(--example autobahn_client)
-for s in "${servers[@]}"; do examples+=(--example "$s"); done
+# Examples of both packages of the workspace (the default members).
+examples=()
+[ "$mode" = client ] || for s in "${servers[@]}"; do examples+=(--example "$s"); done
+[ "$mode" = server ] || for c in "${clients[@]}"; do examples+=(--example "$c"); done
 cargo build --release --quiet "${examples[@]}"
 BIN="$ROOT/target/release/examples"
 
@@ -129,7 +147,7 @@ if [ "$mode" != client ]; then
     if ! runs_compression "$s" && [ "${AUTOBAHN_SKIP_COMPRESSION:-0}" = 0 ]; then
       exclude=(-x "$COMPRESSION")
       role="server:$COMPRESSION"
-      echo "(without $COMPRESSION: they run against ${compression_servers[*]:-no server} and the client)"
+      echo "(without $COMPRESSION: they run against ${compression_servers[*]:-no server} and the first client)"
     fi
     t0=$EPOCHSECONDS
     # The comparison below judges the cases (run-*.sh exit 1 on any FAILED
@@ -144,16 +162,27 @@ if [ "$mode" != client ]; then
 fi
 
 if [ "$mode" != server ]; then
-  step "client mode (fuzzingserver) against autobahn_client"
-  dir="$OUT/autobahn_client"
-  rm -f "$dir/index.json"
-  t0=$EPOCHSECONDS
-  rc=0
-  AUTOBAHN_QUIET=1 "$SHARED/run-client-tests.sh" -p "$(free_port)" -o "$dir" \
-    -- "$BIN/autobahn_client" '{url}' || rc=$?
-  [ "$rc" -le 1 ] || broken+=("client mode: run-client-tests.sh exited $rc (3: the client failed, see $dir/client.log)")
-  timings+=("client mode, autobahn_client: $((EPOCHSECONDS - t0)) s")
-  [ ! -f "$dir/index.json" ] || reports+=("client=$dir")
+  for c in "${clients[@]}"; do
+    step "client mode (fuzzingserver) against $c"
+    dir="$OUT/$c"
+    rm -f "$dir/index.json"
+    # As for the servers: without the compression cases unless this client
+    # runs them, and then not held to them.
+    exclude=()
+    role=client
+    if ! runs_compression "$c" && [ "${AUTOBAHN_SKIP_COMPRESSION:-0}" = 0 ]; then
+      exclude=(-x "$COMPRESSION")
+      role="client:$COMPRESSION"
+      echo "(without $COMPRESSION: they run against ${compression_clients[*]:-no client} and the first server)"
+    fi
+    t0=$EPOCHSECONDS
+    rc=0
+    AUTOBAHN_QUIET=1 "$SHARED/run-client-tests.sh" -p "$(free_port)" -o "$dir" "${exclude[@]}" \
+      -- "$BIN/$c" '{url}' || rc=$?
+    [ "$rc" -le 1 ] || broken+=("client mode against $c: run-client-tests.sh exited $rc (3: the client failed, see $dir/client.log)")
+    timings+=("client mode, $c${exclude:+ (without $COMPRESSION)}: $((EPOCHSECONDS - t0)) s")
+    [ ! -f "$dir/index.json" ] || reports+=("$role=$dir")
+  done
 fi
 
 step "compare with autobahn/expected-results.json"

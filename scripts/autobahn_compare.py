@@ -7,7 +7,8 @@ Usage:
 EXPECTED is a JSON file {"server": {case: {"behavior": B, "behaviorClose": C}},
 "client": {...}}. Each ROLE=REPORT_DIR names the role ("server" or "client")
 whose expectations a report is held to; several reports may share a role (the
-three echo servers are all held to "server"). ROLE:PATTERNS=REPORT_DIR skips
+three echo servers are all held to "server", the two client testees to
+"client"). ROLE:PATTERNS=REPORT_DIR skips
 PATTERNS for that report only ("server:12.*,13.*=DIR": a server run without
 the compression cases).
 
