@@ -487,6 +487,12 @@ impl Sender {
     pub(crate) fn discard(&mut self) {
         self.outbox.discard();
     }
+
+    /// Lets go of the outbox's empty buffer (see
+    /// `Outbox::release`).
+    pub(crate) fn release_buffer(&mut self) {
+        self.outbox.release();
+    }
 }
 
 /// Whether a new fragmented message is compressed: always, once

@@ -163,6 +163,17 @@ impl<L: ReceiveLevel> Connection<L> {
         self.sender.advance(n);
     }
 
+    /// Lets go of the buffer the outbox keeps for the next frames once
+    /// everything is written (as large as the largest frame copied into it,
+    /// up to 4 KiB and a header), so that the small-send path allocates
+    /// nothing per message. For a driver about to wait on a quiet
+    /// connection: with it, an idle connection holds no heap whatever it
+    /// sent last; the next send allocates again. Does nothing while
+    /// anything waits to be written.
+    pub fn release_send_buffer(&mut self) {
+        self.sender.release_buffer();
+    }
+
     // ----- backpressure -----
 
     /// How many bytes wait to be written to the transport, like the

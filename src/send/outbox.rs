@@ -470,6 +470,15 @@ impl Outbox {
         self.clear_buf();
     }
 
+    /// Lets go of the buffer kept for the next frames when it holds nothing
+    /// (everything written, nothing owed, no box).
+    pub(crate) fn release(&mut self) {
+        if self.queue.is_none() && self.buf.is_empty() {
+            self.buf = Vec::new();
+            self.written = 0;
+        }
+    }
+
     /// Empties the buffer, keeping a small one for the next frames.
     fn clear_buf(&mut self) {
         self.written = 0;

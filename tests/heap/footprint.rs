@@ -143,6 +143,41 @@ fn a_drained_outbox_lets_go_of_a_large_buffer_and_of_held_payloads() {
     assert_eq!(held(), before);
 }
 
+/// A drained outbox keeps a buffer as large as the largest frame copied
+/// into it (up to 4 KiB and a header), so that small sends allocate
+/// nothing; `release_send_buffer` lets it go for a connection about to sit
+/// idle (the tokio driver calls it before it waits), and does nothing while
+/// bytes wait.
+#[test]
+fn release_send_buffer_lets_a_drained_outbox_go() {
+    let before = held();
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.send_binary(&[7; 3000]).expect("open");
+    let queued = server.pending_transmit().len();
+    server.release_send_buffer();
+    assert_eq!(
+        server.pending_transmit().len(),
+        queued,
+        "nothing waiting is lost"
+    );
+    server.advance_transmit(queued - 1);
+    server.release_send_buffer();
+    assert_eq!(server.pending_transmit(), [7], "nor its last byte");
+    server.advance_transmit(1);
+    assert!(
+        held() - before >= 3000,
+        "the drained outbox keeps its buffer"
+    );
+    server.release_send_buffer();
+    assert_eq!(held(), before, "released");
+    // The next send allocates again and goes out whole.
+    server.send_binary(b"again").expect("open");
+    assert_eq!(server.pending_transmit(), b"\x82\x05again");
+    server.advance_transmit(7);
+    server.release_send_buffer();
+    assert_eq!(held(), before);
+}
+
 /// The message level holds no heap between messages either, with either
 /// input (`recv` + `poll_event`, or the caller's `BytesMut`), once the
 /// messages it handed out are dropped: whole, fragmented (gathered in the

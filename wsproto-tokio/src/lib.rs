@@ -23,7 +23,7 @@
 //!   [`into_streaming`](WebSocket::into_streaming) hands out [`Chunk`]s as
 //!   they arrive; [`send_reader`](WebSocket::send_reader) sends from an
 //!   `AsyncRead`, a fragment at a time.
-//! - An idle connection holds no read buffer.
+//! - An idle connection holds no read or send buffer.
 //!
 //! A server that echoes:
 //!

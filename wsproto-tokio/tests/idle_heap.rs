@@ -1,0 +1,141 @@
+//! What an idle `WebSocket` holds on the heap once it waits for input after
+//! an echo: nothing, whatever the size of the message (its read buffer and
+//! the connection's send buffer are let go before it waits). A counting
+//! allocator, per thread, in a test binary of its own; the driver is polled
+//! by hand over a scripted transport that owns no heap of its own.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wsproto::{Config, Connection, Role};
+use wsproto_tokio::WebSocket;
+
+thread_local! {
+    // High, so that freeing what another thread allocated cannot wrap it.
+    static HELD: Cell<usize> = const { Cell::new(1 << 40) };
+}
+
+/// Counts the heap each thread holds; `const` thread-locals of `Cell`s
+/// never allocate, so counting never re-enters the allocator.
+struct Counting;
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// counter is only bookkeeping.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = HELD.try_with(|held| held.set(held.get() + layout.size()));
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let _ = HELD.try_with(|held| held.set(held.get() - layout.size()));
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn held() -> usize {
+    HELD.with(Cell::get)
+}
+
+/// Hands out its input, then waits for ever; counts what is written.
+struct Script {
+    input: Vec<u8>,
+    at: usize,
+    written: usize,
+}
+
+impl AsyncRead for Script {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.at == this.input.len() {
+            return Poll::Pending;
+        }
+        let n = buf.remaining().min(this.input.len() - this.at);
+        buf.put_slice(&this.input[this.at..this.at + n]);
+        this.at += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Script {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.written += buf.len();
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A masked binary frame of `len` bytes and its unmasked header's length.
+fn masked_binary(len: usize) -> (Vec<u8>, usize) {
+    let mut frame = vec![0x82];
+    if len < 126 {
+        frame.push(0x80 | len as u8);
+    } else {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(len as u16).to_be_bytes());
+    }
+    let header = frame.len();
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    frame.extend_from_slice(&key);
+    frame.extend((0..len).map(|i| (i as u8) ^ key[i % 4]));
+    (frame, header)
+}
+
+#[test]
+fn an_idle_websocket_holds_no_heap_after_an_echo() {
+    let mut cx = Context::from_waker(Waker::noop());
+    // Copied into the send buffer (under 4 KiB), and sent by reference.
+    for size in [16, 3000, 16 << 10] {
+        let (input, header) = masked_binary(size);
+        let before = held();
+        let conn = Connection::new(Role::Server, Config::default());
+        let script = Script {
+            input,
+            at: 0,
+            written: 0,
+        };
+        let mut ws = WebSocket::from_connection(script, conn);
+        let message = match pin!(ws.recv()).poll(&mut cx) {
+            Poll::Ready(Some(Ok(message))) => message,
+            other => panic!("expected the message, got {other:?}"),
+        };
+        assert_eq!(message.as_bytes().len(), size);
+        assert!(matches!(
+            pin!(ws.feed(message)).poll(&mut cx),
+            Poll::Ready(Ok(()))
+        ));
+        // `recv` writes the echo out, then waits for input.
+        assert!(pin!(ws.recv()).poll(&mut cx).is_pending());
+        assert_eq!(ws.get_ref().written, header + size, "the echo went out");
+        assert_eq!(
+            held(),
+            before,
+            "heap held while idle after echoing {size} bytes"
+        );
+    }
+}
