@@ -2,9 +2,9 @@
 //! tokio-tungstenite and fastwebsockets, in messages per second.
 //!
 //! ```sh
-//! cargo bench -p wsproto-tokio --bench echo               # all rows, ~4 min
-//! cargo bench -p wsproto-tokio --bench echo -- pipelined  # names containing "pipelined"
-//! ECHO_ROUNDS=1 ECHO_SECS=0.2 cargo bench -p wsproto-tokio --bench echo  # smoke run
+//! cargo bench -p wsproto-tokio --bench driver_echo               # all rows, ~4 min
+//! cargo bench -p wsproto-tokio --bench driver_echo -- pipelined  # names containing "pipelined"
+//! ECHO_ROUNDS=1 ECHO_SECS=0.2 cargo bench -p wsproto-tokio --bench driver_echo  # smoke run
 //! ```
 //!
 //! Names are `row/server`, e.g. `500conns/512B/fastwebsockets`; the filter
