@@ -53,9 +53,11 @@ pub(crate) struct Driver<IO, L: ReceiveLevel = Messages> {
     /// Input may hold an event not yet decoded: bytes arrived (or the
     /// transport ended, or the application had the connection) since
     /// decoding last found nothing whole. Decoding a partial frame again
-    /// without new bytes finds nothing, and the core counts a non-empty
-    /// buffer given to `poll_event_from` as heard from the peer: a
-    /// keepalive would never ping a peer stalled mid-frame.
+    /// without new bytes finds nothing, so a wake-up for a timer or a
+    /// write skips it. (It was first a workaround: the core counted a held
+    /// partial frame as heard on every call, so the keepalive never pinged
+    /// a peer stalled mid-frame; the core is fixed, see its test
+    /// `a_frame_stalled_in_the_callers_buffer_does_not_hold_off_the_keepalive`.)
     pub(crate) undecoded: bool,
     /// Bytes were written since the transport was last flushed.
     unflushed: bool,
