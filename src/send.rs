@@ -488,10 +488,14 @@ impl Sender {
         self.outbox.discard();
     }
 
-    /// Lets go of the outbox's empty buffer (see
-    /// `Outbox::release`).
-    pub(crate) fn release_buffer(&mut self) {
-        self.outbox.release();
+    /// Takes the outbox's empty buffer (see `Outbox::take_buf`).
+    pub(crate) fn take_buffer(&mut self) -> Option<Vec<u8>> {
+        self.outbox.take_buf()
+    }
+
+    /// Gives the outbox a buffer (see `Outbox::provide_buf`).
+    pub(crate) fn provide_buffer(&mut self, buf: Vec<u8>) {
+        self.outbox.provide_buf(buf);
     }
 }
 

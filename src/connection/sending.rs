@@ -171,7 +171,28 @@ impl<L: ReceiveLevel> Connection<L> {
     /// sent last; the next send allocates again. Does nothing while
     /// anything waits to be written.
     pub fn release_send_buffer(&mut self) {
-        self.sender.release_buffer();
+        drop(self.take_send_buffer());
+    }
+
+    /// Like [`release_send_buffer`](Self::release_send_buffer), but hands
+    /// the buffer over instead of freeing it: empty, with its capacity
+    /// (at most 4 KiB and a header). A driver with many connections keeps a
+    /// few such buffers and gives them to the connections that wake up
+    /// ([`provide_send_buffer`](Self::provide_send_buffer)), so that neither
+    /// an idle connection nor a busy one goes to the allocator for each
+    /// message. `None` while anything waits to be written, or when the
+    /// connection holds no buffer.
+    pub fn take_send_buffer(&mut self) -> Option<Vec<u8>> {
+        self.sender.take_buffer()
+    }
+
+    /// Gives the connection an empty buffer to queue its next frames in
+    /// (its contents are cleared), when it holds none and nothing waits to
+    /// be written; otherwise `buf` is dropped, as it is when its capacity
+    /// is over what the connection keeps itself (4 KiB and a header).
+    /// Taken back by [`take_send_buffer`](Self::take_send_buffer).
+    pub fn provide_send_buffer(&mut self, buf: Vec<u8>) {
+        self.sender.provide_buffer(buf);
     }
 
     // ----- backpressure -----

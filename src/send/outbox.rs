@@ -470,11 +470,24 @@ impl Outbox {
         self.clear_buf();
     }
 
-    /// Lets go of the buffer kept for the next frames when it holds nothing
-    /// (everything written, nothing owed, no box).
-    pub(crate) fn release(&mut self) {
-        if self.queue.is_none() && self.buf.is_empty() {
-            self.buf = Vec::new();
+    /// Takes the buffer kept for the next frames when it holds nothing
+    /// (everything written, nothing owed, no box) and has capacity.
+    pub(crate) fn take_buf(&mut self) -> Option<Vec<u8>> {
+        if self.queue.is_none() && self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.written = 0;
+            return Some(core::mem::take(&mut self.buf));
+        }
+        None
+    }
+
+    /// Keeps `buf` (emptied) for the next frames when the outbox is idle
+    /// and has no buffer, and `buf` is not larger than it would keep
+    /// itself; otherwise drops it.
+    pub(crate) fn provide_buf(&mut self, mut buf: Vec<u8>) {
+        let idle = self.queue.is_none() && self.buf.capacity() == 0;
+        if idle && buf.capacity() <= KEEP_CAPACITY {
+            buf.clear();
+            self.buf = buf;
             self.written = 0;
         }
     }

@@ -178,6 +178,35 @@ fn release_send_buffer_lets_a_drained_outbox_go() {
     assert_eq!(held(), before);
 }
 
+/// `take_send_buffer` hands the drained outbox's buffer over instead of
+/// freeing it, and `provide_send_buffer` gives one back: the next small
+/// send on any connection is queued in it without allocating. Neither
+/// touches a buffer while bytes wait.
+#[test]
+fn a_send_buffer_moves_between_connections() {
+    let mut first = Connection::new(Role::Server, Config::default());
+    let mut second = Connection::new(Role::Server, Config::default());
+    first.send_binary(&[7; 300]).expect("open");
+    assert_eq!(first.take_send_buffer(), None, "bytes wait");
+    let queued = first.pending_transmit().len();
+    first.advance_transmit(queued);
+    let buf = first.take_send_buffer().expect("the drained buffer");
+    assert!(buf.is_empty() && buf.capacity() >= queued);
+    assert_eq!(first.take_send_buffer(), None, "taken");
+
+    second.provide_send_buffer(buf);
+    let before = held();
+    second.send_binary(b"again").expect("open");
+    assert_eq!(held(), before, "queued in the provided buffer");
+    assert_eq!(second.pending_transmit(), b"\x82\x05again");
+    // While bytes wait, a buffer offered is dropped, not swapped in.
+    second.provide_send_buffer(Vec::with_capacity(64));
+    assert_eq!(second.pending_transmit(), b"\x82\x05again");
+    // Larger than the connection would keep itself: dropped too.
+    first.provide_send_buffer(Vec::with_capacity(1 << 20));
+    assert_eq!(first.take_send_buffer(), None);
+}
+
 /// The message level holds no heap between messages either, with either
 /// input (`recv` + `poll_event`, or the caller's `BytesMut`), once the
 /// messages it handed out are dropped: whole, fragmented (gathered in the

@@ -49,21 +49,25 @@
 //! measured both. The epoll loop reads each echo up to its known length and
 //! no further (no read ends in `EAGAIN`) and shares `epoll_wait` among all
 //! ready connections: per message one `write` and about one `read`, fewer
-//! system calls than any server makes. Each cell shows, beside the median,
-//! the CPU the server's thread and the load thread used over that window
-//! (% of one core): a server near 100% with the load thread below it is the
-//! bottleneck, as it should be; a load thread near 100% would mean the row
-//! measures the client. It comes close with the two fastest servers in
-//! the many-connection rows (here 92-97% against the server's 99%): on
-//! loopback each `write` also pays for the receiving socket's TCP work, so
-//! one write and one read per message cost the load nearly what they cost
-//! a fast server. Their messages/s there sit near the load's ceiling; the
-//! second table, the server thread's CPU per echo, compares them whatever
-//! limits the rate (and is the figure to quote for those rows). The first
-//! echo of every connection is compared
-//! byte for byte with the expected frame, so a broken server cannot produce
-//! a fast number; a close handshake ends every connection, and any
-//! server-side failure is printed.
+//! system calls than any server makes.
+//!
+//! It never sleeps: it polls epoll without a timeout, so its CPU column
+//! reads 100% by construction. On loopback the thread that writes to a
+//! sleeping peer pays for waking it (the receiving side's TCP work and the
+//! wake-up run inside the sender's `write`); with a load that slept in
+//! `epoll_wait`, a server that fell a little behind found the load asleep
+//! more often and paid for waking it on every echo, which slowed it
+//! further, so which server came out ahead in the many-connection rows
+//! turned on that feedback more than on the server's own work (`perf`:
+//! the wake-up was in whichever server's profile was behind). A busy load
+//! is never asleep: each server pays for its own work, as it would with
+//! its clients on other machines. The server's CPU column then says who
+//! limits a row: near 100%, the server (as it should be).
+//!
+//! The first echo of every connection is compared byte for byte with the
+//! expected frame, so a broken server cannot produce a fast number; a
+//! close handshake ends every connection, and any server-side failure is
+//! printed.
 //!
 //! **Method.** For each measurement the connections are opened, upgraded
 //! and checked, run 250 ms of warm-up, then a timed window (1 s,
@@ -227,7 +231,8 @@ fn main() {
     );
     println!(
         "ratio: wsproto-tokio / the better of the other two. In parentheses: the CPU the \
-         server's thread / the load thread used in that window, % of a core."
+         server's thread / the load thread used in that window, % of a core (the load \
+         busy-polls: 100% by construction)."
     );
     println!();
     println!("server thread CPU per echo, microseconds (median; lower is better)");

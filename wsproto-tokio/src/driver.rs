@@ -10,6 +10,7 @@
 //! nothing (they are cancel-safe).
 
 use std::io::{self, IoSlice};
+use std::mem;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -19,6 +20,7 @@ use tokio::time::{Instant, Sleep};
 use wsproto::{CloseCode, Connection, ConnectionError, Messages, ReceiveLevel, State, Streaming};
 
 use crate::level::Receive;
+use crate::spare;
 use crate::{Error, Message};
 
 /// Spare room a read gets at least: when less is left, this much is
@@ -120,6 +122,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
             if decoding && (self.undecoded || self.conn.state() == State::Closed) {
                 match L::decode(&mut self.conn, &mut self.read_buf) {
                     Ok(Some(item)) => {
+                        // Whatever the connection held (a handshake's
+                        // leftover bytes) was joined to `read_buf` by this
+                        // call: when that is now empty, decoding whole
+                        // messages again without new bytes finds nothing
+                        // (an echo loop skips that call).
+                        if L::DRAINED_WHEN_EMPTY && self.read_buf.is_empty() {
+                            self.undecoded = false;
+                        }
                         if L::answered(&item) {
                             // Their answers go out now, as far as the
                             // transport takes them; the rest on later polls.
@@ -188,7 +198,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
                 self.failure = Some(ConnectionError::UnexpectedEof);
                 continue;
             }
-            if self.read_buf.capacity() - self.read_buf.len() < READ_MIN_SPARE {
+            if self.read_buf.capacity() == 0 {
+                // Waking from idle: buffers from the thread's spares.
+                let (read, send) = spare::take(READ_RESERVE);
+                self.read_buf = read;
+                if let Some(buf) = send {
+                    self.conn.provide_send_buffer(buf);
+                }
+            } else if self.read_buf.capacity() - self.read_buf.len() < READ_MIN_SPARE {
                 self.read_buf.reserve(READ_RESERVE);
             }
             match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf) {
@@ -209,8 +226,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
                         // small frames (as large as the largest one copied,
                         // up to 4 KiB: 3 KiB a connection after a 3 KiB
                         // echo, where the task itself is under 1 KiB).
-                        self.read_buf = BytesMut::new();
-                        self.conn.release_send_buffer();
+                        // They go to the thread's spares, for the next
+                        // connection that wakes.
+                        let send = self.conn.take_send_buffer();
+                        spare::give(mem::take(&mut self.read_buf), READ_RESERVE, send);
                     }
                     return Poll::Pending;
                 }

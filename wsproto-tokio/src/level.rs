@@ -17,6 +17,12 @@ pub trait Receive: ReceiveLevel + sealed::Sealed + Sized + Unpin + Send + Sync +
     /// What `recv` hands out: [`Message`] or [`Chunk`].
     type Item: Send + 'static;
 
+    /// Whether, once an item was decoded and `buf` is left empty, nothing
+    /// more can be decoded until more bytes come: true for whole messages;
+    /// a streaming connection may still hold inflated output to hand out.
+    #[doc(hidden)]
+    const DRAINED_WHEN_EMPTY: bool;
+
     /// Decodes the next item from the front of `buf`.
     #[doc(hidden)]
     fn decode(
@@ -36,6 +42,8 @@ pub trait Receive: ReceiveLevel + sealed::Sealed + Sized + Unpin + Send + Sync +
 
 impl Receive for Messages {
     type Item = Message;
+
+    const DRAINED_WHEN_EMPTY: bool = true;
 
     #[inline]
     fn decode(
@@ -58,6 +66,8 @@ impl Receive for Messages {
 
 impl Receive for Streaming {
     type Item = Chunk;
+
+    const DRAINED_WHEN_EMPTY: bool = false;
 
     fn decode(
         conn: &mut Connection<Self>,

@@ -60,6 +60,7 @@ pub mod hyper;
 mod level;
 mod message;
 mod server;
+mod spare;
 mod split;
 #[cfg(feature = "rustls")]
 mod tls;

@@ -19,8 +19,11 @@
 //! does at least as many system calls (tokio reads until `EAGAIN` before it
 //! waits) plus the WebSocket work, so the load thread is the cheaper side,
 //! if not by much on loopback (a `write` pays for the receiver's TCP work
-//! too): the bench's tables show both threads' CPU, and the server's CPU
-//! per echo.
+//! too).
+//!
+//! The loop never sleeps: `epoll_wait` is called with a zero timeout, so
+//! no server ever pays, inside its own `write`, for waking the load (see
+//! the bench's doc for why that decided rows).
 //!
 //! Then every connection is closed properly (a close frame, its echo, the
 //! server's end of TCP), blocking again.
@@ -180,7 +183,9 @@ fn wait(
             ));
         }
     }
-    match poll.poll(events, Some(Duration::from_millis(100))) {
+    // A zero timeout: the load busy-polls and is never asleep when an
+    // echo arrives.
+    match poll.poll(events, Some(Duration::ZERO)) {
         Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(()),
         other => other,
     }
