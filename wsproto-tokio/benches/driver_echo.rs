@@ -75,7 +75,10 @@
 //! servers take turns within a round, the first server rotating from round
 //! to round, and each round (5, `ECHO_ROUNDS`) goes through every row, so a
 //! slow phase of the machine hits all three; the table shows each median.
-//! The ratio is wsproto-tokio over the better of the other two.
+//! The ratio is wsproto-tokio over the better of the other two, as the
+//! ratio of the medians and, beside it, as the median and range of each
+//! round's own ratio (its measurements are seconds apart, so a slow or fast
+//! phase of the machine hits both sides of it alike).
 //! Preliminary figures from a shared machine are only that: rerun on a
 //! quiet one before quoting a ratio.
 
@@ -254,7 +257,10 @@ fn main() {
 }
 
 /// One table: for each row, each server's median of `metric` (shown by
-/// `show`), and wsproto-tokio's over the better of the other two.
+/// `show`), and wsproto-tokio's over the better of the other two: the
+/// ratio of the medians, and the median (and range) of the rounds' own
+/// ratios, each taken between measurements a few seconds apart, so that
+/// the machine's slower and faster phases cancel out.
 fn print_table(
     rows: &[String],
     samples: &[[Vec<Sample>; 3]],
@@ -264,8 +270,8 @@ fn print_table(
     show: fn(&Sample) -> String,
 ) {
     println!(
-        "{:<17} {:>24} {:>24} {:>24} {:>6}",
-        "row", "wsproto-tokio", "tokio-tungstenite", "fastwebsockets", "ratio"
+        "{:<17} {:>24} {:>24} {:>24} {:>6} {:>22}",
+        "row", "wsproto-tokio", "tokio-tungstenite", "fastwebsockets", "ratio", "by round (range)"
     );
     for (r, row) in rows.iter().enumerate() {
         let medians: Vec<Option<Sample>> = (0..3)
@@ -284,15 +290,48 @@ fn print_table(
             (Some(ours), Some(peer)) => format!("{:.2}", metric(ours) / peer),
             _ => "-".to_owned(),
         };
+        let by_round = paired_ratios(&samples[r], &failed[r], metric, better);
+        let by_round = match by_round.get(by_round.len() / 2) {
+            Some(median) => format!(
+                "{median:.2} ({:.2}-{:.2})",
+                by_round[0],
+                by_round[by_round.len() - 1]
+            ),
+            None => "-".to_owned(),
+        };
         let cells: Vec<String> = medians
             .iter()
             .map(|m| m.as_ref().map_or("-".to_owned(), show))
             .collect();
         println!(
-            "{:<17} {:>24} {:>24} {:>24} {:>6}",
-            row, cells[0], cells[1], cells[2], ratio
+            "{:<17} {:>24} {:>24} {:>24} {:>6} {:>22}",
+            row, cells[0], cells[1], cells[2], ratio, by_round
         );
     }
+}
+
+/// For each round in which wsproto-tokio and a peer were both measured,
+/// wsproto-tokio's `metric` over the better peer's in that round; sorted.
+fn paired_ratios(
+    samples: &[Vec<Sample>; 3],
+    failed: &[bool; 3],
+    metric: fn(&Sample) -> f64,
+    better: impl Fn(f64, f64) -> f64,
+) -> Vec<f64> {
+    // A server that failed stopped being measured: its rounds stop there.
+    let rounds = samples.iter().map(Vec::len).min().unwrap_or(0);
+    let mut ratios: Vec<f64> = (0..rounds)
+        .filter(|_| !failed[0])
+        .filter_map(|round| {
+            let peer = (1..3)
+                .filter(|&k| !failed[k])
+                .map(|k| metric(&samples[k][round]))
+                .reduce(&better)?;
+            Some(metric(&samples[0][round]) / peer)
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios
 }
 
 /// With thousands separators: the columns are compared by eye.

@@ -323,17 +323,20 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
     /// a time (a header and the payload queued after it by reference).
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
-            let mut chunks = [&[][..]; WRITE_CHUNKS];
-            let n = self.conn.pending_transmit_chunks(&mut chunks);
-            if n == 0 {
+            let first = self.conn.pending_transmit();
+            if first.is_empty() {
                 return Poll::Ready(Ok(()));
             }
             let mut io = Pin::new(&mut self.io);
-            let written = if n > 1 && io.is_write_vectored() {
+            // One chunk (small frames copied into the send buffer): a plain
+            // write, without gathering chunks.
+            let written = if first.len() < self.conn.buffered_amount() && io.is_write_vectored() {
+                let mut chunks = [&[][..]; WRITE_CHUNKS];
+                let n = self.conn.pending_transmit_chunks(&mut chunks);
                 let slices = chunks.map(IoSlice::new);
                 ready!(io.as_mut().poll_write_vectored(cx, &slices[..n]))?
             } else {
-                ready!(io.as_mut().poll_write(cx, chunks[0]))?
+                ready!(io.as_mut().poll_write(cx, first))?
             };
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));

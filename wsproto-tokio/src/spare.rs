@@ -19,33 +19,43 @@
 //! to decode, so a few cover any number of connections. A thread's
 //! buffers are freed when it ends.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 
 use bytes::BytesMut;
 
 /// Buffers of each kind a thread keeps at most.
-const KEEP: usize = 4;
-
-#[derive(Default)]
-struct Spare {
-    read: Vec<BytesMut>,
-    send: Vec<Vec<u8>>,
-}
+const KEEP: usize = 2;
 
 thread_local! {
-    static SPARE: RefCell<Spare> = RefCell::default();
+    // Slots rather than a `Vec` behind a `RefCell`: taking and giving back
+    // is a few moves, on every wake-up of every connection.
+    static READ: [Cell<Option<BytesMut>>; KEEP] = const { [const { Cell::new(None) }; KEEP] };
+    static SEND: [Cell<Option<Vec<u8>>>; KEEP] = const { [const { Cell::new(None) }; KEEP] };
+}
+
+/// The first spare in `slots`, if any.
+fn take_from<T>(slots: &[Cell<Option<T>>; KEEP]) -> Option<T> {
+    slots.iter().find_map(Cell::take)
+}
+
+/// Puts `value` in the first free slot; dropped when there is none.
+fn give_to<T>(slots: &[Cell<Option<T>>; KEEP], value: T) {
+    for slot in slots {
+        let held = slot.take();
+        if held.is_none() {
+            slot.set(Some(value));
+            return;
+        }
+        slot.set(held);
+    }
 }
 
 /// Buffers for a connection waking from idle: an empty read buffer with
 /// at least `capacity` bytes of room (a spare one when the thread has one,
 /// else a new one), and a spare send buffer when the thread has one.
 pub(crate) fn take(capacity: usize) -> (BytesMut, Option<Vec<u8>>) {
-    let (read, send) = SPARE
-        .try_with(|spare| match spare.try_borrow_mut() {
-            Ok(mut spare) => (spare.read.pop(), spare.send.pop()),
-            Err(_) => (None, None),
-        })
-        .unwrap_or((None, None));
+    let read = READ.try_with(take_from).ok().flatten();
+    let send = SEND.try_with(take_from).ok().flatten();
     let read = match read {
         Some(buf) if buf.capacity() >= capacity => buf,
         _ => BytesMut::with_capacity(capacity),
@@ -61,25 +71,30 @@ pub(crate) fn give(mut read: BytesMut, capacity: usize, send: Option<Vec<u8>>) {
     // owner (no message still points into it) and the whole allocation
     // offers `capacity` bytes again; it moves the handle back to the
     // allocation's start.
-    let read = (read.is_empty() && read.try_reclaim(capacity)).then_some(read);
-    if read.is_none() && send.is_none() {
-        return;
+    if read.is_empty() && read.try_reclaim(capacity) {
+        let _ = READ.try_with(|slots| give_to(slots, read));
     }
-    let _ = SPARE.try_with(|spare| {
-        if let Ok(mut spare) = spare.try_borrow_mut() {
-            if let Some(buf) = read.filter(|_| spare.read.len() < KEEP) {
-                spare.read.push(buf);
-            }
-            if let Some(buf) = send.filter(|_| spare.send.len() < KEEP) {
-                spare.send.push(buf);
-            }
-        }
-    });
+    if let Some(send) = send {
+        let _ = SEND.try_with(|slots| give_to(slots, send));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How many of `slots` hold a spare.
+    fn full<T>(slots: &[Cell<Option<T>>; KEEP]) -> usize {
+        slots
+            .iter()
+            .filter(|slot| {
+                let held = slot.take();
+                let is_full = held.is_some();
+                slot.set(held);
+                is_full
+            })
+            .count()
+    }
 
     #[test]
     fn buffers_come_back_to_the_next_taker() {
@@ -122,7 +137,7 @@ mod tests {
         let (mut read, _) = take(1024);
         read.extend_from_slice(b"part of a frame");
         give(read, 1024, None);
-        assert_eq!(SPARE.with(|spare| spare.borrow().read.len()), 0);
+        assert_eq!(READ.with(full), 0);
     }
 
     #[test]
@@ -134,10 +149,7 @@ mod tests {
                 Some(Vec::with_capacity(64)),
             );
         }
-        let kept = SPARE.with(|spare| {
-            let spare = spare.borrow();
-            (spare.read.len(), spare.send.len())
-        });
-        assert_eq!(kept, (KEEP, KEEP));
+        assert_eq!(READ.with(full), KEEP);
+        assert_eq!(SEND.with(full), KEEP);
     }
 }
