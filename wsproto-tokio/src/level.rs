@@ -109,8 +109,9 @@ pub enum Chunk {
     Ping(Bytes),
     /// A pong.
     Pong(Bytes),
-    /// The peer's close frame, already echoed; `recv` ends next.
-    Close(Option<CloseFrame>),
+    /// The peer's close frame, already echoed; `recv` ends next. Boxed, as
+    /// in [`Message::Close`], so that every chunk is small.
+    Close(Option<Box<CloseFrame>>),
 }
 
 impl From<BytesEvent> for Chunk {
