@@ -113,6 +113,28 @@ impl<L: ReceiveLevel> Connection<L> {
         Ok(())
     }
 
+    /// [`Config::close_timeout`](crate::Config::close_timeout), as
+    /// configured (to the millisecond, rounded up): `None` for none. A
+    /// driver bounds its own waits at the end with it too, such as a
+    /// client's wait for the server to close the transport first once the
+    /// connection is [`Closed`](crate::State::Closed) (RFC 6455 section
+    /// 7.1.1).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wsproto::{Config, Connection, Role};
+    ///
+    /// let client = Connection::new(Role::Client, Config::default());
+    /// assert_eq!(client.close_timeout(), Some(Duration::from_secs(10)));
+    /// let mut config = Config::default();
+    /// config.close_timeout = None;
+    /// assert_eq!(Connection::new(Role::Client, config).close_timeout(), None);
+    /// ```
+    pub fn close_timeout(&self) -> Option<Duration> {
+        (self.close_timeout_ms != u32::MAX)
+            .then(|| Duration::from_millis(u64::from(self.close_timeout_ms)))
+    }
+
     /// Starts the closing handshake's timer at `now`, if one is set.
     fn arm_close_deadline(&mut self, now: Duration) {
         if self.close_timeout_ms != u32::MAX {

@@ -17,7 +17,9 @@ use std::task::{Context, Poll, ready};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
-use wsproto::{CloseCode, Connection, ConnectionError, Messages, ReceiveLevel, State, Streaming};
+use wsproto::{
+    CloseCode, Connection, ConnectionError, Messages, ReceiveLevel, Role, State, Streaming,
+};
 
 use crate::level::Receive;
 use crate::spare;
@@ -73,8 +75,10 @@ pub(crate) struct Driver<IO, L: ReceiveLevel = Messages> {
     pub(crate) ended_cleanly: bool,
     /// A failure to report once its close frame is out.
     failure: Option<ConnectionError>,
-    /// When to stop waiting for a failure's close frame to go out: the
-    /// close timeout, counted from the failure.
+    /// When to stop waiting on the transport at the end: for a failure's
+    /// close frame to go out, counted from the failure; or, for a client
+    /// after the closing handshake, for the server to end TCP first,
+    /// counted from the handshake's end. The close timeout.
     give_up: Option<Instant>,
 }
 
@@ -185,7 +189,22 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
                 continue;
             }
             if self.conn.state() == State::Closed && self.conn.pending_transmit().is_empty() {
-                // Both close frames went their way: end our side.
+                // Both close frames went their way. A client first waits,
+                // up to the close timeout, for the server to end TCP (RFC
+                // 6455 section 7.1.1: the server then holds TIME_WAIT); a
+                // server ends its side at once.
+                if self.conn.role() == Role::Client && !self.eof {
+                    if self.give_up.is_none() {
+                        self.give_up = self.conn.close_timeout().map(|t| Instant::now() + t);
+                    }
+                    if self.poll_peer_end(cx).is_pending() {
+                        // Without a close timeout, for as long as it takes.
+                        let Some(give_up) = self.give_up else {
+                            return Poll::Pending;
+                        };
+                        ready!(self.poll_until(cx, give_up));
+                    }
+                }
                 let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
                 self.finished = true;
                 self.ended_cleanly = true;
@@ -254,15 +273,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
                 let Some(give_up) = self.give_up else {
                     return Poll::Pending;
                 };
-                if self.armed != Some(give_up) {
-                    match &mut self.timer {
-                        Some(timer) => timer.as_mut().reset(give_up),
-                        None => self.timer = Some(Box::pin(tokio::time::sleep_until(give_up))),
-                    }
-                    self.armed = Some(give_up);
-                }
-                ready!(self.timer.as_mut().expect("armed above").as_mut().poll(cx));
-                self.armed = None;
+                ready!(self.poll_until(cx, give_up));
             }
         } else {
             // A timeout, or the transport's end: nothing is sent and the
@@ -275,6 +286,43 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
         self.read_buf = BytesMut::new();
         self.failure = None;
         Poll::Ready(Err(Error::Connection(error)))
+    }
+
+    /// Reads and drops what the peer still sends, until it ends the
+    /// transport (or the transport fails): `Ready` then.
+    fn poll_peer_end(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            self.read_buf.clear();
+            if self.read_buf.capacity() < READ_MIN_SPARE {
+                self.read_buf.reserve(READ_MIN_SPARE);
+            }
+            match ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut self.io),
+                cx,
+                &mut self.read_buf
+            )) {
+                Ok(0) | Err(_) => {
+                    self.eof = true;
+                    self.read_buf = BytesMut::new();
+                    return Poll::Ready(());
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// `Ready` once `deadline` has passed, on the connection's one timer.
+    fn poll_until(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
+        if self.armed != Some(deadline) {
+            match &mut self.timer {
+                Some(timer) => timer.as_mut().reset(deadline),
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+            self.armed = Some(deadline);
+        }
+        ready!(self.timer.as_mut().expect("armed above").as_mut().poll(cx));
+        self.armed = None;
+        Poll::Ready(())
     }
 
     /// Runs the connection's timers: `Ready` when a deadline passed (call

@@ -124,7 +124,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> WebSocket<IO, L> {
     /// `reason` (unless a closing handshake has started), then reads until
     /// the peer's close, or the close timeout
     /// ([`Config::close_timeout`](wsproto::Config::close_timeout), 10 s by
-    /// default), and ends the transport. Messages that arrive meanwhile
+    /// default), and ends the transport (a client after the server has
+    /// ended it, or at the close timeout). Messages that arrive meanwhile
     /// are dropped; to read them instead, send [`Message::Close`] and keep
     /// calling [`recv`](Self::recv) until it returns `None`.
     ///

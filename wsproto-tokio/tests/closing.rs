@@ -2,14 +2,19 @@
 //! handed out and echoed, then `recv` ends; a peer that resets the
 //! connection right after its close still has its close handed out; a
 //! transport that ends without a close is `UnexpectedEof`; after the end,
-//! sending fails, and `close` says it did not end cleanly.
+//! sending fails, and `close` says it did not end cleanly. A client ends
+//! TCP only after the server has (RFC 6455 section 7.1.1), or at the close
+//! timeout.
 
 mod common;
 
-use common::{Peer, listen, raw_client, within};
+use std::time::{Duration, Instant};
+
+use common::{Peer, finishes_within, listen, raw_client, raw_server_on, within};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use wsproto::{CloseCode, Config, ConnectionError};
-use wsproto_tokio::{Error, Message, WebSocket};
+use wsproto_tokio::{ClientBuilder, ClientStream, Error, Message, WebSocket};
 
 async fn server_and_peer() -> (WebSocket<TcpStream>, Peer<TcpStream>) {
     let (listener, addr) = listen().await;
@@ -103,4 +108,71 @@ async fn a_transport_that_ends_without_a_close_is_unexpected_eof() {
     // The connection failed: closing it now is no clean closing handshake.
     let closed = within("close", ws.close(CloseCode::NORMAL, "")).await;
     assert!(matches!(closed, Err(Error::Closed)), "{closed:?}");
+}
+
+/// Our client (with `config`) and a raw server on loopback TCP.
+async fn client_and_peer(config: Config) -> (WebSocket<ClientStream>, Peer<TcpStream>) {
+    let (listener, addr) = listen().await;
+    let server = async {
+        let (stream, _) = listener.accept().await.unwrap();
+        raw_server_on(stream, Config::default()).await
+    };
+    let client = async {
+        ClientBuilder::new(&format!("ws://{addr}/"))
+            .config(config)
+            .connect()
+            .await
+            .unwrap()
+            .0
+    };
+    within("handshake", async { tokio::join!(client, server) }).await
+}
+
+/// The server's close, echoed by the client; returns once the echo is in.
+async fn close_from_the_server(ws: &mut WebSocket<ClientStream>, peer: &mut Peer<TcpStream>) {
+    peer.conn
+        .close(Instant::now(), CloseCode::NORMAL, "")
+        .unwrap();
+    peer.flush().await;
+    let close = within("recv", ws.recv()).await;
+    assert!(matches!(close, Some(Ok(Message::Close(_)))), "{close:?}");
+}
+
+#[tokio::test]
+async fn a_client_waits_for_the_server_to_end_tcp_first() {
+    let (mut ws, mut peer) = client_and_peer(Config::default()).await;
+    close_from_the_server(&mut ws, &mut peer).await;
+    let client = tokio::spawn(async move { (ws.recv().await.is_none(), ws) });
+    // The echo arrives, and then nothing: the client has not ended TCP.
+    let mut buf = [0u8; 64];
+    let n = within("the echo", peer.io.read(&mut buf)).await.unwrap();
+    assert_eq!(buf[0], 0x88, "the close echo");
+    assert!(n >= 2);
+    let more = finishes_within(Duration::from_millis(300), peer.io.read(&mut buf)).await;
+    assert!(more.is_none(), "the client ended TCP first: {more:?}");
+    // The server ends it; the client's `recv` ends at once.
+    drop(peer);
+    let (ended, _ws) = within("the client's end", client).await.unwrap();
+    assert!(ended, "recv ends with None after a clean close");
+}
+
+#[tokio::test]
+async fn a_client_ends_tcp_at_the_close_timeout_when_the_server_does_not() {
+    let mut config = Config::default();
+    config.close_timeout = Some(Duration::from_millis(200));
+    let (mut ws, mut peer) = client_and_peer(config).await;
+    close_from_the_server(&mut ws, &mut peer).await;
+    let started = Instant::now();
+    assert!(within("recv", ws.recv()).await.is_none());
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150),
+        "gave up after {waited:?}"
+    );
+    // Its end reaches the server, after the echo.
+    let mut rest = Vec::new();
+    within("the client's end", peer.io.read_to_end(&mut rest))
+        .await
+        .unwrap();
+    assert_eq!(rest.first(), Some(&0x88), "the echo, then the end");
 }
