@@ -25,8 +25,8 @@
 //! - fastwebsockets: a `FragmentCollector`, one `write_frame` per message,
 //!   auto close and auto pong, vectored writes over 1 KiB (its defaults,
 //!   its fastest: it cannot queue without writing). It leaves HTTP to
-//!   hyper, so its upgrade is answered by the core's `ServerHandshake`, as
-//!   in the root echo bench. Handshakes are never timed.
+//!   hyper, so its upgrade is answered by the core's `ServerHandshake`.
+//!   Handshakes are never timed.
 //!
 //! **Rows.** 20 B, 512 B and 16 KiB binary messages:
 //!
@@ -62,7 +62,8 @@
 //! the wake-up was in whichever server's profile was behind). A busy load
 //! is never asleep: each server pays for its own work, as it would with
 //! its clients on other machines. The server's CPU column then says who
-//! limits a row: near 100%, the server (as it should be).
+//! limits a row: near 100%, the server (as it should be); well below, the
+//! load (pipelined 20 B messages, for the two servers that batch).
 //!
 //! The first echo of every connection is compared byte for byte with the
 //! expected frame, so a broken server cannot produce a fast number; a
