@@ -11,8 +11,10 @@ use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures_util::{SinkExt, StreamExt};
-use support::{Raw, header, masked_frame, request, status, within};
+use futures_util::StreamExt;
+use support::{
+    Raw, header, masked_frame, request, status, tungstenite_connect, tungstenite_echo, within,
+};
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use wsproto_tokio::axum::{UpgradeError, WebSocket, WebSocketUpgrade};
@@ -78,17 +80,10 @@ async fn both_clients_echo_through_the_extractor() {
     within(async {
         let addr = server().await;
 
-        let (mut ws, response) = tokio_tungstenite::connect_async(format!("ws://{addr}/echo"))
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 101);
+        let (mut ws, _) = tungstenite_connect(format!("ws://{addr}/echo")).await;
         for n in 0..3 {
             let text = format!("tungstenite {n}");
-            ws.send(tungstenite::Message::text(text.as_str()))
-                .await
-                .unwrap();
-            let reply = ws.next().await.unwrap().unwrap();
-            assert_eq!(reply, tungstenite::Message::text(text));
+            tungstenite_echo(&mut ws, tungstenite::Message::text(text)).await;
         }
         ws.close(None).await.unwrap();
 
@@ -138,7 +133,7 @@ async fn protocols_picks_the_first_one_the_client_offered() {
             "Sec-WebSocket-Protocol",
             "chat.v3, chat.v2".parse().unwrap(),
         );
-        let (mut ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let (mut ws, response) = tungstenite_connect(request).await;
         assert_eq!(response.headers()["sec-websocket-protocol"], "chat.v2");
         let report = ws.next().await.unwrap().unwrap();
         assert_eq!(
@@ -182,14 +177,8 @@ async fn rejections_carry_the_status_the_core_gives_them() {
             .await;
         assert_eq!(status(&raw.head().await), 200);
         assert_eq!(raw.rest_until_close().await, b"a page");
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/page"))
-            .await
-            .unwrap();
-        ws.send(tungstenite::Message::text("upgraded"))
-            .await
-            .unwrap();
-        let reply = ws.next().await.unwrap().unwrap();
-        assert_eq!(reply, tungstenite::Message::text("upgraded"));
+        let (mut ws, _) = tungstenite_connect(format!("ws://{addr}/page")).await;
+        tungstenite_echo(&mut ws, tungstenite::Message::text("upgraded")).await;
     })
     .await;
 }

@@ -7,13 +7,15 @@ mod support;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use support::{Raw, header, masked_frame, request, status, within};
+use support::{
+    Raw, header, masked_frame, request, status, tungstenite_connect, tungstenite_echo, within,
+};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -76,21 +78,10 @@ async fn server() -> SocketAddr {
 async fn tungstenite_client_echoes_through_the_upgrade() {
     within(async {
         let addr = server().await;
-        let (mut ws, response) = tokio_tungstenite::connect_async(format!("ws://{addr}/echo"))
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 101);
-        ws.send(tungstenite::Message::text("over hyper"))
-            .await
-            .unwrap();
-        let reply = ws.next().await.unwrap().unwrap();
-        assert_eq!(reply, tungstenite::Message::text("over hyper"));
+        let (mut ws, _) = tungstenite_connect(format!("ws://{addr}/echo")).await;
+        tungstenite_echo(&mut ws, tungstenite::Message::text("over hyper")).await;
         let big = vec![0x5a; 300_000];
-        ws.send(tungstenite::Message::binary(big.clone()))
-            .await
-            .unwrap();
-        let reply = ws.next().await.unwrap().unwrap();
-        assert_eq!(reply, tungstenite::Message::binary(big));
+        tungstenite_echo(&mut ws, tungstenite::Message::binary(big)).await;
         ws.close(None).await.unwrap();
         // The server echoes the close and ends the stream.
         while let Some(message) = ws.next().await {
@@ -123,11 +114,9 @@ async fn the_chosen_subprotocol_reaches_both_clients() {
         request
             .headers_mut()
             .insert("Sec-WebSocket-Protocol", "chat.v1".parse().unwrap());
-        let (mut ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let (mut ws, response) = tungstenite_connect(request).await;
         assert_eq!(response.headers()["sec-websocket-protocol"], "chat.v1");
-        ws.send(tungstenite::Message::text("theirs")).await.unwrap();
-        let reply = ws.next().await.unwrap().unwrap();
-        assert_eq!(reply, tungstenite::Message::text("theirs"));
+        tungstenite_echo(&mut ws, tungstenite::Message::text("theirs")).await;
     })
     .await;
 }

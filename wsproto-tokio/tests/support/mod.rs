@@ -1,15 +1,20 @@
 //! What the hyper and axum upgrade tests share: a deadline on every test,
-//! and a raw client that writes exact bytes (a request with frames
-//! pipelined after it, a request no library would send) and reads the
-//! answer back without any WebSocket library in the way.
+//! tokio-tungstenite as an independent client, and a raw client that
+//! writes exact bytes (a request with frames pipelined after it, a request
+//! no library would send) and reads the answer back without any WebSocket
+//! library in the way.
 
 #![allow(dead_code)] // each test file uses its own part of it
 
 use std::future::Future;
 use std::time::Duration;
 
+use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, handshake::client::Response};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Every test ends within this, passing or failing.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -19,6 +24,26 @@ pub async fn within<T>(test: impl Future<Output = T>) -> T {
     tokio::time::timeout(DEADLINE, test)
         .await
         .expect("the test did not finish within its deadline")
+}
+
+/// A tokio-tungstenite client.
+pub type Tungstenite = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Connects tokio-tungstenite (a URL, or a request with headers) and
+/// checks that the upgrade was accepted (101).
+pub async fn tungstenite_connect(
+    request: impl IntoClientRequest + Unpin,
+) -> (Tungstenite, Response) {
+    let (ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(response.status(), 101);
+    (ws, response)
+}
+
+/// Sends `message` with tokio-tungstenite; the same message comes back.
+pub async fn tungstenite_echo(ws: &mut Tungstenite, message: tungstenite::Message) {
+    ws.send(message.clone()).await.unwrap();
+    let reply = ws.next().await.unwrap().unwrap();
+    assert_eq!(reply, message);
 }
 
 /// An upgrade request for `path` with `extra` header lines (each ending in
