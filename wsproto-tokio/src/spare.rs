@@ -7,7 +7,7 @@
 //! every time: on a server with many such connections that was about a
 //! sixth of the user-space instructions per echo (callgrind, 100
 //! connections echoing 20-byte messages), and glibc serves 16 KiB outside
-//! its per-thread cache. Here they go back to a short list kept by the
+//! its per-thread cache. Here they go back to a few slots kept by the
 //! thread instead, and the next connection that wakes on it takes them
 //! from there.
 //!
@@ -16,8 +16,9 @@
 //! its buffer is not reused), and at most [`KEEP`] of each kind per
 //! thread: a runtime thread polls one connection at a time, and a
 //! connection gives its buffers back as soon as it waits with nothing left
-//! to decode, so a few cover any number of connections. A thread's
-//! buffers are freed when it ends.
+//! to decode, so a few cover any number of connections. A read buffer
+//! grown past [`KEEP_READ_CAPACITY`] for a large frame is freed instead.
+//! A thread's buffers are freed when it ends.
 
 use std::cell::Cell;
 
@@ -25,6 +26,10 @@ use bytes::BytesMut;
 
 /// Buffers of each kind a thread keeps at most.
 const KEEP: usize = 2;
+/// The largest read buffer kept: one grown for a large frame (the core
+/// reserves room for a frame from its header) is freed, not kept for
+/// connections that need a read's worth.
+const KEEP_READ_CAPACITY: usize = 64 << 10;
 
 thread_local! {
     // Slots rather than a `Vec` behind a `RefCell`: taking and giving back
@@ -70,8 +75,8 @@ pub(crate) fn give(mut read: BytesMut, capacity: usize, send: Option<Vec<u8>>) {
     // `try_reclaim` is true only when this handle is the allocation's only
     // owner (no message still points into it) and the whole allocation
     // offers `capacity` bytes again; it moves the handle back to the
-    // allocation's start.
-    if read.is_empty() && read.try_reclaim(capacity) {
+    // allocation's start, so its capacity is then the allocation's.
+    if read.is_empty() && read.try_reclaim(capacity) && read.capacity() <= KEEP_READ_CAPACITY {
         let _ = READ.try_with(|slots| give_to(slots, read));
     }
     if let Some(send) = send {
@@ -136,6 +141,15 @@ mod tests {
     fn a_read_buffer_with_bytes_left_is_not_kept() {
         let (mut read, _) = take(1024);
         read.extend_from_slice(b"part of a frame");
+        give(read, 1024, None);
+        assert_eq!(READ.with(full), 0);
+    }
+
+    #[test]
+    fn a_large_read_buffer_is_not_kept() {
+        let mut read = BytesMut::with_capacity(1 << 20);
+        read.extend_from_slice(&[7; 1000]);
+        let _ = read.split_to(1000);
         give(read, 1024, None);
         assert_eq!(READ.with(full), 0);
     }
