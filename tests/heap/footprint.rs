@@ -146,7 +146,8 @@ fn a_drained_outbox_lets_go_of_a_large_buffer_and_of_held_payloads() {
 /// A drained outbox keeps a buffer as large as the largest frame copied
 /// into it (up to 4 KiB and a header), so that small sends allocate
 /// nothing; `release_send_buffer` lets it go for a connection about to sit
-/// idle (the tokio driver calls it before it waits), and does nothing while
+/// idle (the tokio driver takes it with `take_send_buffer` before it waits,
+/// to hand it to the next connection that wakes), and does nothing while
 /// bytes wait.
 #[test]
 fn release_send_buffer_lets_a_drained_outbox_go() {
