@@ -10,11 +10,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Peer, finishes_within, listen, raw_client, raw_server_on, within};
+use common::{Peer, client_to, finishes_within, listen, raw_client, raw_server_on, within};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use wsproto::{CloseCode, Config, ConnectionError};
-use wsproto_tokio::{ClientBuilder, ClientStream, Error, Message, WebSocket};
+use wsproto_tokio::{ClientStream, Error, Message, WebSocket};
 
 async fn server_and_peer() -> (WebSocket<TcpStream>, Peer<TcpStream>) {
     let (listener, addr) = listen().await;
@@ -117,15 +117,10 @@ async fn client_and_peer(config: Config) -> (WebSocket<ClientStream>, Peer<TcpSt
         let (stream, _) = listener.accept().await.unwrap();
         raw_server_on(stream, Config::default()).await
     };
-    let client = async {
-        ClientBuilder::new(&format!("ws://{addr}/"))
-            .config(config)
-            .connect()
-            .await
-            .unwrap()
-            .0
-    };
-    within("handshake", async { tokio::join!(client, server) }).await
+    within("handshake", async {
+        tokio::join!(client_to(addr, config), server)
+    })
+    .await
 }
 
 /// The server's close, echoed by the client; returns once the echo is in.

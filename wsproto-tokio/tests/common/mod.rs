@@ -95,15 +95,21 @@ pub async fn pair_with(
         stream.set_nodelay(true).unwrap();
         acceptor.accept(stream).await.unwrap()
     };
-    let client = async {
-        ClientBuilder::new(&format!("ws://{addr}/"))
-            .config(client)
-            .connect()
-            .await
-            .unwrap()
-            .0
-    };
-    within("handshake", async { tokio::join!(server, client) }).await
+    within("handshake", async {
+        tokio::join!(server, client_to(addr, client))
+    })
+    .await
+}
+
+/// Our client with `config`, connected to `addr` (not timed: the caller
+/// bounds the handshake).
+pub async fn client_to(addr: SocketAddr, config: Config) -> WebSocket<ClientStream> {
+    ClientBuilder::new(&format!("ws://{addr}/"))
+        .config(config)
+        .connect()
+        .await
+        .unwrap()
+        .0
 }
 
 /// A peer driven by hand: the core [`Connection`] over a transport, read
