@@ -41,8 +41,8 @@ pub(crate) struct Driver<IO, L: ReceiveLevel = Messages> {
     pub(crate) conn: Connection<L>,
     /// Bytes read and not yet decoded; messages are split off it. Let go
     /// when it is empty and the transport has nothing to read (and the
-    /// connection's send buffer with it), so an idle connection holds no
-    /// buffer.
+    /// connection's send buffer with it), to the thread's spares
+    /// (`spare.rs`), so an idle connection holds no buffer.
     read_buf: BytesMut,
     /// The connection's next deadline, made on first use.
     timer: Option<Pin<Box<Sleep>>>,
@@ -62,6 +62,9 @@ pub(crate) struct Driver<IO, L: ReceiveLevel = Messages> {
     /// partial frame as heard on every call, so the keepalive never pinged
     /// a peer stalled mid-frame; the core is fixed, see its test
     /// `a_frame_stalled_in_the_callers_buffer_does_not_hold_off_the_keepalive`.)
+    /// At the message level it is also cleared when a message leaves the
+    /// buffer empty: the next `recv` of an echo loop skips a decode that
+    /// could find nothing.
     pub(crate) undecoded: bool,
     /// Bytes were written since the transport was last flushed.
     unflushed: bool,
