@@ -8,19 +8,39 @@
 //! It behaves as `echo_server` without TLS: it echoes text and binary
 //! messages unchanged, answers pings, echoes the peer's close code, refuses
 //! bad upgrade requests with the right HTTP status and closes with the right
-//! code on protocol errors, logging one line per connection on stderr. Past
-//! `MAX_CONNECTIONS` at once, new connections get a 503.
+//! code on protocol errors, logging one line per connection on stderr.
+//!
+//! **What it is for.** The simplest way to drive the core: each connection
+//! is straight-line code in a thread of its own, with no runtime and no
+//! event loop. That fits servers with up to a few thousand connections.
+//! A thread is the floor of its cost: about 10 KiB of memory per idle
+//! connection (two pages of stack and the thread's bookkeeping, measured
+//! by `scripts/load.sh`), and a kernel thread. For tens of thousands of
+//! mostly idle connections, the mio example (one thread) or the tokio
+//! `echo_server` hold one in about 2 KiB.
+//!
+//! **Limits.** Every accepted connection gets a thread that reads its
+//! upgrade request, answered with 408 past `HANDSHAKE_TIMEOUT`. Only once
+//! the request is in does it take one of `MAX_CONNECTIONS` places (503 if
+//! none is left): clients that send half a request and stall cannot take
+//! the places of upgraded connections, and a new client is served while
+//! thousands of them wait for their 408. Requests being read have a limit
+//! of their own, `MAX_HANDSHAKES` (past it, 503 at once, without a thread).
+//!
+//! Memory: an idle connection holds no read buffer. Its thread waits for
+//! input with a one-byte `peek`, then borrows one of the buffers the
+//! threads share (`ReadBuffer`) for the read and gives it back before it
+//! waits again.
 //!
 //! Timers: the socket's read and write timeouts are set to the time left
 //! until the connection's next deadline (`handle_timeout`), so a blocked
 //! read or write wakes up in time to send a keepalive ping, give up on a
-//! silent peer, or end a closing handshake that does not finish; the
-//! opening handshake answers 408 past `HANDSHAKE_TIMEOUT`.
+//! silent peer, or end a closing handshake that does not finish.
 //!
 //! Backpressure: each thread writes out everything it queued (the write
 //! blocks while the peer does not read) before it reads again, so a peer
 //! that does not read is no longer read either; TCP flow control then slows
-//! the sender. Memory per connection is bounded by one read chunk and
+//! the sender. Memory per connection is bounded by one read and
 //! `Config::max_message_len`. Close: once the connection is `Closed`, the
 //! server shuts down its sending side first, then reads and drops what the
 //! peer still sends until its EOF or `LINGER_TIMEOUT`, and drops the socket.
@@ -29,8 +49,8 @@ mod support;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -39,9 +59,15 @@ use wsproto::{Config, State};
 
 use support::{DEFAULT_ADDR, LINGER_TIMEOUT, Outcome, READ_CHUNK};
 
-/// Connections served at once. Each costs a thread (stack and scheduler
-/// entry); past this, new connections are refused with 503.
-const MAX_CONNECTIONS: usize = 1024;
+/// Upgraded connections served at once; past this, an upgrade request is
+/// answered with 503.
+const MAX_CONNECTIONS: usize = 10_000;
+/// Connections whose upgrade request is still being read; past this, new
+/// connections are answered with 503 at once.
+const MAX_HANDSHAKES: usize = 10_000;
+/// Read buffers kept for reuse once given back: the most threads that
+/// commonly read at the same moment. Past it, a buffer given back is freed.
+const SPARE_READ_BUFFERS: usize = 64;
 
 fn main() -> io::Result<()> {
     let addr = std::env::args().skip(1).last();
@@ -52,7 +78,8 @@ fn main() -> io::Result<()> {
 
 /// Accepts connections until the process ends, one thread each.
 pub fn serve(listener: TcpListener) -> ! {
-    let active = Arc::new(AtomicUsize::new(0));
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let connections = Arc::new(AtomicUsize::new(0));
     loop {
         let (tcp, peer) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -63,17 +90,16 @@ pub fn serve(listener: TcpListener) -> ! {
                 continue;
             }
         };
-        let slot = Slot::take(&active);
-        if slot.is_none() {
-            refuse_busy(&tcp);
-            eprintln!("{peer}: refused with 503: too many connections");
+        let Some(reading) = Slot::take(&handshakes, MAX_HANDSHAKES) else {
+            refuse_busy_now(&tcp);
+            eprintln!("{peer}: refused with 503: too many upgrade requests being read");
             continue;
-        }
+        };
+        let connections = Arc::clone(&connections);
         // `Builder::spawn` reports failure instead of panicking; the slot
         // and the socket are then dropped with the closure.
         let spawned = thread::Builder::new().spawn(move || {
-            let _slot = slot;
-            let outcome = serve_connection(tcp);
+            let outcome = serve_connection(tcp, reading, &connections);
             eprintln!("{peer}: {outcome}");
         });
         if let Err(error) = spawned {
@@ -82,14 +108,14 @@ pub fn serve(listener: TcpListener) -> ! {
     }
 }
 
-/// One of the `MAX_CONNECTIONS` places, given back when dropped (even by a
+/// One of a limited number of places, given back when dropped (even by a
 /// panicking thread).
 struct Slot(Arc<AtomicUsize>);
 
 impl Slot {
-    fn take(active: &Arc<AtomicUsize>) -> Option<Slot> {
-        let slot = Slot(Arc::clone(active));
-        (active.fetch_add(1, Ordering::Relaxed) < MAX_CONNECTIONS).then_some(slot)
+    fn take(taken: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
+        let slot = Slot(Arc::clone(taken));
+        (taken.fetch_add(1, Ordering::Relaxed) < max).then_some(slot)
     }
 }
 
@@ -99,23 +125,61 @@ impl Drop for Slot {
     }
 }
 
-/// Answers 503 without reading the request or waiting: the accept loop must
-/// not block. Best effort: if the request is already in, the close may turn
-/// into a reset that the client sees instead of the 503.
-fn refuse_busy(mut tcp: &TcpStream) {
-    if let Ok(busy) = Response::new(503) {
-        let _ = tcp.set_nonblocking(true);
-        let _ = tcp.write(&busy.body("too many connections").to_bytes());
+/// A read buffer of `READ_CHUNK` bytes, borrowed from those the threads
+/// share and given back when dropped. A thread holds one only from the
+/// moment input is waiting until it has been fed to its connection.
+struct ReadBuffer(Vec<u8>);
+
+static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+impl ReadBuffer {
+    fn take() -> ReadBuffer {
+        let spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        ReadBuffer(spare.unwrap_or_else(|| vec![0; READ_CHUNK]))
     }
 }
 
-/// One connection: the opening handshake, then echo until it is closed.
-fn serve_connection(mut tcp: TcpStream) -> Outcome {
+impl Drop for ReadBuffer {
+    fn drop(&mut self) {
+        let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+        if spare.len() < SPARE_READ_BUFFERS {
+            spare.push(std::mem::take(&mut self.0));
+        }
+    }
+}
+
+/// Answers 503 without reading the request or waiting: the accept loop must
+/// not block. Best effort: if the request is already in, the close may turn
+/// into a reset that the client sees instead of the 503.
+fn refuse_busy_now(mut tcp: &TcpStream) {
+    let _ = tcp.set_nonblocking(true);
+    let _ = tcp.write(&busy().to_bytes());
+}
+
+/// The 503 of a full server.
+fn busy() -> Response {
+    Response::new(503)
+        .map(|busy| busy.body("too many connections"))
+        .unwrap_or_else(|_| Response::internal_error())
+}
+
+/// One connection: the upgrade request (holding a place among those being
+/// read), a place among the upgraded connections, then echo until it is
+/// closed.
+fn serve_connection(mut tcp: TcpStream, reading: Slot, connections: &Arc<AtomicUsize>) -> Outcome {
     let config = support::config();
-    let mut buf = vec![0; READ_CHUNK];
-    let request = match read_request(&mut tcp, &mut buf, &config) {
+    let request = match read_request(&mut tcp, &config) {
         Ok(request) => request,
         Err(outcome) => return outcome,
+    };
+    drop(reading);
+    let Some(_place) = Slot::take(connections, MAX_CONNECTIONS) else {
+        // The request has been read, so the 503 arrives whole.
+        if let Err(error) = tcp.write_all(&busy().to_bytes()) {
+            return error.into();
+        }
+        linger(&mut tcp);
+        return Outcome::Busy;
     };
     if let Err(error) = tcp.write_all(&support::accept(&request).to_bytes()) {
         return error.into();
@@ -153,12 +217,12 @@ fn serve_connection(mut tcp: TcpStream) -> Outcome {
         if conn.state() == State::Closed {
             // A timer's failure is reported by the next poll.
             let outcome = outcome.or_else(|| support::echo_events(&mut conn));
-            linger(&mut tcp, &mut buf);
+            linger(&mut tcp);
             return outcome.unwrap_or(Outcome::Closed(None));
         }
-        match read_before(&mut tcp, &mut buf, deadline) {
-            Ok(0) => conn.recv_eof(),
-            Ok(n) => conn.recv(&buf[..n]),
+        match read_before(&mut tcp, deadline) {
+            Ok(None) => conn.recv_eof(),
+            Ok(Some((buf, n))) => conn.recv(&buf.0[..n]),
             Err(error) if timed_out(&error) => {}
             Err(error) => return error.into(),
         }
@@ -168,59 +232,74 @@ fn serve_connection(mut tcp: TcpStream) -> Outcome {
 /// Reads the upgrade request, until `Config::handshake_timeout` runs out
 /// (the first `handle_timeout` starts the clock). A bad request, or none in
 /// time, is answered with its HTTP status (408 for the latter).
-fn read_request(tcp: &mut TcpStream, buf: &mut [u8], config: &Config) -> Result<Request, Outcome> {
+fn read_request(tcp: &mut TcpStream, config: &Config) -> Result<Request, Outcome> {
     let mut handshake = ServerHandshake::new(config);
     loop {
         let deadline = match handshake.handle_timeout(Instant::now()) {
             Ok(deadline) => deadline,
-            Err(error) => return Err(refuse(tcp, buf, error)),
+            Err(error) => return Err(refuse(tcp, error)),
         };
-        let n = match read_before(tcp, buf, deadline) {
-            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
-            Ok(n) => n,
+        let (buf, n) = match read_before(tcp, deadline) {
+            Ok(None) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+            Ok(Some(read)) => read,
             Err(error) if timed_out(&error) => continue, // answered above
             Err(error) => return Err(error.into()),
         };
-        match handshake.recv(&buf[..n]) {
+        match handshake.recv(&buf.0[..n]) {
             Ok(Some(request)) => return Ok(request),
             Ok(None) => {}
-            Err(error) => return Err(refuse(tcp, buf, error)),
+            Err(error) => return Err(refuse(tcp, error)),
         }
     }
 }
 
 /// Answers a refused upgrade with its HTTP status, then lingers.
-fn refuse(tcp: &mut TcpStream, buf: &mut [u8], error: RequestError) -> Outcome {
+fn refuse(tcp: &mut TcpStream, error: RequestError) -> Outcome {
     if let Err(error) = tcp.write_all(&error.response().to_bytes()) {
         return error.into();
     }
-    linger(tcp, buf);
+    linger(tcp);
     Outcome::Refused(error)
 }
 
 /// Ends our side of the stream, then reads (and drops) what the peer still
 /// sends until it closes too or `LINGER_TIMEOUT` passes, so that our last
 /// bytes are not destroyed by a reset.
-fn linger(tcp: &mut TcpStream, buf: &mut [u8]) {
+fn linger(tcp: &mut TcpStream) {
     let deadline = Instant::now() + LINGER_TIMEOUT;
     let _ = tcp.shutdown(Shutdown::Write);
-    while let Ok(1..) = read_before(tcp, buf, Some(deadline)) {}
+    while let Ok(Some(_)) = read_before(tcp, Some(deadline)) {}
 }
 
-/// One read that fails with `TimedOut` once `deadline` has passed (`None`:
-/// wait as long as it takes). The read timeout is set to the time left
-/// before every read: a fixed one would restart with each byte, and a peer
-/// sending one byte at a time would never time out.
+/// Waits for input, then reads what is there into a borrowed
+/// [`ReadBuffer`]: `None` at the end of the stream. Fails with `TimedOut`
+/// once `deadline` has passed (`None`: waits as long as it takes). The
+/// wait is a one-byte `peek`, so a thread that waits holds no buffer; once
+/// it returns, input is waiting and the read does not block.
+///
+/// The read timeout is set to the time left before every wait: a fixed one
+/// would restart with each byte, and a peer sending one byte at a time
+/// would never time out.
 fn read_before(
     tcp: &mut TcpStream,
-    buf: &mut [u8],
     deadline: Option<Instant>,
-) -> io::Result<usize> {
+) -> io::Result<Option<(ReadBuffer, usize)>> {
     loop {
         tcp.set_read_timeout(time_left(deadline)?)?;
-        match tcp.read(buf) {
+        match tcp.peek(&mut [0]) {
+            Ok(0) => return Ok(None),
+            Ok(_) => break,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            result => return result,
+            Err(error) => return Err(error),
+        }
+    }
+    let mut buf = ReadBuffer::take();
+    loop {
+        match tcp.read(&mut buf.0) {
+            Ok(0) => return Ok(None),
+            Ok(n) => return Ok(Some((buf, n))),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
         }
     }
 }

@@ -22,6 +22,7 @@
 
 use std::error::Error;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -32,13 +33,13 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use wsproto::{CloseCode, Config, ConnectionError};
-use wsproto_tokio::{Acceptor, Message};
+use wsproto_tokio::{Acceptor, Message, WebSocket};
 
 /// Where the server listens when no address is given.
 const DEFAULT_ADDR: &str = "127.0.0.1:9001";
 /// How long a client may take to send its upgrade request (or, over TLS,
 /// to finish the TLS handshake).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a peer may stay silent before it is pinged (then 20 s for an
 /// answer): under the idle timers of common NATs and proxies.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
@@ -77,9 +78,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// The configuration of every connection: the defaults, plus
 /// permessage-deflate (browsers and the Autobahn suite offer it), the
 /// handshake timeout and a keepalive.
+///
+/// permessage-deflate without context takeover, either way, whatever the
+/// client offers: no compressor or inflater is held between messages.
+/// With takeover, each connection would hold them for its life: about
+/// 340 KB with 15-bit windows, 215 KB with 9-bit ones, where a plain idle
+/// connection costs about 2 KiB (`scripts/load.sh`, docs/performance.md).
 pub fn config() -> Config {
     let mut config = Config::default();
     config.deflate.enabled = true;
+    config.deflate.no_context_takeover = true;
+    config.deflate.peer_no_context_takeover = true;
     config.handshake_timeout = Some(HANDSHAKE_TIMEOUT);
     config.keepalive_interval = Some(KEEPALIVE_INTERVAL);
     config
@@ -101,50 +110,77 @@ pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>) -> ! {
         // Echoes go out as they are queued, not held back by Nagle.
         let _ = tcp.set_nodelay(true);
         let (tls, acceptor) = (tls.clone(), acceptor.clone());
+        // The upgrade runs in a task of its own, which spawns the echo
+        // loop as another once it is done: a parked connection then holds
+        // only the loop's state (about 600 bytes over plain TCP), not
+        // that of the TLS and HTTP handshakes, which are larger.
         tokio::spawn(async move {
-            let outcome = match tls {
-                None => echo(&acceptor, tcp).await,
+            match tls {
+                None => upgrade_then_echo(&acceptor, tcp, peer).await,
                 Some(tls) => match timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
-                    Ok(Ok(stream)) => echo(&acceptor, stream).await,
-                    Ok(Err(error)) => Outcome::Failed(error.into()),
-                    Err(_) => Outcome::Failed(wsproto_tokio::Error::Io(
-                        std::io::ErrorKind::TimedOut.into(),
-                    )),
+                    Ok(Ok(stream)) => upgrade_then_echo(&acceptor, stream, peer).await,
+                    Ok(Err(error)) => log(peer, Outcome::Failed(error.into())),
+                    Err(_) => log(
+                        peer,
+                        Outcome::Failed(wsproto_tokio::Error::Io(
+                            std::io::ErrorKind::TimedOut.into(),
+                        )),
+                    ),
                 },
-            };
-            eprintln!("{peer}: {outcome}");
+            }
         });
     }
 }
 
-/// One connection: the upgrade, then echo until it ends.
-pub async fn echo<S>(acceptor: &Acceptor, stream: S) -> Outcome
+/// The upgrade; then the echo loop is spawned, or the refusal logged.
+async fn upgrade_then_echo<S>(acceptor: &Acceptor, stream: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match acceptor.accept(stream).await {
+        Ok(ws) => {
+            tokio::spawn(async move { log(peer, echo(ws).await) });
+        }
+        Err(error) => log(peer, Outcome::Failed(error)),
+    }
+}
+
+/// The log line of a connection that has ended.
+fn log(peer: SocketAddr, outcome: Outcome) {
+    eprintln!("{peer}: {outcome}");
+}
+
+/// Echoes until the connection ends.
+///
+/// An `async move` block rather than an `async fn`: an `async fn` keeps its
+/// arguments twice in its future (rust-lang/rust#62958), and this future
+/// is what every parked connection holds.
+#[allow(clippy::manual_async_fn)]
+pub fn echo<S>(mut ws: WebSocket<S>) -> impl Future<Output = Outcome>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut ws = match acceptor.accept(stream).await {
-        Ok(ws) => ws,
-        Err(error) => return Outcome::Failed(error),
-    };
-    let mut peer_close = None;
-    while let Some(message) = ws.recv().await {
-        match message {
-            // Owned in, owned out: a large message goes back by reference,
-            // without a copy. `feed` only queues; the next `recv` writes
-            // out everything queued before it waits for more input.
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
-                if let Err(error) = ws.feed(message).await {
-                    return Outcome::Failed(error);
+    async move {
+        let mut peer_close = None;
+        while let Some(message) = ws.recv().await {
+            match message {
+                // Owned in, owned out: a large message goes back by reference,
+                // without a copy. `feed` only queues; the next `recv` writes
+                // out everything queued before it waits for more input.
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                    if let Err(error) = ws.feed(message).await {
+                        return Outcome::Failed(error);
+                    }
                 }
+                // Already echoed by the connection; `recv` ends next.
+                Ok(Message::Close(frame)) => peer_close = Some(frame.map(|f| f.code())),
+                // Pings are answered by the connection itself.
+                Ok(_) => {}
+                Err(error) => return Outcome::Failed(error),
             }
-            // Already echoed by the connection; `recv` ends next.
-            Ok(Message::Close(frame)) => peer_close = Some(frame.map(|f| f.code())),
-            // Pings are answered by the connection itself.
-            Ok(_) => {}
-            Err(error) => return Outcome::Failed(error),
         }
+        Outcome::Closed(peer_close.flatten())
     }
-    Outcome::Closed(peer_close.flatten())
 }
 
 /// How a connection ended: the tail of its log line.

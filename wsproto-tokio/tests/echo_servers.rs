@@ -705,12 +705,103 @@ fn stops_reading_a_client_that_does_not_read(server: Server) {
     good.close(1000, "");
 }
 
+/// Clients that send half an upgrade request and stall.
+const STALLED: usize = 2_000;
+
+/// Raises this process's soft limit on open descriptors to `needed` if it
+/// is lower (both ends of every test connection are in this process).
+fn raise_nofile(needed: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid `rlimit` for the call to fill.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    if limit.rlim_cur < needed {
+        let wanted = libc::rlimit {
+            rlim_cur: needed.min(limit.rlim_max),
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: `wanted` is a valid `rlimit`.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) }, 0);
+    }
+}
+
+/// 2,000 connections send half an upgrade request and stall; a new client
+/// is served meanwhile (they hold no place it needs), those whose time is
+/// not up are still waiting after that, and each gets 408 at the handshake
+/// timeout.
+fn serves_a_new_client_while_requests_stall(server: Server) {
+    // Both ends of each connection, for the three servers at once.
+    raise_nofile(6 * STALLED as u64 + 2048);
+    let addr = server_addr(server);
+    let half = b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n";
+    let mut stalled: Vec<(TcpStream, Instant)> = (0..STALLED)
+        .map(|_| {
+            // Before the connection exists: the server's clock starts later.
+            let opened = Instant::now();
+            let mut stream = connect(addr);
+            stream.write_all(half).expect("write half a request");
+            (stream, opened)
+        })
+        .collect();
+
+    let mut client = Client::connect(addr);
+    client.echo_text("served while 2,000 requests stall");
+    client.close(1000, "");
+
+    // Those the server cannot have given up on yet (a second of margin)
+    // are unanswered.
+    let mut waiting = 0;
+    for (stream, opened) in &stalled {
+        if opened.elapsed() + Duration::from_secs(1) >= echo_server::HANDSHAKE_TIMEOUT {
+            continue;
+        }
+        stream.set_nonblocking(true).unwrap();
+        match stream.peek(&mut [0]) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => waiting += 1,
+            other => panic!("a stalled request was answered early: {other:?}"),
+        }
+        stream.set_nonblocking(false).unwrap();
+    }
+    eprintln!(
+        "{server:?}: {waiting} stalled requests still waiting once the new client was served"
+    );
+    assert!(
+        waiting > 0,
+        "the new client was served only after every stalled request timed out"
+    );
+    // Then every one of them gets 408 and the end of the connection, not
+    // before its time.
+    for (i, (stream, opened)) in stalled.iter_mut().enumerate() {
+        let response = read_to_eof(stream);
+        assert!(
+            response.starts_with(b"HTTP/1.1 408 "),
+            "stalled request {i}: {:?}",
+            String::from_utf8_lossy(&response[..response.len().min(64)])
+        );
+        assert!(
+            opened.elapsed() >= echo_server::HANDSHAKE_TIMEOUT,
+            "408 before the handshake timeout ({:?})",
+            opened.elapsed()
+        );
+    }
+}
+
 macro_rules! server_tests {
     ($($module:ident => $server:expr;)*) => {$(
         mod $module {
             use super::*;
 
             const SERVER: Server = $server;
+
+            #[test]
+            fn serves_a_new_client_while_2000_requests_stall_then_408s_them() {
+                serves_a_new_client_while_requests_stall(SERVER);
+            }
 
             #[test]
             fn echoes_text_and_binary_of_every_size() {

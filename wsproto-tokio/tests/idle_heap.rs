@@ -2,9 +2,10 @@
 //! an echo: nothing, whatever the size of the message (its read buffer and
 //! the connection's send buffer are let go before it waits, to a few spares
 //! the thread keeps for the next connection that wakes; those spares do not
-//! grow with the connections). A counting allocator, per thread, in a test
-//! binary of its own; the driver is polled by hand over a scripted
-//! transport that owns no heap of its own.
+//! grow with the connections); and that connections which end, however
+//! many and whatever they held, give all of it back. A counting allocator,
+//! per thread, in a test binary of its own; the driver is polled by hand
+//! over a scripted transport that owns no heap of its own.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -151,4 +152,39 @@ fn an_idle_websocket_holds_no_heap_after_an_echo() {
         );
         drop(idle);
     }
+}
+
+#[test]
+fn connections_give_back_all_their_heap_when_they_end() {
+    // 100 connections, each in the middle of its second message (so each
+    // holds a read buffer with half a frame in it), are dropped: all they
+    // held comes back, and the spares do not grow with them.
+    let size = 16 << 10;
+    let (frame, header) = masked_binary(size);
+    let input = [&frame[..], &frame[..frame.len() / 2]].concat();
+    // Fill the thread's spares first: they stay (a few buffers in all).
+    for _ in 0..4 {
+        drop(echo_once(input.clone(), header + size));
+    }
+    let inputs: Vec<Vec<u8>> = (0..100).map(|_| input.clone()).collect();
+    // The inputs and their list, all freed by the end.
+    let scripts: usize =
+        inputs.iter().map(Vec::capacity).sum::<usize>() + inputs.capacity() * size_of::<Vec<u8>>();
+    let before = held();
+    let open: Vec<WebSocket<Script>> = inputs
+        .into_iter()
+        .map(|input| echo_once(input, header + size))
+        .collect();
+    let partial = held() - before;
+    assert!(
+        partial >= 100 * (frame.len() / 2),
+        "each connection holds its half frame: {partial} bytes in all"
+    );
+    drop(open);
+    // Their scripts' input went with them, and the list of inputs before.
+    assert_eq!(
+        held(),
+        before - scripts,
+        "heap left behind by 100 ended connections"
+    );
 }
