@@ -315,6 +315,81 @@ impl<L: ReceiveLevel> Connection<L> {
         self.lifecycle.state(self.buffered_amount())
     }
 
+    /// Caps what the message being received may make this connection
+    /// hold, for now: what its frames announce, uncompressed (held in the
+    /// caller's buffer as it arrives, or gathered), or what it inflates to.
+    /// A message that would pass it fails the connection with
+    /// [`ProtocolError::MessageOverAllowance`](crate::ProtocolError::MessageOverAllowance)
+    /// (close code 1013, try again later) before it holds more;
+    /// [`Config::max_message_len`] still applies, with its own error. A
+    /// message that is whole in the input of a receive call is not held to
+    /// it (it holds nothing more). The default, `u64::MAX`, allows all.
+    ///
+    /// For drivers that share a memory budget between connections (the
+    /// tokio driver's `MemoryBudget`): before a receive call, allow what
+    /// [`receive_held`](Self::receive_held) says plus what the budget
+    /// grants; after it, charge what `receive_held` says then.
+    ///
+    /// ```
+    /// use wsproto::{CloseCode, Config, Connection, ConnectionError, ProtocolError, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// // A masked binary frame's header, announcing 4096 bytes.
+    /// let header = [0x82, 0x80 | 126, 0x10, 0x00, 1, 2, 3, 4];
+    /// server.recv(&header);
+    /// assert_eq!(server.poll_event(), Ok(None));
+    /// assert_eq!(server.receive_held(), 4096);
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.set_receive_allowance(1024);
+    /// server.recv(&header);
+    /// let error = server.poll_event().unwrap_err();
+    /// assert_eq!(
+    ///     error,
+    ///     ConnectionError::Protocol(ProtocolError::MessageOverAllowance {
+    ///         len: 4096,
+    ///         allowance: 1024,
+    ///     })
+    /// );
+    /// assert_eq!(error.wire_close_code(), Some(CloseCode::TRY_AGAIN_LATER));
+    /// ```
+    pub fn set_receive_allowance(&mut self, allowance: u64) {
+        self.receiver.set_allowance(allowance);
+        #[cfg(feature = "deflate")]
+        if let Some(inflating) = self
+            .extras
+            .as_deref_mut()
+            .and_then(|extras| extras.inflating.as_deref_mut())
+        {
+            inflating.inbound.set_allowance(allowance);
+        }
+    }
+
+    /// The most a received message may hold,
+    /// [`Config::max_message_len`] as configured.
+    pub fn max_message_len(&self) -> u64 {
+        self.receiver.max_message_len()
+    }
+
+    /// What the message being received holds or will hold, as
+    /// [`set_receive_allowance`](Self::set_receive_allowance) counts it:
+    /// the payload its frames have announced so far, uncompressed; or,
+    /// compressed, its inflated bytes so far (at the message level; plus
+    /// at most 16 KiB of compressed input being inflated, not counted).
+    /// 0 between messages, and once nothing more is received.
+    pub fn receive_held(&self) -> u64 {
+        if !self.receiving() {
+            return 0;
+        }
+        match self.receiver.announced() {
+            Some((announced, false)) => announced,
+            Some((_, true)) => self.extras.as_ref().map_or(0, |extras| {
+                u64::try_from(extras.inbox.message.len()).unwrap_or(u64::MAX)
+            }),
+            None => 0,
+        }
+    }
+
     /// Drops what the inbox holds (and its memory): nothing more will be
     /// decoded, or the message being gathered ended.
     fn release_inbox(&mut self) {

@@ -64,6 +64,18 @@ pub enum ProtocolError {
     /// data. A text message closes with 1007, as invalid UTF-8 would; a
     /// binary one with 1002, the extension's framing being broken.
     InvalidCompressedData(MessageKind),
+    /// A message would hold more than the driver allowed it for now
+    /// ([`Connection::set_receive_allowance`](crate::Connection::set_receive_allowance),
+    /// which a memory budget shared between connections sets), though not
+    /// more than [`Config::max_message_len`](crate::Config::max_message_len).
+    /// Closed with 1013, try again later: the message may fit another time.
+    MessageOverAllowance {
+        /// The length the message would reach: announced on the wire, or
+        /// inflated (then the allowance plus one, where inflating stopped).
+        len: u64,
+        /// The allowance it met.
+        allowance: u64,
+    },
 }
 
 impl ProtocolError {
@@ -77,6 +89,7 @@ impl ProtocolError {
             ProtocolError::FrameTooLong { .. } | ProtocolError::MessageTooLong { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
+            ProtocolError::MessageOverAllowance { .. } => CloseCode::TRY_AGAIN_LATER,
             ProtocolError::UnmaskedFrame
             | ProtocolError::MaskedFrame
             | ProtocolError::ReservedBits(_)
@@ -113,6 +126,9 @@ impl ProtocolError {
             ProtocolError::FrameTooLong { .. } => "frame too long",
             ProtocolError::MessageTooLong { .. } => "message too long",
             ProtocolError::InvalidCompressedData(_) => "invalid compressed data",
+            ProtocolError::MessageOverAllowance { .. } => {
+                "over the memory allowed, try again later"
+            }
         }
     }
 }
@@ -149,6 +165,12 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolError::MessageTooLong { len, max } => {
                 write!(f, "message of {len} bytes exceeds the limit of {max}")
+            }
+            ProtocolError::MessageOverAllowance { len, allowance } => {
+                write!(
+                    f,
+                    "message of {len} bytes exceeds the {allowance} bytes allowed for now"
+                )
             }
             other => f.write_str(other.close_reason()),
         }?;
@@ -449,6 +471,13 @@ mod tests {
             (MessageTooLong { len: 2, max: 1 }, 1009),
             (InvalidCompressedData(MessageKind::Text), 1007),
             (InvalidCompressedData(MessageKind::Binary), 1002),
+            (
+                MessageOverAllowance {
+                    len: 2,
+                    allowance: 1,
+                },
+                1013,
+            ),
         ];
         for (error, _) in &all {
             match error {
@@ -467,7 +496,8 @@ mod tests {
                 | InvalidCloseReason
                 | FrameTooLong { .. }
                 | MessageTooLong { .. }
-                | InvalidCompressedData(_) => {}
+                | InvalidCompressedData(_)
+                | MessageOverAllowance { .. } => {}
             }
         }
         all

@@ -128,6 +128,9 @@ pub(crate) struct Receiver {
     role: Role,
     max_frame_len: u64,
     max_message_len: u64,
+    /// What the message being received may announce for now, uncompressed
+    /// (`Connection::set_receive_allowance`); `u64::MAX` unless set.
+    allowance: u64,
     /// RSV bits a negotiated extension defines (RSV1 with
     /// permessage-deflate); any other set bit fails the connection with 1002.
     extension_rsv: u8,
@@ -150,6 +153,7 @@ impl Receiver {
             role,
             max_frame_len: config.max_frame_len,
             max_message_len: config.max_message_len,
+            allowance: u64::MAX,
             extension_rsv: 0,
             reading: Reading::BETWEEN_FRAMES,
             message: None,
@@ -549,8 +553,34 @@ impl Receiver {
                 max: self.max_message_len,
             });
         }
+        // What it announces is what it will hold (in place or gathered); a
+        // compressed message is held to the allowance as it is inflated.
+        if !message.compressed && total > self.allowance {
+            return Err(ProtocolError::MessageOverAllowance {
+                len: total,
+                allowance: self.allowance,
+            });
+        }
         message.len = total;
         Ok(())
+    }
+
+    /// The configured [`Config::max_message_len`].
+    pub(crate) fn max_message_len(&self) -> u64 {
+        self.max_message_len
+    }
+
+    /// Sets what the message being received may announce from now on.
+    pub(crate) fn set_allowance(&mut self, allowance: u64) {
+        self.allowance = allowance;
+    }
+
+    /// The message being received, if any: the payload its frames have
+    /// announced so far, and whether it is compressed.
+    pub(crate) fn announced(&self) -> Option<(u64, bool)> {
+        self.message
+            .as_ref()
+            .map(|message| (message.len, message.compressed))
     }
 
     /// A frame whose header announced no payload is complete at once.

@@ -23,6 +23,9 @@ pub(crate) struct Inbound {
     /// Inflated bytes of the message so far.
     len: u64,
     max: u64,
+    /// What the message may hold for now (`Connection::set_receive_allowance`);
+    /// `u64::MAX` unless set.
+    allowance: u64,
     /// The last output filled up: more may follow before any new input.
     full: bool,
     /// Inflated bytes validated so far (the work meter).
@@ -37,6 +40,7 @@ impl Inbound {
             utf8: Utf8Validator::default(),
             len: 0,
             max: max_message_len,
+            allowance: u64::MAX,
             full: false,
             examined: Meter::ZERO,
         }
@@ -53,9 +57,16 @@ impl Inbound {
         self.kind.is_some() && self.full
     }
 
-    /// Inflated bytes the message may still grow by.
+    /// Sets what the message may hold from now on.
+    pub(crate) fn set_allowance(&mut self, allowance: u64) {
+        self.allowance = allowance;
+    }
+
+    /// Inflated bytes the message may still grow by: to the limit, or to
+    /// the allowance if that is lower.
     fn fits(&self) -> usize {
-        usize::try_from(self.max - self.len.min(self.max)).unwrap_or(usize::MAX)
+        let cap = self.max.min(self.allowance);
+        usize::try_from(cap - self.len.min(cap)).unwrap_or(usize::MAX)
     }
 
     /// [`fits`](Self::fits) plus the one byte that would prove the message
@@ -156,6 +167,12 @@ impl Inbound {
             return Err(ProtocolError::MessageTooLong {
                 len: self.len,
                 max: self.max,
+            });
+        }
+        if self.len > self.allowance {
+            return Err(ProtocolError::MessageOverAllowance {
+                len: self.len,
+                allowance: self.allowance,
             });
         }
         if text && done {

@@ -14,6 +14,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod allowance;
 // It loads `examples/autobahn_client.rs` as `autobahn_client` too.
 #[allow(clippy::module_inception)]
 mod autobahn_client;

@@ -21,6 +21,7 @@ use wsproto::{
     CloseCode, Connection, ConnectionError, Messages, ReceiveLevel, Role, State, Streaming,
 };
 
+use crate::budget::Account;
 use crate::level::Receive;
 use crate::spare;
 use crate::{Error, Message};
@@ -83,6 +84,10 @@ pub(crate) struct Driver<IO, L: ReceiveLevel = Messages> {
     /// after the closing handshake, for the server to end TCP first,
     /// counted from the handshake's end. The close timeout.
     give_up: Option<Instant>,
+    /// The connection's account with a shared memory budget, if it has
+    /// one (message level only): boxed, so that a connection without one
+    /// carries a pointer's size.
+    pub(crate) account: Option<Box<Account>>,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
@@ -105,6 +110,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
             ended_cleanly: false,
             failure: None,
             give_up: None,
+            account: None,
         }
     }
 
@@ -127,7 +133,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
             // Only new input can complete an event; but a timer that ended
             // the connection (it is then `Closed`) reports through decoding.
             if decoding && (self.undecoded || self.conn.state() == State::Closed) {
-                match L::decode(&mut self.conn, &mut self.read_buf) {
+                if let Some(account) = self.account.as_deref_mut() {
+                    account.allow(&mut self.conn);
+                }
+                let decoded = L::decode(&mut self.conn, &mut self.read_buf);
+                if let Some(account) = self.account.as_deref_mut() {
+                    account.settle(&self.conn);
+                }
+                match decoded {
                     Ok(Some(item)) => {
                         // Whatever the connection held (a handshake's
                         // leftover bytes) was joined to `read_buf` by this
@@ -474,7 +487,10 @@ impl<IO> Driver<IO, Messages> {
     /// The same connection at the streaming level: what was read and not
     /// yet handed out (even the first part of a message) comes first, as
     /// chunks.
-    pub(crate) fn into_streaming(self) -> Driver<IO, Streaming> {
+    pub(crate) fn into_streaming(mut self) -> Driver<IO, Streaming> {
+        // Nothing is gathered at the streaming level: no budget, no
+        // allowance (the account gives back what it held as it goes).
+        self.conn.set_receive_allowance(u64::MAX);
         Driver {
             io: self.io,
             conn: self.conn.into_streaming(),
@@ -490,6 +506,7 @@ impl<IO> Driver<IO, Messages> {
             // What the message level held comes out first, as chunks.
             undecoded: true,
             give_up: self.give_up,
+            account: None,
         }
     }
 }

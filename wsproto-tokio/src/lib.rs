@@ -23,7 +23,8 @@
 //!   [`into_streaming`](WebSocket::into_streaming) hands out [`Chunk`]s as
 //!   they arrive; [`send_reader`](WebSocket::send_reader) sends from an
 //!   `AsyncRead`, a fragment at a time.
-//! - An idle connection holds no read or send buffer.
+//! - An idle connection holds no read or send buffer; a [`MemoryBudget`]
+//!   bounds what partly received messages hold across connections.
 //!
 //! A server that echoes:
 //!
@@ -52,6 +53,7 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+mod budget;
 mod client;
 mod driver;
 mod error;
@@ -66,6 +68,7 @@ mod split;
 mod tls;
 mod websocket;
 
+pub use budget::MemoryBudget;
 pub use client::{Accepted, ClientBuilder, ClientStream, connect};
 pub use error::Error;
 pub use level::{Chunk, Receive};

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use wsproto::Config;
 use wsproto::handshake::{Accept, Request, Response, ServerHandshake};
 
-use crate::{Error, WebSocket};
+use crate::{Error, MemoryBudget, WebSocket};
 
 /// Bytes read at a time while the request head arrives (a browser's is
 /// under 2 KiB).
@@ -73,6 +73,7 @@ where
 #[derive(Clone, Debug, Default)]
 pub struct Acceptor {
     config: Config,
+    budget: Option<MemoryBudget>,
 }
 
 impl Acceptor {
@@ -85,6 +86,14 @@ impl Acceptor {
     /// the connections accepted.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
+        self
+    }
+
+    /// A memory budget every connection accepted shares: what their
+    /// partly received messages hold, in all, stays under it (see
+    /// [`MemoryBudget`]).
+    pub fn memory_budget(mut self, budget: MemoryBudget) -> Self {
+        self.budget = Some(budget);
         self
     }
 
@@ -135,10 +144,11 @@ impl Acceptor {
         };
         io.write_all(&response.to_bytes()).await?;
         io.flush().await?;
-        Ok(WebSocket::from_connection(
-            io,
-            request.into_connection(self.config.clone()),
-        ))
+        let mut ws = WebSocket::from_connection(io, request.into_connection(self.config.clone()));
+        if let Some(budget) = &self.budget {
+            ws.set_memory_budget(budget.clone());
+        }
+        Ok(ws)
     }
 }
 

@@ -205,6 +205,19 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> WebSocket<IO, L> {
 }
 
 impl<IO> WebSocket<IO, Messages> {
+    /// Counts what this connection's partly received messages hold
+    /// against `budget`, shared with other connections (see
+    /// [`MemoryBudget`](crate::MemoryBudget)): a message that would take
+    /// the total past it ends the connection with 1013 (try again later).
+    /// [`Acceptor::memory_budget`](crate::Acceptor::memory_budget) sets it
+    /// for every connection it accepts; this is for connections made
+    /// otherwise (a hyper or axum upgrade, `from_connection`). Replaces
+    /// any budget set before; [`into_streaming`](Self::into_streaming)
+    /// drops it (nothing is gathered there).
+    pub fn set_memory_budget(&mut self, budget: crate::MemoryBudget) {
+        self.driver.account = Some(Box::new(crate::budget::Account::new(budget)));
+    }
+
     /// The same connection, handing out each message in pieces as they
     /// arrive ([`Chunk`](crate::Chunk)s) instead of whole: for messages of
     /// any size in constant memory (raise
