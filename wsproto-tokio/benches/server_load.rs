@@ -43,6 +43,13 @@
 //! (`LOAD_TAKEOVER_CONNECTIONS`, 1,000 by default: each holds a compressor
 //! and an inflater for its life).
 //!
+//! **Bombs.** `LOAD_BOMBS` (50) deflate bombs of `LOAD_BOMB_MIB` (1024)
+//! each, at once, against the tokio `echo_server` (its 256 MiB
+//! `MemoryBudget`) and the mio one (no budget): RSS growth while they
+//! hold their first 60 MiB each, peak RSS growth, how each was closed,
+//! and a good client's echoes meanwhile (`support/bombs.rs`).
+//! `LOAD_BOMBS=0` skips it.
+//!
 //! **Throughput.** `LOAD_ACTIVE` connections (100), one message of
 //! `LOAD_MESSAGE` bytes (512) in flight on each, driven by the echo
 //! bench's busy-polling load thread (`support/load.rs`; no extension
@@ -55,11 +62,17 @@
 #[allow(dead_code)]
 mod support;
 // The load generator (its pipelined load is the echo bench's alone).
+#[path = "support/bombs.rs"]
+mod bombs;
 #[allow(dead_code)]
 #[path = "support/load.rs"]
 mod load;
 #[path = "support/processes.rs"]
 mod processes;
+// The core's hand-made DEFLATE streams: the bombs.
+#[allow(dead_code)]
+#[path = "../../tests/common/deflate_bits.rs"]
+mod deflate_bits;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -218,10 +231,72 @@ fn run() -> io::Result<()> {
          RSS over the connection count"
     );
     println!();
+    bomb_table()?;
+    println!();
     if env::var("LOAD_ROUNDS").is_ok_and(|rounds| rounds == "0") {
         return Ok(());
     }
     throughput(&servers)
+}
+
+/// `LOAD_BOMBS` deflate bombs of `LOAD_BOMB_MIB` each at once (see
+/// `support/bombs.rs`), against the tokio example (a 256 MiB budget) and
+/// the mio one (no budget: the driver's).
+fn bomb_table() -> io::Result<()> {
+    let count = setting("LOAD_BOMBS", 50);
+    let mib = setting("LOAD_BOMB_MIB", 1024) as u64;
+    if count == 0 {
+        return Ok(());
+    }
+    println!(
+        "{count} deflate bombs of {mib} MiB at once, each holding 60 MiB before it sends the \
+         rest, and a good client echoing 64-byte messages all along"
+    );
+    println!(
+        "{:<34} {:>14} {:>16} {:>22} {:>10}",
+        "server", "holding MiB", "peak growth MiB", "closed with", "echoes"
+    );
+    for (start, label) in [
+        (
+            Start::Example("echo_server"),
+            "echo_server (256 MiB budget)",
+        ),
+        (
+            Start::Example("mio_echo_server"),
+            "mio_echo_server (no budget)",
+        ),
+    ] {
+        let server = ServerProcess::start(start)?;
+        let figures = bombs::run(&server, count, mib << 20)?;
+        let mut codes: Vec<(Option<u16>, usize)> = Vec::new();
+        for code in &figures.codes {
+            match codes.iter_mut().find(|(c, _)| c == code) {
+                Some((_, n)) => *n += 1,
+                None => codes.push((*code, 1)),
+            }
+        }
+        codes.sort();
+        let closed: Vec<String> = codes
+            .iter()
+            .map(|(code, n)| match code {
+                Some(code) => format!("{n}x {code}"),
+                None => format!("{n}x none"),
+            })
+            .collect();
+        println!(
+            "{:<34} {:>14.0} {:>16.0} {:>22} {:>10}",
+            label,
+            figures.holding as f64 / 1048576.0,
+            figures.peak_growth as f64 / 1048576.0,
+            closed.join(", "),
+            figures.echoes
+        );
+    }
+    println!(
+        "holding: RSS growth once every bomb sent its first part; peak growth: VmHWM at the \
+         end less RSS before; echoes: the good client's, every one exact"
+    );
+    Ok(())
 }
 
 fn count_label(count: usize, connections: usize) -> String {

@@ -19,6 +19,9 @@
 //! back in a few large writes; a peer that does not read is not read
 //! either once the queue passes the high-water mark (backpressure); a
 //! silent peer is pinged after 30 s and dropped if it does not answer.
+//! What partly received messages hold, across all connections, stays
+//! under a shared budget (`MEMORY_BUDGET`, 256 MiB); a message that would
+//! pass it is refused with 1013, try again later.
 
 use std::error::Error;
 use std::fmt;
@@ -33,7 +36,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use wsproto::{CloseCode, Config, ConnectionError};
-use wsproto_tokio::{Acceptor, Message, WebSocket};
+use wsproto_tokio::{Acceptor, MemoryBudget, Message, WebSocket};
 
 /// Where the server listens when no address is given.
 const DEFAULT_ADDR: &str = "127.0.0.1:9001";
@@ -94,9 +97,18 @@ pub fn config() -> Config {
     config
 }
 
+/// What partly received messages may hold across all connections: past
+/// it, a message is refused with 1013 (try again later) before it is held,
+/// so that many deflate bombs at once cost this much, not
+/// `max_message_len` (64 MiB) each.
+pub const MEMORY_BUDGET: u64 = 256 << 20;
+
 /// Accepts connections until the process ends, one task each.
 pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>) -> ! {
-    let acceptor = Arc::new(Acceptor::new().config(config()));
+    let acceptor = Acceptor::new()
+        .config(config())
+        .memory_budget(MemoryBudget::new(MEMORY_BUDGET));
+    let acceptor = Arc::new(acceptor);
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,

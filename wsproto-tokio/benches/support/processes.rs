@@ -159,6 +159,17 @@ impl ServerProcess {
             .map_err(io::Error::other)
     }
 
+    /// VmHWM, the peak VmRSS since the process started, bytes.
+    pub fn peak_rss(&self) -> io::Result<i64> {
+        let value = self.status_field("VmHWM:")?;
+        value
+            .trim_end_matches("kB")
+            .trim()
+            .parse::<i64>()
+            .map(|kb| kb * 1024)
+            .map_err(io::Error::other)
+    }
+
     /// VmRSS once it has stayed within 1% for 300 ms (at most 15 s).
     pub fn settled_rss(&self) -> io::Result<i64> {
         let mut last = self.rss()?;
