@@ -4,7 +4,8 @@ example frames, fragmented messages and close frames, each behind the two
 setup bytes the targets read (see fuzz/src/input.rs: flags, largest chunk);
 and for the deflate target, the RFC 7692 examples, fragmented compressed
 messages, bombs and invalid data, behind its three setup bytes (see
-fuzz/src/deflate.rs).
+fuzz/src/deflate.rs); and for the driver target, both kinds behind its
+four setup bytes (see fuzz/src/driver.rs).
 
 Run from the repository root: python3 scripts/fuzz_seeds.py
 The output is committed; rerun only to change the seeds.
@@ -238,6 +239,25 @@ def write_deflate():
                 f.write(bytes([flags | extra, chunk, bits]) + body)
 
 
+# The driver target (fuzz/src/driver.rs): flags (1 small limits, 2 client,
+# 4 end of stream, 8 memory budget, 16 permessage-deflate, 32 spurious
+# not-ready), largest read, largest write, seed.
+DRIVER_SETUPS = [(0, 0, 0, 0), (1, 1, 1, 7), (4, 3, 5, 1), (9, 2, 0, 3), (32, 7, 2, 9), (36, 1, 1, 5)]
+
+
+def write_driver():
+    out = os.path.join("fuzz", "seeds", "driver")
+    os.makedirs(out, exist_ok=True)
+    for role, mask, role_flag in [("server", RFC_MASK, 0), ("client", None, 2)]:
+        named = [(name, 0, stream) for name, stream in streams(mask).items()]
+        named += [(name, 16, stream) for name, stream in deflate_streams(mask).items()]
+        for name, extra, stream in named:
+            for i, (flags, read, write, seed) in enumerate(DRIVER_SETUPS):
+                path = os.path.join(out, f"{name}-{role}-{i}")
+                with open(path, "wb") as f:
+                    f.write(bytes([flags | role_flag | extra, read, write, seed]) + stream)
+
+
 def write(target, named):
     out = os.path.join("fuzz", "seeds", target)
     os.makedirs(out, exist_ok=True)
@@ -254,6 +274,7 @@ def main():
     write("server_handshake", requests())
     write("client_response", responses())
     write_deflate()
+    write_driver()
     # The pair target reads an `Arbitrary` script: random bytes decode into
     # varied scripts, and libFuzzer finds the structure from there.
     rng = random.Random(6455)

@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod deflate;
+pub mod driver;
 pub mod frames;
 pub mod handshake;
 pub mod heap;

@@ -186,8 +186,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
                 continue;
             }
             // Answers, pings and the close go out before more is read.
-            match self.poll_flush(cx) {
-                Poll::Ready(Ok(())) => {}
+            let flushed = match self.poll_flush(cx) {
+                Poll::Ready(Ok(())) => true,
                 Poll::Ready(Err(error)) => {
                     self.finished = true;
                     return Poll::Ready(Some(Err(error.into())));
@@ -195,8 +195,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
                 // Over the high-water mark: wait for the transport to take
                 // bytes (this poll registered for that) before reading on.
                 Poll::Pending if !self.conn.wants_read() => return Poll::Pending,
-                Poll::Pending => {}
-            }
+                Poll::Pending => false,
+            };
             if !decoding && self.conn.wants_read() {
                 // Decoding was skipped above, over the mark, and this flush
                 // brought the queue under it: the read buffer may hold
@@ -228,6 +228,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, L: Receive> Driver<IO, L> {
                 return Poll::Ready(None);
             }
             if self.eof {
+                if !flushed {
+                    // The end came after the peer's close, whose echo is
+                    // still going out (the core took the end without an
+                    // error): wait for the transport to take it (the flush
+                    // registered for that), then end cleanly above. Found
+                    // by the `driver` fuzz target.
+                    return Poll::Pending;
+                }
                 // The connection saw the end and has no event left; a
                 // close frame would have ended it cleanly above.
                 self.failure = Some(ConnectionError::UnexpectedEof);

@@ -4,7 +4,8 @@
 //! transport that ends without a close is `UnexpectedEof`; after the end,
 //! sending fails, and `close` says it did not end cleanly. A client ends
 //! TCP only after the server has (RFC 6455 section 7.1.1), or at the close
-//! timeout.
+//! timeout; the server's end arriving before the client's echo is out is
+//! still a clean end.
 
 mod common;
 
@@ -181,4 +182,42 @@ async fn a_client_ends_tcp_at_the_close_timeout_when_the_server_does_not() {
         .await
         .unwrap();
     assert_eq!(echoed_close(&mut peer, &rest), Some(CloseCode::NORMAL));
+}
+
+/// The server's close and the end of its stream arrive while the client's
+/// echo is still waiting to be written (the transport takes one byte at a
+/// time, and the server reads it only later): the client ends cleanly once
+/// its echo is out, not with `UnexpectedEof`. Found by the `driver` fuzz
+/// target.
+#[tokio::test]
+async fn the_end_after_the_peers_close_waits_for_the_echo_to_go_out() {
+    use tokio::io::AsyncWriteExt;
+    // One byte of buffer each way: the echo (6 bytes) cannot go at once.
+    let (client_side, mut server_side) = tokio::io::duplex(1);
+    let conn = wsproto::Connection::new(wsproto::Role::Client, Config::default());
+    let mut ws = WebSocket::from_connection(client_side, conn);
+    let server = tokio::spawn(async move {
+        // A close with 1000, then the end of the server's stream.
+        server_side
+            .write_all(&[0x88, 0x02, 0x03, 0xe8])
+            .await
+            .unwrap();
+        server_side.shutdown().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut echo = Vec::new();
+        server_side.read_to_end(&mut echo).await.unwrap();
+        echo
+    });
+    let (code, _) = close_code(within("the close", ws.recv()).await);
+    assert_eq!(code, CloseCode::NORMAL);
+    assert!(
+        within("the end", ws.recv()).await.is_none(),
+        "the connection ends cleanly"
+    );
+    let echo = within("the echo", server).await.unwrap();
+    // A masked close frame carrying 1000.
+    assert_eq!(echo.len(), 8, "{echo:02x?}");
+    assert_eq!(&echo[..2], &[0x88, 0x82]);
+    let key = [echo[2], echo[3], echo[4], echo[5]];
+    assert_eq!([echo[6] ^ key[0], echo[7] ^ key[1]], [0x03, 0xe8]);
 }
