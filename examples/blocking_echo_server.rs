@@ -90,6 +90,9 @@ pub fn serve(listener: TcpListener) -> ! {
                 continue;
             }
         };
+        // Echoes go out as they are written, not held back by Nagle
+        // behind an earlier one the peer has not acknowledged yet.
+        let _ = tcp.set_nodelay(true);
         let Some(reading) = Slot::take(&handshakes, MAX_HANDSHAKES) else {
             refuse_busy_now(&tcp);
             eprintln!("{peer}: refused with 503: too many upgrade requests being read");

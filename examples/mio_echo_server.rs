@@ -137,6 +137,9 @@ impl Server {
                     return self.deadlines.push(Reverse((retry, LISTENER)));
                 }
             };
+            // Echoes go out as they are written, not held back by Nagle
+            // behind an earlier one the peer has not acknowledged yet.
+            let _ = tcp.set_nodelay(true);
             let token = Token(self.next_token);
             self.next_token += 1;
             let interest = Interest::READABLE;

@@ -67,6 +67,8 @@ mod bombs;
 #[allow(dead_code)]
 #[path = "support/load.rs"]
 mod load;
+// Shared with the soak, which uses parts of it this bench does not.
+#[allow(dead_code)]
 #[path = "support/processes.rs"]
 mod processes;
 // The core's hand-made DEFLATE streams: the bombs.

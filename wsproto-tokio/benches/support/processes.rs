@@ -128,6 +128,11 @@ impl ServerProcess {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Fails if the server has exited.
     pub fn check_alive(&self) -> io::Result<()> {
         let pid = self.child.id();
