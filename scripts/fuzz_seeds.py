@@ -8,7 +8,9 @@ fuzz/src/deflate.rs); and for the driver target, both kinds behind its
 four setup bytes (see fuzz/src/driver.rs).
 
 Run from the repository root: python3 scripts/fuzz_seeds.py
-The output is committed; rerun only to change the seeds.
+The output is committed; rerun only to change the seeds. The `cmin-*` files
+next to them are the minimised corpora of long runs (`cargo fuzz cmin`),
+not written here.
 """
 import base64
 import hashlib
