@@ -67,7 +67,7 @@ use std::{env, io, thread};
 use tokio::net::{TcpListener, TcpStream};
 use wsproto_tokio::Acceptor;
 
-use support::{Frames, Kind, invalid};
+use support::{Frames, Kind, invalid, setting};
 
 /// Wraps the system allocator to count live bytes and blocks.
 struct Counting;
@@ -162,14 +162,6 @@ struct Totals {
 const SERVER_ENV: &str = "IDLE_MEMORY_SERVER";
 /// Set for a client child: the server's address.
 const CLIENT_ENV: &str = "IDLE_MEMORY_CLIENT";
-
-fn setting(name: &str, default: usize) -> usize {
-    env::var(name).map_or(default, |value| {
-        value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value}: not a number"))
-    })
-}
 
 fn main() -> ExitCode {
     // cargo bench passes `--bench`; `cargo test --benches` does not, and

@@ -89,7 +89,7 @@ use wsproto::{Config, Connection, Event};
 
 use load::{Load, Shared};
 use processes::{ServerProcess, Start};
-use support::Kind;
+use support::{Kind, setting};
 
 /// Set for a peer server child: the index of its `Start`.
 const PEER_ENV: &str = "SERVER_LOAD_PEER";
@@ -136,14 +136,6 @@ impl Offer {
             Offer::Takeover(bits) => format!(", takeover, {bits} bits"),
         }
     }
-}
-
-fn setting(name: &str, default: usize) -> usize {
-    env::var(name).map_or(default, |value| {
-        value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value}: not a number"))
-    })
 }
 
 fn main() -> ExitCode {

@@ -13,7 +13,7 @@ mod deflate_bits;
 
 use std::time::Duration;
 
-use common::{Peer, frame, listen, raw_client, within};
+use common::{Peer, echo_all, frame, listen, raw_client, within};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use wsproto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
@@ -37,18 +37,8 @@ async fn accept_pair(
 
 /// Echoes data messages until the connection ends; returns how many, or
 /// the error that ended it.
-fn spawn_echo(mut ws: WebSocket<TcpStream>) -> JoinHandle<Result<usize, Error>> {
-    tokio::spawn(async move {
-        let mut echoed = 0;
-        while let Some(message) = ws.recv().await {
-            let message = message?;
-            if message.is_data() {
-                ws.send(message).await?;
-                echoed += 1;
-            }
-        }
-        Ok(echoed)
-    })
+fn spawn_echo(ws: WebSocket<TcpStream>) -> JoinHandle<Result<usize, Error>> {
+    tokio::spawn(echo_all(ws))
 }
 
 /// Waits until `done` holds (checked every 5 ms).

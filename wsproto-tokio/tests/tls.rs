@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use common::{connect_small, finishes_within, listen, listen_small, raw_server_on, within};
+use common::{
+    connect_small, echo_all, finishes_within, listen, listen_small, raw_server_on, within,
+};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::crypto::ring;
@@ -57,16 +59,7 @@ fn spawn_tls_echo(
     tokio::spawn(async move {
         let (tcp, _) = listener.accept().await?;
         let tls = acceptor.accept(tcp).await?;
-        let mut ws = wsproto_tokio::accept(tls).await?;
-        let mut echoed = 0;
-        while let Some(message) = ws.recv().await {
-            let message = message?;
-            if message.is_data() {
-                ws.send(message).await?;
-                echoed += 1;
-            }
-        }
-        Ok(echoed)
+        echo_all(wsproto_tokio::accept(tls).await?).await
     })
 }
 

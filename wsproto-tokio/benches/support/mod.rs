@@ -320,6 +320,15 @@ fn take_transmit(conn: &mut Connection) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // The process: descriptors, clocks, memory.
 
+/// A number from the environment variable `name`, or `default` if unset.
+pub fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name).map_or(default, |value| {
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value}: not a number"))
+    })
+}
+
 /// Raises the soft limit on open descriptors to at least `needed` (and the
 /// hard limit too when it is lower and the process may). Both ends of every
 /// connection are in this process: two descriptors each.

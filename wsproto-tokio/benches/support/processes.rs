@@ -155,19 +155,17 @@ impl ServerProcess {
 
     /// VmRSS, bytes.
     pub fn rss(&self) -> io::Result<i64> {
-        let value = self.status_field("VmRSS:")?;
-        value
-            .trim_end_matches("kB")
-            .trim()
-            .parse::<i64>()
-            .map(|kb| kb * 1024)
-            .map_err(io::Error::other)
+        self.status_bytes("VmRSS:")
     }
 
     /// VmHWM, the peak VmRSS since the process started, bytes.
     pub fn peak_rss(&self) -> io::Result<i64> {
-        let value = self.status_field("VmHWM:")?;
-        value
+        self.status_bytes("VmHWM:")
+    }
+
+    /// A size field of /proc/PID/status ("1234 kB"), in bytes.
+    fn status_bytes(&self, field: &str) -> io::Result<i64> {
+        self.status_field(field)?
             .trim_end_matches("kB")
             .trim()
             .parse::<i64>()

@@ -112,6 +112,22 @@ pub async fn client_to(addr: SocketAddr, config: Config) -> WebSocket<ClientStre
         .0
 }
 
+/// Echoes data messages until the connection ends; returns how many, or
+/// the error that ended it.
+pub async fn echo_all<IO: AsyncRead + AsyncWrite + Unpin>(
+    mut ws: WebSocket<IO>,
+) -> Result<usize, wsproto_tokio::Error> {
+    let mut echoed = 0;
+    while let Some(message) = ws.recv().await {
+        let message = message?;
+        if message.is_data() {
+            ws.send(message).await?;
+            echoed += 1;
+        }
+    }
+    Ok(echoed)
+}
+
 /// A peer driven by hand: the core [`Connection`] over a transport, read
 /// and written only when the test says so.
 pub struct Peer<IO> {
