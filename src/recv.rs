@@ -566,17 +566,20 @@ impl Receiver {
     }
 
     /// The configured [`Config::max_message_len`].
+    #[cfg(feature = "alloc")]
     pub(crate) fn max_message_len(&self) -> u64 {
         self.max_message_len
     }
 
     /// Sets what the message being received may announce from now on.
+    #[cfg(feature = "alloc")]
     pub(crate) fn set_allowance(&mut self, allowance: u64) {
         self.allowance = allowance;
     }
 
     /// The message being received, if any: the payload its frames have
     /// announced so far, and whether it is compressed.
+    #[cfg(feature = "alloc")]
     pub(crate) fn announced(&self) -> Option<(u64, bool)> {
         self.message
             .as_ref()
