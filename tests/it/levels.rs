@@ -534,8 +534,13 @@ fn large_messages_read_back_to_back_are_seldom_moved() {
                 buf.extend_from_slice(&wire[at..at + n]);
                 at += n;
             }
+            // One message's worth more: where a reallocation lands is the
+            // allocator's choice (a 1 MiB buffer relocated once by mremap,
+            // when other tests' mappings sit next to it, failed CI once).
+            // The wrapping this guards against moved a third of every
+            // message.
             assert!(
-                moved <= wire.len() / 16,
+                moved <= wire.len() / 16 + size,
                 "size {size} read {read}: {moved} of {} bytes moved",
                 wire.len()
             );
