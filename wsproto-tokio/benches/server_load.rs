@@ -91,8 +91,6 @@ use load::{Load, Shared};
 use processes::{ServerProcess, Start};
 use support::{Kind, setting};
 
-/// Set for a peer server child: the index of its `Start`.
-const PEER_ENV: &str = "SERVER_LOAD_PEER";
 /// The idle connections' message: long enough to be compressed (the
 /// default `min_compress_len` is 32).
 const IDLE_MESSAGE: &str = "an idle connection's one message, echoed before it goes quiet....";
@@ -142,7 +140,7 @@ fn main() -> ExitCode {
     if !env::args().any(|arg| arg == "--bench") {
         return ExitCode::SUCCESS;
     }
-    if let Ok(index) = env::var(PEER_ENV) {
+    if let Ok(index) = env::var(processes::PEER_ENV) {
         let start = processes::PEERS[index.parse::<usize>().expect("a peer index")];
         return match processes::serve_peer(start) {
             Ok(()) => ExitCode::SUCCESS,

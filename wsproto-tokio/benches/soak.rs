@@ -58,13 +58,9 @@ use std::{env, io, thread};
 use processes::{ServerProcess, Start};
 use soak_clients::{Rng, Tally};
 
-/// Read by `support/processes.rs` for its peer servers (unused here).
-const PEER_ENV: &str = "SOAK_PEER";
-
 type Round = fn(SocketAddr, &mut Rng, &Tally) -> io::Result<()>;
 
 fn main() -> ExitCode {
-    let _ = PEER_ENV;
     let args: Vec<String> = env::args().collect();
     if !args.iter().any(|arg| arg == "--bench") {
         return ExitCode::SUCCESS;

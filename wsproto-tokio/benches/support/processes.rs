@@ -27,6 +27,9 @@ pub enum Start {
     Window(u8),
 }
 
+/// Set for a child that serves one of [`PEERS`]: its index.
+pub const PEER_ENV: &str = "SERVER_LOAD_PEER";
+
 /// The servers this binary runs as a child, by index (the child is told
 /// its index).
 pub const PEERS: [Start; 5] = [
@@ -93,9 +96,7 @@ impl ServerProcess {
                     .position(|p| *p == peer)
                     .expect("a listed peer");
                 let mut command = Command::new(env::current_exe()?);
-                command
-                    .arg("--bench")
-                    .env(super::PEER_ENV, index.to_string());
+                command.arg("--bench").env(PEER_ENV, index.to_string());
                 command
             }
         };
