@@ -260,11 +260,76 @@ def write_driver():
                     f.write(bytes([flags | role_flag | extra, read, write, seed]) + stream)
 
 
-def write(target, named):
+# Byte 0 bits 3 and 4 turn permessage-deflate on for the handshake targets
+# (see fuzz/src/negotiation.rs): the defaults, bounded windows and
+# takeover, or both.
+NEGOTIATION_SETUPS = [(8, 0), (24, 3), (16, 0), (9, 5)]
+
+
+def offers():
+    """Requests offering permessage-deflate, valid and not, for the
+    server_handshake target with deflate on."""
+    lines = [
+        "GET /chat HTTP/1.1",
+        "Host: server.example.com",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+    ]
+    named = {
+        "bare": "permessage-deflate",
+        "hint": "permessage-deflate; client_max_window_bits",
+        "all": "permessage-deflate; server_max_window_bits=10; client_max_window_bits=9; "
+        "server_no_context_takeover; client_no_context_takeover",
+        "fallback": "permessage-deflate; server_max_window_bits=16, permessage-deflate",
+        "mixed": "x-test, permessage-deflate; client_max_window_bits=8",
+        "unknown": "permessage-deflate; unknown=1",
+        "quoted": 'permessage-deflate; client_max_window_bits="10"',
+    }
+    seeds = {
+        f"deflate-offer-{name}": http_head(lines + ["Sec-WebSocket-Extensions: " + offer])
+        for name, offer in named.items()
+    }
+    seeds["deflate-offer-then-frame"] = seeds["deflate-offer-hint"] + frame(
+        0x1, HELLO, mask=RFC_MASK, rsv=4
+    )
+    return seeds
+
+
+def answers():
+    """Responses answering the client's permessage-deflate offer, valid and
+    not, for the client_response target with deflate on."""
+    key = base64.b64encode(bytes(16))
+    accept = base64.b64encode(hashlib.sha1(key + GUID).digest()).decode()
+    ok = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Accept: " + accept,
+    ]
+    named = {
+        "bare": "permessage-deflate",
+        "no-takeover": "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        "windows": "permessage-deflate; server_max_window_bits=12; client_max_window_bits=10",
+        "server-15": "permessage-deflate; server_max_window_bits=15",
+        "hint-without-value": "permessage-deflate; client_max_window_bits",
+        "twice": "permessage-deflate, permessage-deflate",
+        "with-test": "x-test, permessage-deflate; server_max_window_bits=9",
+    }
+    seeds = {
+        f"deflate-answer-{name}": http_head(ok + ["Sec-WebSocket-Extensions: " + answer])
+        for name, answer in named.items()
+    }
+    seeds["deflate-answer-then-frame"] = seeds["deflate-answer-bare"] + frame(0x1, HELLO, rsv=4)
+    return seeds
+
+
+def write(target, named, setups=None):
     out = os.path.join("fuzz", "seeds", target)
     os.makedirs(out, exist_ok=True)
     for name, stream in named.items():
-        for flags, chunk in SETUPS:
+        for flags, chunk in setups or SETUPS:
             path = os.path.join(out, f"{name}-{flags}-{chunk}")
             with open(path, "wb") as f:
                 f.write(bytes([flags, chunk]) + stream)
@@ -275,6 +340,8 @@ def main():
     write("decode_client", streams(None))
     write("server_handshake", requests())
     write("client_response", responses())
+    write("server_handshake", offers(), NEGOTIATION_SETUPS)
+    write("client_response", answers(), NEGOTIATION_SETUPS)
     write_deflate()
     write_driver()
     # The pair target reads an `Arbitrary` script: random bytes decode into

@@ -12,18 +12,22 @@
 //! - the head held in memory never exceeds `max_handshake_len` (twice, for
 //!   the buffer's growth), whatever the input;
 //! - the connection a success hands over starts with the leftover already
-//!   fed: it decodes exactly what a fresh connection decodes from it.
+//!   fed: it decodes exactly what a fresh connection decodes from it (with
+//!   the permessage-deflate agreed, if any);
+//! - with deflate on (byte 0 bits 3-4), the negotiation's own invariants:
+//!   see `crate::negotiation`.
 
 use std::fmt::Debug;
 
 use crate::decode;
 use crate::heap;
 use crate::input::{Setup, ZeroNonce, chunks, split_setup};
+use crate::negotiation;
 use wsproto::handshake::{
     Accept, ClientHandshake, ClientRequest, Extension, Request, RequestError, ResponseErrorKind,
     ServerHandshake, accept_key,
 };
-use wsproto::{Connection, ConnectionError, Event, Role};
+use wsproto::{Connection, ConnectionError, DeflateParams, Event, Role};
 
 /// Slack for fixed-size state and the allocator's rounding.
 const SLACK: usize = 8192;
@@ -76,7 +80,8 @@ fn chunked_and_whole<T: PartialEq + Debug, E: PartialEq + Debug>(
     data: &[u8],
     run: impl Fn(&Setup, &[&[u8]]) -> (Outcome<T, E>, Option<Connection>),
 ) -> Option<Upgrade<T>> {
-    let (setup, stream) = split_setup(data);
+    let (mut setup, stream) = split_setup(data);
+    negotiation::choose(&mut setup.config, data.first().copied().unwrap_or(0));
     let pieces = chunks(stream, setup.max_chunk, setup.seed);
     let (chunked, connection) = run(&setup, &pieces);
     let (whole, _) = run(&setup, &[stream]);
@@ -100,7 +105,7 @@ fn chunked_and_whole<T: PartialEq + Debug, E: PartialEq + Debug>(
 /// Runs every server-side check on one fuzz input.
 pub fn check_server(data: &[u8]) {
     if let Some(Upgrade {
-        setup,
+        mut setup,
         head,
         after,
         connection,
@@ -115,6 +120,8 @@ pub fn check_server(data: &[u8]) {
             response.headers().get("Sec-WebSocket-Accept"),
             Some(accept_key(key.as_bytes()).as_slice())
         );
+        negotiation::check_server(&setup.config.deflate, &head, &response);
+        setup.deflate = head.deflate();
         check_handoff(Role::Server, &setup, connection, &after);
     }
 }
@@ -185,8 +192,8 @@ fn client_request() -> ClientRequest {
 }
 
 /// The fields of a response that matter: the subprotocol and extensions
-/// chosen.
-type Chosen = (Option<String>, Vec<Extension>);
+/// chosen, and the permessage-deflate parameters agreed.
+type Chosen = (Option<String>, Vec<Extension>, Option<DeflateParams>);
 /// A refusal without the received body, which holds only the bytes that
 /// came with the head, so it depends on the chunking (as documented).
 type Refusal = (ResponseErrorKind, Option<u16>, Vec<(String, Vec<u8>)>);
@@ -195,8 +202,8 @@ type Answered = Outcome<Chosen, Refusal>;
 /// Runs every client-side check on one fuzz input.
 pub fn check_client(data: &[u8]) {
     if let Some(Upgrade {
-        setup,
-        head: (protocol, extensions),
+        mut setup,
+        head: (protocol, extensions, agreed),
         after,
         connection,
     }) = chunked_and_whole(data, answer)
@@ -208,11 +215,15 @@ pub fn check_client(data: &[u8]) {
             );
         }
         assert!(
-            extensions
-                .iter()
-                .all(|e| e.name().eq_ignore_ascii_case("x-test")),
+            extensions.iter().all(|e| {
+                e.name().eq_ignore_ascii_case("x-test")
+                    || (setup.config.deflate.enabled
+                        && e.name().eq_ignore_ascii_case("permessage-deflate"))
+            }),
             "{extensions:?} not offered"
         );
+        negotiation::check_client(&setup.config.deflate, agreed, &extensions);
+        setup.deflate = agreed;
         check_handoff(Role::Client, &setup, connection, &after);
     }
 }
@@ -242,6 +253,7 @@ fn answer(setup: &Setup, pieces: &[&[u8]]) -> (Answered, Option<Connection>) {
                 let head = (
                     upgraded.protocol().map(str::to_owned),
                     upgraded.extensions().to_vec(),
+                    upgraded.deflate(),
                 );
                 let mut connection = upgraded.into_connection();
                 for rest in &pieces[i + 1..] {

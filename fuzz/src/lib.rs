@@ -11,4 +11,5 @@ pub mod frames;
 pub mod handshake;
 pub mod heap;
 pub mod input;
+pub mod negotiation;
 pub mod pair;
