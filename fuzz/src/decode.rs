@@ -1,12 +1,13 @@
 //! The frame decoder of a [`Connection`], in one role, fed hostile bytes.
 //!
-//! The same stream runs four ways: whole and chunked at the message level,
-//! chunked at the streaming level, and chunked with every event dropped at
-//! once while the heap is metered. Invariants:
+//! The same stream runs five ways: whole and chunked at the message level,
+//! chunked at the streaming level, in place and over a `BytesMut`
+//! (`crate::bytes_level`), and chunked with every event dropped at once
+//! while the heap is metered. Invariants:
 //!
 //! - the message level gives the same events, replies and state whole or
 //!   chunked, and the streaming level gives the same once its pieces are
-//!   joined;
+//!   joined, in place and over a `BytesMut` alike;
 //! - `recv_in_place` never reports more bytes consumed than it was given,
 //!   nor a payload outside them;
 //! - after an error every receive call returns that same error (at the
@@ -21,9 +22,11 @@
 //!   never with lengths a header announces;
 //! - the core-only `Decoder` gives the streaming level's events and error.
 //!
-//! The `deflate` target runs the same four ways on a connection with
-//! permessage-deflate (`Setup::deflate`); see `crate::deflate`.
+//! The `deflate` target runs the same ways, all but `recv_bytes`, on a
+//! connection with permessage-deflate (`Setup::deflate`); see
+//! `crate::deflate`.
 
+use crate::bytes_level::run_bytes;
 use crate::frames::{Reply, replies};
 use crate::heap;
 use crate::input::{Setup, Xorshift, chunks, split_setup};
@@ -42,6 +45,11 @@ pub fn check(role: Role, data: &[u8]) {
     assert_eq!(chunked, whole, "chunking changed the message-level run");
     let streamed = run_stream(role, &setup, &pieces);
     assert_eq!(streamed, chunked, "the streaming level disagrees");
+    assert_eq!(
+        run_bytes(role, &setup, &pieces),
+        streamed,
+        "recv_bytes disagrees with recv_in_place"
+    );
     if setup.deflate.is_none() {
         // The core-only Decoder has no end of stream: the connection's
         // UnexpectedEof is its own.
@@ -60,7 +68,7 @@ pub fn check(role: Role, data: &[u8]) {
 
 /// Adds a streamed data piece to the message being joined; the message
 /// once its last piece is in.
-fn join_piece(
+pub(crate) fn join_piece(
     message: &mut Option<(MessageKind, Vec<u8>)>,
     kind: MessageKind,
     payload: &[u8],

@@ -4,6 +4,7 @@
 //! when an invariant of `docs/security.md` is broken, not only on a panic
 //! inside the crate.
 
+pub mod bytes_level;
 pub mod decode;
 pub mod deflate;
 pub mod driver;
