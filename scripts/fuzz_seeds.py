@@ -108,15 +108,20 @@ def requests():
     }
 
 
-def responses():
+def switching():
+    """The lines of a 101 that accepts the targets' client request."""
     key = base64.b64encode(bytes(16))  # the targets' client uses a zero nonce
     accept = base64.b64encode(hashlib.sha1(key + GUID).digest()).decode()
-    ok = [
+    return [
         "HTTP/1.1 101 Switching Protocols",
         "Upgrade: websocket",
         "Connection: Upgrade",
         "Sec-WebSocket-Accept: " + accept,
     ]
+
+
+def responses():
+    ok = switching()
     hello = frame(0x1, b"Hello")
     return {
         "switching": http_head(ok),
@@ -300,14 +305,7 @@ def offers():
 def answers():
     """Responses answering the client's permessage-deflate offer, valid and
     not, for the client_response target with deflate on."""
-    key = base64.b64encode(bytes(16))
-    accept = base64.b64encode(hashlib.sha1(key + GUID).digest()).decode()
-    ok = [
-        "HTTP/1.1 101 Switching Protocols",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        "Sec-WebSocket-Accept: " + accept,
-    ]
+    ok = switching()
     named = {
         "bare": "permessage-deflate",
         "no-takeover": "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
