@@ -12,16 +12,13 @@
 //! - a payload handed out stays as it was while later bytes are unmasked
 //!   and decoded in the same memory (every payload of a chunk is held until
 //!   the chunk is used up, then compared with its copy);
-//! - after an error `recv_bytes` keeps returning it.
+//! - after an error both receive calls keep returning it.
 
 use wsproto::bytes::{Bytes, BytesMut};
 use wsproto::{BytesEvent, Event, Role};
 
-use crate::decode::{Run, join_piece, streaming_connection};
+use crate::decode::{Run, assert_sticky, join_piece, streaming_connection};
 use crate::input::Setup;
-
-/// A frame to probe a failed connection with.
-const PROBE: [u8; 2] = [0x81, 0x00];
 
 /// Runs `pieces` through `recv_bytes`.
 pub fn run_bytes(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
@@ -40,12 +37,7 @@ pub fn run_bytes(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
             let event = match conn.recv_bytes(&mut buf) {
                 Ok(event) => event,
                 Err(error) => {
-                    let mut probe = BytesMut::from(&PROBE[..]);
-                    assert_eq!(
-                        conn.recv_bytes(&mut probe),
-                        Err(error),
-                        "recv_bytes forgot the error"
-                    );
+                    assert_sticky(&mut conn, error);
                     failed = Some(error);
                     events.push(Err(error));
                     break 'chunks;

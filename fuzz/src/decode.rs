@@ -157,6 +157,23 @@ pub fn streaming_connection(role: Role, setup: &Setup) -> Connection<Streaming> 
 /// call must return it, whatever the input.
 const PROBE: [u8; 2] = [0x81, 0x00];
 
+/// Checks that a streaming connection that failed with `error` returns it
+/// again from both of its receive calls, whatever they are given.
+pub(crate) fn assert_sticky(conn: &mut Connection<Streaming>, error: ConnectionError) {
+    let mut probe = PROBE;
+    assert_eq!(
+        conn.recv_in_place(&mut probe).map(|(used, _)| used),
+        Err(error),
+        "the error is not sticky"
+    );
+    let mut probe = BytesMut::from(&PROBE[..]);
+    assert_eq!(
+        conn.recv_bytes(&mut probe),
+        Err(error),
+        "recv_bytes forgot the error"
+    );
+}
+
 /// What the connection must send in reply to `events` (in order).
 fn expected_replies(events: &[Result<Event, ConnectionError>], auto_pong: bool) -> Vec<Reply> {
     let mut replies = Vec::new();
@@ -295,18 +312,7 @@ pub fn run_stream(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
                 Err(error) => {
                     // (The message level's error is compared by `check`,
                     // and `run_messages` probes its streaming side.)
-                    let mut probe = PROBE;
-                    assert_eq!(
-                        conn.recv_in_place(&mut probe).map(|(used, _)| used),
-                        Err(error),
-                        "the error is not sticky"
-                    );
-                    let mut probe = BytesMut::from(&PROBE[..]);
-                    assert_eq!(
-                        conn.recv_bytes(&mut probe),
-                        Err(error),
-                        "recv_bytes forgot the error"
-                    );
+                    assert_sticky(&mut conn, error);
                     failed = Some(error);
                     events.push(Err(error));
                     break 'chunks;
