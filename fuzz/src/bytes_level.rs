@@ -7,8 +7,9 @@
 //!
 //! - the same events, replies and state as `recv_in_place` on the same
 //!   chunks, messages joined from their pieces;
-//! - the buffer keeps exactly the bytes not yet consumed: what a step took
-//!   is its front, and a payload not inflated lies within what it took;
+//! - the buffer keeps exactly the bytes not yet consumed, unchanged: what
+//!   a step took is its front, and a payload not inflated is no longer
+//!   than what it took;
 //! - a payload handed out stays as it was while later bytes are unmasked
 //!   and decoded in the same memory (every payload of a chunk is held until
 //!   the chunk is used up, then compared with its copy);
@@ -28,12 +29,17 @@ pub fn run_bytes(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
     let mut message = None;
     let mut failed = None;
     let mut buf = BytesMut::new();
+    // Every byte appended to `buf`, and how many of them were consumed:
+    // `buf` must hold `fed[consumed..]`.
+    let mut fed = Vec::new();
+    let mut consumed = 0;
     'chunks: for chunk in pieces {
         buf.extend_from_slice(chunk);
+        fed.extend_from_slice(chunk);
         // Payloads handed out for this chunk, with what they held then.
         let mut held: Vec<(Bytes, Vec<u8>)> = Vec::new();
         loop {
-            let before = buf.clone().freeze();
+            let before = buf.len();
             let event = match conn.recv_bytes(&mut buf) {
                 Ok(event) => event,
                 Err(error) => {
@@ -43,10 +49,11 @@ pub fn run_bytes(role: Role, setup: &Setup, pieces: &[&[u8]]) -> Run {
                     break 'chunks;
                 }
             };
-            let used = before.len() - buf.len();
+            let used = before - buf.len();
+            consumed += used;
             assert_eq!(
                 &buf[..],
-                &before[used..],
+                &fed[consumed..],
                 "the buffer does not keep the bytes after those consumed"
             );
             match event {

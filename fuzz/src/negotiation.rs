@@ -28,9 +28,16 @@ use crate::input::ZeroNonce;
 /// The name of the extension (RFC 7692 section 7).
 const DEFLATE: &str = "permessage-deflate";
 
-/// The deflate configuration byte 0 chose: bit 3 the defaults (15 bits
-/// both ways, context takeover allowed); bit 4 windows and takeover bounded
-/// both ways, so offers and answers can ask for more than is allowed.
+/// The deflate configuration byte 0 chose (off without bits 3 and 4):
+///
+/// - bit 3 alone: the defaults (15 bits both ways, context takeover
+///   allowed);
+/// - bit 4 alone: the client's window bounded (12 bits) and its context
+///   takeover refused, ours as the defaults;
+/// - both: our window bounded too (10 bits), no context takeover either
+///   way.
+///
+/// The bounded ones let offers and answers ask for more than is allowed.
 pub fn choose(config: &mut Config, flags: u8) {
     let mut deflate = DeflateConfig::default();
     deflate.enabled = flags & 0b1_1000 != 0;
@@ -46,10 +53,10 @@ pub fn choose(config: &mut Config, flags: u8) {
 /// Whether `agreed` stays within what `config` allows.
 fn check_within(config: &DeflateConfig, agreed: DeflateParams) {
     assert!(config.enabled, "agreed {agreed:?} with deflate off");
-    let own = config.max_window_bits.clamp(8, 15);
-    let peer = config.peer_max_window_bits.clamp(8, 15);
+    // `choose` sets window sizes within 8..=15, so they need no clamping.
     assert!(
-        agreed.own_max_window_bits() <= own && agreed.peer_max_window_bits() <= peer,
+        agreed.own_max_window_bits() <= config.max_window_bits
+            && agreed.peer_max_window_bits() <= config.peer_max_window_bits,
         "agreed {agreed:?} against {config:?}"
     );
     assert!(
