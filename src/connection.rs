@@ -165,7 +165,7 @@ impl Connection {
         extras
             .send
             .enable_deflate(Deflater::new(&params, &config.deflate));
-        let inbound = Inbound::new(&params, config.max_message_len);
+        let inbound = Inbound::new(&params, config.max_message_len, config.deflate.pool.clone());
         extras.inflating = Some(Box::new(Inflating {
             params,
             inbound,

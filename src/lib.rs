@@ -207,7 +207,7 @@ pub use connection::{
 };
 pub use decoder::Decoder;
 #[cfg(feature = "deflate")]
-pub use deflate::{DeflateConfig, DeflateParams};
+pub use deflate::{DeflateConfig, DeflateParams, DeflatePool};
 #[cfg(feature = "std")]
 pub use entropy::OsEntropy;
 pub use entropy::{EntropyError, EntropySource};

@@ -2,11 +2,14 @@
 //! the log line. Only the I/O differs between runtimes; that is the point of
 //! a sans-IO core.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 use std::{fmt, io};
 
 use wsproto::handshake::{Accept, Request, RequestError, Response};
-use wsproto::{CloseCode, Config, Connection, ConnectionError, Control, Event, SendError};
+use wsproto::{
+    CloseCode, Config, Connection, ConnectionError, Control, DeflatePool, Event, SendError,
+};
 
 /// Bytes read from the transport at a time. Each read is fed and answered
 /// before the next, which bounds what one read can make us queue.
@@ -23,6 +26,12 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// with unread input sends a reset, which can destroy the close frame).
 pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How many compressors, and as many decompressors, the pool in [`config`]
+/// keeps between messages: about as many as messages are compressed or
+/// inflated at once (at most 6.7 MiB with 15-bit windows). Beyond that,
+/// state comes and goes with its message.
+pub const DEFLATE_SPARES: usize = 16;
+
 /// How long an echo server lets a peer stay silent before it pings it
 /// (then `Config::keepalive_timeout`, 20 s, for an answer): under the idle
 /// timers of common NATs and proxies.
@@ -37,11 +46,19 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// With takeover, each connection would hold them for its life: about
 /// 340 KB with 15-bit windows, 215 KB with 9-bit ones, where a plain idle
 /// connection costs under 2 KiB (`scripts/load.sh`, docs/performance.md).
+/// Each message borrows them from one pool for the process, so that they
+/// are not allocated and freed per message (which leaves the allocator
+/// holding freed memory between the connections' buffers).
 pub fn config() -> Config {
+    static POOL: OnceLock<DeflatePool> = OnceLock::new();
     let mut config = Config::default();
     config.deflate.enabled = true;
     config.deflate.no_context_takeover = true;
     config.deflate.peer_no_context_takeover = true;
+    config.deflate.pool = Some(
+        POOL.get_or_init(|| DeflatePool::new(DEFLATE_SPARES))
+            .clone(),
+    );
     config.handshake_timeout = Some(HANDSHAKE_TIMEOUT);
     config.keepalive_interval = Some(KEEPALIVE_INTERVAL);
     config

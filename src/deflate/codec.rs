@@ -5,8 +5,9 @@
 
 use crate::prelude::*;
 
-use super::{DeflateConfig, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use super::pool::CompressorKind;
+use super::{DeflateConfig, DeflateParams, DeflatePool, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
+use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// The end of a sync flush: an empty stored block's length fields.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -24,23 +25,34 @@ pub(crate) struct CompressFailed;
 
 /// Our side: compresses what we send.
 pub(crate) struct Deflater {
-    /// Allocated on the first compressed message (250-380 KiB), freed after
-    /// each message without context takeover.
+    /// Made (or taken from the pool) on the first compressed message
+    /// (250-380 KiB); without context takeover, let go after each message.
     compress: Option<Compress>,
-    window_bits: u8,
-    level: u32,
+    kind: CompressorKind,
     reset_after_message: bool,
     min_compress_len: usize,
+    /// Where the state comes from and goes back to, if not the allocator.
+    pool: Option<DeflatePool>,
 }
 
 impl Deflater {
     pub(crate) fn new(params: &DeflateParams, config: &DeflateConfig) -> Self {
         Deflater {
             compress: None,
-            window_bits: zlib_window_bits(params.own_max_window_bits),
-            level: u32::from(config.level.min(9)),
+            kind: CompressorKind {
+                level: u32::from(config.level.min(9)),
+                window_bits: zlib_window_bits(params.own_max_window_bits),
+            },
             reset_after_message: params.own_no_context_takeover,
             min_compress_len: config.min_compress_len,
+            pool: config.pool.clone(),
+        }
+    }
+
+    /// Lets the state go: back to the pool, or freed.
+    fn release(&mut self) {
+        if let (Some(compress), Some(pool)) = (self.compress.take(), &self.pool) {
+            pool.give_compressor(self.kind, compress);
         }
     }
 
@@ -58,9 +70,11 @@ impl Deflater {
         out: &mut Vec<u8>,
         end_of_message: bool,
     ) -> Result<(), CompressFailed> {
-        let (level, bits) = (self.level, self.window_bits);
+        let (kind, pool) = (self.kind, &self.pool);
         let compress = self.compress.get_or_insert_with(|| {
-            Compress::new_with_window_bits(Compression::new(level), false, bits)
+            pool.as_ref()
+                .and_then(|pool| pool.take_compressor(kind))
+                .unwrap_or_else(|| kind.make())
         });
         let (start, mut consumed) = (out.len(), 0);
         loop {
@@ -90,12 +104,18 @@ impl Deflater {
                 return Err(CompressFailed);
             }
             if self.reset_after_message {
-                // Freed, not reset: an idle connection then holds nothing
+                // Let go, not reset: an idle connection then holds nothing
                 // (as Node's ws does).
-                self.compress = None;
+                self.release();
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for Deflater {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -123,6 +143,8 @@ pub(crate) struct Inflater {
     decompress: Option<Decompress>,
     window_bits: u8,
     reset_after_message: bool,
+    /// Where the state comes from and goes back to, if not the allocator.
+    pool: Option<DeflatePool>,
     /// Compressed bytes pushed and not yet inflated (`pending[at..]`).
     pending: Vec<u8>,
     at: usize,
@@ -136,7 +158,7 @@ pub(crate) struct Inflater {
 }
 
 impl Inflater {
-    pub(crate) fn new(params: &DeflateParams) -> Self {
+    pub(crate) fn new(params: &DeflateParams, pool: Option<DeflatePool>) -> Self {
         Inflater {
             decompress: None,
             // Always the largest window, whatever the peer promised: zlib
@@ -147,6 +169,7 @@ impl Inflater {
             // 32 KiB either way.
             window_bits: MAX_WINDOW_BITS,
             reset_after_message: params.peer_no_context_takeover,
+            pool,
             pending: Vec::new(),
             at: 0,
             fin: false,
@@ -179,10 +202,12 @@ impl Inflater {
 
     /// Inflates pushed input into `out`.
     pub(crate) fn inflate(&mut self, out: &mut [u8]) -> Inflated {
-        let bits = self.window_bits;
-        let decompress = self
-            .decompress
-            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+        let (bits, pool) = (self.window_bits, &self.pool);
+        let decompress = self.decompress.get_or_insert_with(|| {
+            pool.as_ref()
+                .and_then(DeflatePool::take_decompressor)
+                .unwrap_or_else(|| Decompress::new_with_window_bits(false, bits))
+        });
         let mut written = 0;
         while written < out.len() {
             if self.ended {
@@ -242,8 +267,8 @@ impl Inflater {
 
     fn end_message(&mut self) {
         if self.reset_after_message {
-            // Freed, not reset: the next message may be long in coming.
-            self.decompress = None;
+            // Let go, not reset: the next message may be long in coming.
+            self.release();
             self.pending = Vec::new();
         } else if self.ended {
             if let Some(decompress) = &mut self.decompress {
@@ -255,6 +280,19 @@ impl Inflater {
         self.fin = false;
         self.tail_fed = 0;
         self.ended = false;
+    }
+
+    /// Lets the state go: back to the pool, or freed.
+    fn release(&mut self) {
+        if let (Some(decompress), Some(pool)) = (self.decompress.take(), &self.pool) {
+            pool.give_decompressor(decompress);
+        }
+    }
+}
+
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -302,7 +340,7 @@ mod tests {
     #[test]
     fn rfc_7692_examples_inflate() {
         let p = params(15, 15, false, false);
-        let mut inflater = Inflater::new(&p);
+        let mut inflater = Inflater::new(&p, None);
         // Section 7.2.3.1 and 7.2.3.2: "Hello" twice, the second a match
         // into the first (context takeover).
         let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
@@ -331,7 +369,7 @@ mod tests {
         );
         // Garbage is refused, whatever the output room.
         assert_eq!(
-            inflate_all(&mut Inflater::new(&p), &[0xff, 0xff, 0xff], 64),
+            inflate_all(&mut Inflater::new(&p, None), &[0xff, 0xff, 0xff], 64),
             Err(InvalidData)
         );
     }
@@ -342,7 +380,7 @@ mod tests {
             for bits in 8..=15 {
                 let p = params(bits, bits, nct, nct);
                 let mut deflater = Deflater::new(&p, &DeflateConfig::default());
-                let mut inflater = Inflater::new(&p);
+                let mut inflater = Inflater::new(&p, None);
                 let message = letters(2000);
                 let mut sizes = Vec::new();
                 for _ in 0..3 {
@@ -375,7 +413,7 @@ mod tests {
         {
             deflater.compress(part, &mut wire, i == 2).unwrap();
         }
-        let mut inflater = Inflater::new(&p);
+        let mut inflater = Inflater::new(&p, None);
         assert_eq!(
             inflate_all(&mut inflater, &wire, 7),
             Ok(b"first part, second part, first part".to_vec())
@@ -386,7 +424,7 @@ mod tests {
     fn an_empty_end_after_a_flush_is_one_byte() {
         let p = params(15, 15, false, false);
         let mut deflater = Deflater::new(&p, &DeflateConfig::default());
-        let mut inflater = Inflater::new(&p);
+        let mut inflater = Inflater::new(&p, None);
         // A message, then an empty one; a fragment, then an empty last one.
         let mut wire = Vec::new();
         deflater.compress(b"first", &mut wire, true).unwrap();
@@ -410,7 +448,7 @@ mod tests {
             .unwrap();
         assert_eq!(wire, [0x00]);
         assert_eq!(
-            inflate_all(&mut Inflater::new(&p), &wire, 1),
+            inflate_all(&mut Inflater::new(&p, None), &wire, 1),
             Ok(Vec::new())
         );
     }

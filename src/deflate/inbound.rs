@@ -5,7 +5,7 @@
 
 use crate::prelude::*;
 
-use super::{DeflateParams, Inflated, Inflater};
+use super::{DeflateParams, DeflatePool, Inflated, Inflater};
 use crate::error::ProtocolError;
 use crate::event::MessageKind;
 use crate::meter::Meter;
@@ -33,9 +33,13 @@ pub(crate) struct Inbound {
 }
 
 impl Inbound {
-    pub(crate) fn new(params: &DeflateParams, max_message_len: u64) -> Self {
+    pub(crate) fn new(
+        params: &DeflateParams,
+        max_message_len: u64,
+        pool: Option<DeflatePool>,
+    ) -> Self {
         Inbound {
-            inflater: Inflater::new(params),
+            inflater: Inflater::new(params, pool),
             kind: None,
             utf8: Utf8Validator::default(),
             len: 0,

@@ -94,9 +94,11 @@
 
 mod codec;
 mod inbound;
+mod pool;
 
 pub(crate) use codec::{Deflater, Inflated, Inflater};
 pub(crate) use inbound::Inbound;
+pub use pool::DeflatePool;
 
 /// The extension's registered name.
 pub const EXTENSION_NAME: &str = "permessage-deflate";
@@ -148,6 +150,12 @@ pub struct DeflateConfig {
     /// compressed. Default 32: below that, a block's few bytes of framing
     /// eat most of the gain. `usize::MAX` never compresses.
     pub min_compress_len: usize,
+    /// Where connections borrow their compressor and decompressor from,
+    /// and give them back to, instead of allocating them for every
+    /// message without context takeover (see [`DeflatePool`]). Share one
+    /// among all the connections of a process. Default `None`: each
+    /// connection allocates its own.
+    pub pool: Option<DeflatePool>,
 }
 
 impl Default for DeflateConfig {
@@ -160,6 +168,7 @@ impl Default for DeflateConfig {
             peer_no_context_takeover: false,
             level: 6,
             min_compress_len: 32,
+            pool: None,
         }
     }
 }

@@ -532,7 +532,7 @@ fn compressed_fragments_carry_rsv1_on_the_first_frame_only() {
         ]
     );
     assert_eq!(sent[0].payload, b"short");
-    let mut inflater = Inflater::new(&p);
+    let mut inflater = Inflater::new(&p, None);
     let mut inflate = |payload: &[u8]| {
         inflater.push(payload);
         inflater.finish();

@@ -13,7 +13,8 @@ use crate::counting;
 
 use common::{ScriptedEntropy, limits};
 use wsproto::{
-    Config, Connection, ConnectionError, DeflateParams, Event, ProtocolError, Role, StreamEvent,
+    Config, Connection, ConnectionError, DeflateParams, DeflatePool, Event, ProtocolError, Role,
+    StreamEvent,
 };
 
 /// Heap this thread holds now, and the peak since the last call.
@@ -140,6 +141,49 @@ fn memory_of_permessage_deflate() {
         println!("no context takeover: {idle} bytes held between messages");
         assert!(idle < 8 << 10, "{idle} bytes held between messages");
     }
+
+    drop((sender, receiver));
+
+    // With a pool, the state is made once and lent to every message after,
+    // on any connection: a new pair of connections per round, and no round
+    // after the first allocates a compressor or a decompressor.
+    let pool = DeflatePool::new(4);
+    let mut config = Config::default();
+    config.deflate.pool = Some(pool.clone());
+    let mut held_by_pool = 0;
+    for round in 0..4 {
+        let before = held();
+        let mut sender = Connection::with_deflate(Role::Server, config.clone(), params, entropy());
+        let mut receiver =
+            Connection::with_deflate(Role::Client, config.clone(), params.mirrored(), entropy());
+        sender.send_binary(&[b'z'; 4096]).unwrap();
+        sender.poll_transmit(&mut wire);
+        receiver.recv(&wire);
+        wire.clear();
+        assert!(matches!(receiver.poll_event(), Ok(Some(Event::Binary(_)))));
+        drop((sender, receiver));
+        let grown = peak() - before;
+        println!("pooled, round {round}: peak heap +{grown} bytes");
+        if round == 0 {
+            assert!(grown > 250 << 10, "the state was made: +{grown}");
+            held_by_pool = held() - before;
+        } else {
+            assert!(grown < 64 << 10, "round {round} made state: +{grown}");
+            assert_eq!(held() - before, 0, "round {round} held more");
+        }
+        assert_eq!(
+            (pool.spare_compressors(), pool.spare_decompressors()),
+            (1, 1)
+        );
+    }
+    // What the pool holds is the two states, and it goes when cleared.
+    assert!(
+        (400 << 10..500 << 10).contains(&held_by_pool),
+        "{held_by_pool}"
+    );
+    let before = held();
+    pool.clear();
+    assert_eq!(before - held(), held_by_pool);
 
     // A bomb: under 10 MB that inflate to over 10 GB (1032 bytes per
     // compressed byte is DEFLATE's best), against a 16 MiB limit.

@@ -35,7 +35,7 @@ use tokio::time::{Duration, sleep, timeout};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use wsproto::{CloseCode, Config, ConnectionError};
+use wsproto::{CloseCode, Config, ConnectionError, DeflatePool};
 use wsproto_tokio::{Acceptor, MemoryBudget, Message, WebSocket};
 
 /// Where the server listens when no address is given.
@@ -87,15 +87,26 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// With takeover, each connection would hold them for its life: about
 /// 340 KB with 15-bit windows, 215 KB with 9-bit ones, where a plain idle
 /// connection costs about 2 KiB (`scripts/load.sh`, docs/performance.md).
+/// Each message borrows them from a pool that every connection of the
+/// configuration shares (clones share it), so that they are not allocated
+/// and freed per message (which leaves the allocator holding freed memory
+/// between the connections' buffers).
 pub fn config() -> Config {
     let mut config = Config::default();
     config.deflate.enabled = true;
     config.deflate.no_context_takeover = true;
     config.deflate.peer_no_context_takeover = true;
+    config.deflate.pool = Some(DeflatePool::new(DEFLATE_SPARES));
     config.handshake_timeout = Some(HANDSHAKE_TIMEOUT);
     config.keepalive_interval = Some(KEEPALIVE_INTERVAL);
     config
 }
+
+/// How many compressors, and as many decompressors, the pool in [`config`]
+/// keeps between messages: about as many as messages are compressed or
+/// inflated at once (at most 6.7 MiB with 15-bit windows). Beyond that,
+/// state comes and goes with its message.
+pub const DEFLATE_SPARES: usize = 16;
 
 /// What partly received messages may hold across all connections: past
 /// it, a message is refused with 1013 (try again later) before it is held,
