@@ -443,7 +443,7 @@ fn json_text(size: usize) -> Vec<u8> {
 #[cfg(feature = "deflate")]
 fn deflate(c: &mut Criterion) {
     use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
-    use wsproto::DeflateParams;
+    use wsproto::{DeflateParams, DeflatePool};
 
     // Ours: window 15, context kept; the peer's: window 15, reset.
     let server_params = DeflateParams::new(15, 15, false, true).expect("valid");
@@ -486,6 +486,15 @@ fn deflate(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("decode/wsproto_message", size), |b| {
             b.iter(|| assert_eq!(message.messages(count), size * count))
         });
+        // The same with a `DeflatePool`: the peer resets its window, so
+        // each message borrows the decompressor instead of allocating it.
+        let mut pooled = Config::default();
+        pooled.deflate.pool = Some(DeflatePool::new(1));
+        message.conn =
+            Connection::with_deflate(Role::Server, pooled, server_params, Box::new(FixedEntropy));
+        group.bench_function(BenchmarkId::new("decode/wsproto_message_pool", size), |b| {
+            b.iter(|| assert_eq!(message.messages(count), size * count))
+        });
 
         // zlib alone: the same text compressed the same way, inflated into
         // a reused buffer.
@@ -520,6 +529,27 @@ fn deflate(c: &mut Criterion) {
                 }
             })
         });
+        // Without context takeover, the compressor is made for every
+        // message, or borrowed from a pool.
+        let no_takeover = DeflateParams::new(15, 15, true, true).expect("valid");
+        for (name, pool) in [
+            ("encode/wsproto_no_takeover", None),
+            ("encode/wsproto_no_takeover_pool", Some(DeflatePool::new(1))),
+        ] {
+            let mut config = Config::default();
+            config.deflate.pool = pool;
+            let mut sender =
+                Connection::with_deflate(Role::Server, config, no_takeover, Box::new(FixedEntropy));
+            group.bench_function(BenchmarkId::new(name, size), |b| {
+                b.iter(|| {
+                    for _ in 0..count {
+                        sender.send_text(text_str).expect("encodes");
+                        let n = sink.copy(sender.pending_transmit());
+                        sender.advance_transmit(n);
+                    }
+                })
+            });
+        }
         let mut compress = Compress::new(Compression::new(6), false);
         let mut out = Vec::with_capacity(size + 64);
         group.bench_function(BenchmarkId::new("encode/zlib_deflate", size), |b| {

@@ -70,6 +70,11 @@
 //! per message), [`DeflateConfig::min_compress_len`] set to `usize::MAX`
 //! (the compressor is never allocated; compressed input is still
 //! accepted), and [`DeflateConfig::max_window_bits`] (up to 126 KiB less).
+//! Without context takeover, a [`DeflatePool`] shared by the connections
+//! (in [`DeflateConfig::pool`]) saves the allocation per message: each
+//! message borrows a compressor or decompressor made for an earlier one,
+//! and the process holds about as many as messages are compressed at
+//! once, however many connections are open.
 //! Receiving also keeps up to 16 KiB of compressed input, and the streaming
 //! level a 16 KiB output buffer. A message being inflated at the message
 //! level never grows past [`Config::max_message_len`](crate::Config::max_message_len)
