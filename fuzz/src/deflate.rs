@@ -37,6 +37,9 @@
 //!
 //! Invariants:
 //!
+//! - a run with a `DeflatePool` gives the same as one without, and so does
+//!   a second run that borrows the state the first left in the pool,
+//!   however the hostile input left it;
 //! - everything `crate::decode` checks, at a connection with deflate:
 //!   the message level gives the same events, replies, error and state
 //!   whole or chunked, the streaming level the same once its pieces are
@@ -87,8 +90,8 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use wsproto::{
-    CloseCode, CloseFrame, Config, ConnectionError, Control, ControlPayload, DeflateParams, Event,
-    MessageKind, ProtocolError, Role,
+    CloseCode, CloseFrame, Config, ConnectionError, Control, ControlPayload, DeflateParams,
+    DeflatePool, Event, MessageKind, ProtocolError, Role,
 };
 
 use crate::decode::{
@@ -161,6 +164,21 @@ pub fn check(data: &[u8]) {
     assert_eq!(chunked, whole, "chunking changed the message-level run");
     let streamed = run_stream(role, setup, &pieces);
     assert_eq!(streamed, chunked, "the streaming level disagrees");
+    // Again with a `DeflatePool`: the second run borrows the state the
+    // first left, reset from wherever the input stopped it (bad data, a
+    // message cut off, a bomb), and must run as on a fresh one.
+    let mut pooled = setup.clone();
+    pooled.config.deflate.pool = Some(DeflatePool::new(1));
+    assert_eq!(
+        run_messages(role, &pooled, &pieces),
+        chunked,
+        "a pooled run differs"
+    );
+    assert_eq!(
+        run_stream(role, &pooled, &pieces),
+        streamed,
+        "a lent state differs"
+    );
     check_events(&setup.config, &whole);
     if let Some(script) = &script {
         script.check(setup, &whole.events);

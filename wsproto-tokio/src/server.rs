@@ -83,7 +83,11 @@ impl Acceptor {
     }
 
     /// The configuration of the handshake (its limits and timeout) and of
-    /// the connections accepted.
+    /// the connections accepted. Every connection gets a clone, so a
+    /// [`DeflatePool`](wsproto::DeflatePool) in `config.deflate.pool` is
+    /// shared by all of them: with permessage-deflate without context
+    /// takeover, their messages then borrow zlib state instead of
+    /// allocating it each time.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
