@@ -15,9 +15,12 @@
 //! event loop. That fits servers with up to a few thousand connections.
 //! A thread is the floor of its cost: about 10 KiB of memory per idle
 //! connection (two pages of stack and the thread's bookkeeping, measured
-//! by `scripts/load.sh`), and a kernel thread. For tens of thousands of
-//! mostly idle connections, the mio example (one thread) or the tokio
-//! `echo_server` hold one in about 2 KiB.
+//! by `scripts/load.sh`), and a kernel thread; about 23 KiB once it has
+//! exchanged compressed messages (a thread that compressed keeps a page
+//! more of stack, and glibc's per-thread caches hold more). For tens of
+//! thousands of mostly idle connections, the mio example (one thread) or
+//! the tokio `echo_server` hold one in about 2 KiB (3 KiB with
+//! compression).
 //!
 //! **Limits.** Every accepted connection gets a thread that reads its
 //! upgrade request, answered with 408 past `HANDSHAKE_TIMEOUT`. Only once
