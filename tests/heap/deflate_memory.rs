@@ -181,9 +181,15 @@ fn memory_of_permessage_deflate() {
         (400 << 10..500 << 10).contains(&held_by_pool),
         "{held_by_pool}"
     );
+    // (Round 0 may also have made some lazily allocated state of another
+    // crate, a few hundred bytes, depending on the features in the build.)
     let before = held();
     pool.clear();
-    assert_eq!(before - held(), held_by_pool);
+    let freed = before - held();
+    assert!(
+        freed <= held_by_pool && held_by_pool - freed < 1024,
+        "{freed} of {held_by_pool}"
+    );
 
     // A bomb: under 10 MB that inflate to over 10 GB (1032 bytes per
     // compressed byte is DEFLATE's best), against a 16 MiB limit.
