@@ -44,7 +44,7 @@ use wsproto::handshake::{Accept, Request};
 
 /// The rejection and the upgrade future, shared with the hyper helper.
 pub use crate::hyper::{UpgradeError, Upgrading};
-use crate::hyper::{UpgradedIo, accept_upgrade};
+use crate::hyper::{UpgradedIo, accept_upgrade, validate};
 
 /// The [`WebSocket`](crate::WebSocket) an axum upgrade gives: over hyper's
 /// upgraded connection.
@@ -56,8 +56,11 @@ pub type WebSocket = crate::WebSocket<UpgradedIo>;
 /// Extraction fails with an [`UpgradeError`], which axum returns as the
 /// response: 400 for a request that is not a valid upgrade (not `GET`,
 /// no `Upgrade: websocket`, a bad key...), 426 with
-/// `Sec-WebSocket-Version: 13` for another protocol version (an HTTP/2
-/// extended `CONNECT` is a 400 too: HTTP/1.1 only), and 500 for a valid
+/// `Sec-WebSocket-Version: 13` for another protocol version (without the
+/// `h2` feature, an HTTP/2 extended `CONNECT` is a 400 too; with it, it is
+/// accepted with a `200`: route it with `any` or `on(MethodFilter::CONNECT)`,
+/// since its method is `CONNECT`, and serve HTTP/2 with
+/// `enable_connect_protocol()`, see [`crate::hyper`]), and 500 for a valid
 /// request without hyper's upgrade handle (taken by another extractor, or
 /// a request that no hyper connection served). Take `Result<WebSocketUpgrade,
 /// UpgradeError>` to serve something else to plain requests.
@@ -89,7 +92,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
     type Rejection = UpgradeError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, UpgradeError> {
-        let request = validate(parts)?;
+        let request = validate_parts(parts)?;
         let on_upgrade = parts
             .extensions
             .remove::<OnUpgrade>()
@@ -103,13 +106,13 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
     }
 }
 
-/// Checks the request head with the core's `Request::from_http`, which
+/// Checks the request head with the core (`crate::hyper::validate`), which
 /// wants a whole `http::Request`: the parts are moved into one and back
 /// (no header is copied).
-fn validate(parts: &mut Parts) -> Result<Request, UpgradeError> {
+fn validate_parts(parts: &mut Parts) -> Result<Request, UpgradeError> {
     let placeholder = http::Request::new(()).into_parts().0;
     let request = http::Request::from_parts(std::mem::replace(parts, placeholder), ());
-    let validated = Request::from_http(&request);
+    let validated = validate(&request);
     *parts = request.into_parts().0;
     Ok(validated?)
 }

@@ -17,8 +17,21 @@
 //!
 //! The connection must be served with upgrades on
 //! (`serve_connection(..).with_upgrades()`): without them hyper keeps the
-//! connection and the future fails. Over HTTP/1.1 only: an HTTP/2 extended
-//! `CONNECT` is refused with 400.
+//! connection and the future fails.
+//!
+//! **HTTP/2** (the `h2` feature): the same calls accept an RFC 8441
+//! extended `CONNECT` (`:method CONNECT`, `:protocol websocket`,
+//! `sec-websocket-version: 13`) and answer it with a `200`; the
+//! [`WebSocket`] then runs over the stream's DATA frames, under HTTP/2
+//! flow control, and ends the stream (END_STREAM) after the closing
+//! handshake. Serve the connection with
+//! `hyper::server::conn::http2::Builder::enable_connect_protocol()`, which
+//! advertises `SETTINGS_ENABLE_CONNECT_PROTOCOL` (without it, hyper resets
+//! every extended `CONNECT`), and spawn the task that awaits [`Upgrading`]
+//! as over HTTP/1.1: the HTTP/2 connection keeps serving other requests and
+//! WebSockets while it runs. Another `:protocol`, another WebSocket
+//! version or a plain `CONNECT` is refused (400, or 426 for the version).
+//! Without the feature, an HTTP/2 request is refused with 400.
 //!
 //! Bytes the client sent right after its request (its first frames, in
 //! the same packet) were read by hyper; they are in hyper's `Upgraded`,
@@ -148,7 +161,7 @@ where
     RB: From<Vec<u8>>,
     F: FnOnce(&Request) -> Result<Accept, Response>,
 {
-    let validated = Request::from_http(request)?;
+    let validated = validate(request)?;
     // Checked before asking the application, which then never decides on
     // a request that could not be upgraded anyway.
     if request.extensions().get::<OnUpgrade>().is_none() {
@@ -162,8 +175,25 @@ where
     accept_upgrade(validated, &accept, config, on_upgrade)
 }
 
-/// Negotiates permessage-deflate by `config`, builds the `101` for
-/// `accept`, and pairs the connection with hyper's upgrade handle. Shared
+/// Checks the request with the core: an HTTP/1.1 upgrade or, with the
+/// `h2` feature, an HTTP/2 extended `CONNECT` (its `:protocol` is in the
+/// extensions, where hyper keeps it). Shared with the axum extractor.
+pub(crate) fn validate<B>(request: &http::Request<B>) -> Result<Request, RequestError> {
+    #[cfg(feature = "h2")]
+    if request.version() == http::Version::HTTP_2 {
+        // No `:protocol` (a plain `CONNECT`, or any other method) is not
+        // a WebSocket request; the core says which check fails first.
+        let protocol = request
+            .extensions()
+            .get::<::hyper::ext::Protocol>()
+            .map_or("", ::hyper::ext::Protocol::as_str);
+        return Request::from_http_extended_connect(request, protocol);
+    }
+    Request::from_http(request)
+}
+
+/// Negotiates permessage-deflate by `config`, builds the `101` (`200`
+/// over HTTP/2) for `accept`, and pairs the connection with hyper's upgrade handle. Shared
 /// with the axum extractor.
 pub(crate) fn accept_upgrade<RB>(
     #[allow(unused_mut)] // without the deflate feature
