@@ -87,3 +87,10 @@ pub use wsproto::{CloseCode, CloseFrame, Config, MessageKind, Messages, Streamin
 #[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../../README.md")]
 struct RepositoryReadme;
+
+/// `docs/http2-http3.md`: its Rust blocks (a hyper server for both HTTP
+/// versions, TLS with ALPN, a hyper HTTP/2 client, the `h2` crate with the
+/// core) compile as this crate's doctests.
+#[cfg(all(doctest, feature = "h2"))]
+#[doc = include_str!("../../docs/http2-http3.md")]
+struct Http2Http3Guide;
