@@ -50,6 +50,10 @@ pub struct ClientHandshake {
     request: Vec<u8>,
     resource: String,
     fields: Headers,
+    /// The URL's scheme was `wss`, and its `Host` value: an extended
+    /// CONNECT names them in `:scheme` and `:authority`.
+    tls: bool,
+    authority: String,
     expected_accept: [u8; 28],
     protocols: Vec<String>,
     offered_extensions: Vec<Extension>,
@@ -127,6 +131,8 @@ impl ClientHandshake {
             request: head,
             resource: request.resource().to_owned(),
             fields,
+            tls: request.is_tls(),
+            authority: request.host_header().to_owned(),
             expected_accept: accept_key(key.as_bytes()),
             protocols: request.protocols.clone(),
             offered_extensions: offers,
@@ -148,6 +154,13 @@ impl ClientHandshake {
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn request_parts(&self) -> (&str, &Headers) {
         (&self.resource, &self.fields)
+    }
+
+    /// Whether the URL was `wss://`, and its authority (the `Host` value),
+    /// for an extended CONNECT's `:scheme` and `:authority`.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn origin_parts(&self) -> (bool, &str) {
+        (self.tls, &self.authority)
     }
 
     /// Feeds bytes of the server's response. `Ok(None)` while the head is
@@ -354,25 +367,39 @@ impl ClientHandshake {
             return Ok(None);
         }
         let headers: Headers = parsed.headers.iter().map(|f| (f.name, f.value)).collect();
-        self.check_parts(minor == 1, status, headers, after_head)
-            .map(Some)
+        self.check_parts(
+            Answer::Upgrade { http11: minor == 1 },
+            status,
+            headers,
+            after_head,
+        )
+        .map(Some)
     }
 
-    /// Checks a response's parts: 101 over HTTP/1.1, `Upgrade`,
-    /// `Connection`, the accept key, and only offered choices.
+    /// Checks a response's parts: for an HTTP/1.1 upgrade, 101 over
+    /// HTTP/1.1, `Upgrade`, `Connection` and the accept key; for an
+    /// extended CONNECT (HTTP/2 or /3), a 2xx; then only offered choices.
     pub(crate) fn check_parts(
         &self,
-        http11: bool,
+        answer: Answer,
         status: u16,
         headers: Headers,
         after_head: &[u8],
     ) -> Result<Checked, ResponseError> {
         use ResponseErrorKind as Kind;
-        if status != 101 {
+        let accepted = match answer {
+            Answer::Upgrade { .. } => status == 101,
+            // RFC 8441 section 5: any 2xx opens the tunnel.
+            Answer::ExtendedConnect => (200..300).contains(&status),
+        };
+        if !accepted {
             let response = Response::received(status, headers, after_head.to_vec());
             return Err(ResponseError::new(Kind::NotSwitching, Some(response)));
         }
-        let kind = if !http11 {
+        let kind = if let Answer::ExtendedConnect = answer {
+            // No key, and no `Upgrade` or `Connection` (HTTP/2 forbids them).
+            None
+        } else if answer == (Answer::Upgrade { http11: false }) {
             Some(Kind::HttpVersion)
         } else if !headers.has_token("Upgrade", "websocket") {
             Some(Kind::NotWebSocket)
@@ -445,6 +472,17 @@ impl ClientHandshake {
     }
 }
 
+/// What kind of answer a response is to: the HTTP/1.1 upgrade (and
+/// whether it came over HTTP/1.1), or an extended CONNECT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Upgrade {
+        http11: bool,
+    },
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    ExtendedConnect,
+}
+
 /// A response that passed every check.
 pub(crate) struct Checked {
     response: Response,
@@ -465,7 +503,8 @@ pub struct Upgraded {
 }
 
 impl Upgraded {
-    /// The server's 101 response (for its headers, such as `Set-Cookie`).
+    /// The server's response, its 101 (or the 2xx of an extended
+    /// CONNECT), for its headers, such as `Set-Cookie`.
     pub fn response(&self) -> &Response {
         &self.response
     }

@@ -2,7 +2,7 @@
 //! servers and clients built on hyper, axum or anything else that speaks
 //! `http::Request` and `http::Response`.
 
-use super::client::{ClientHandshake, Upgraded};
+use super::client::{Answer, ClientHandshake, Upgraded};
 use super::error::{RequestError, ResponseError};
 use super::headers::Headers;
 use super::request::{HttpVersion, Request};
@@ -139,7 +139,94 @@ impl ClientHandshake {
     ) -> Result<Upgraded, ResponseError> {
         self.check_usable()?;
         let result = self.check_parts(
-            response.version() == http::Version::HTTP_11,
+            Answer::Upgrade {
+                http11: response.version() == http::Version::HTTP_11,
+            },
+            response.status().as_u16(),
+            headers_of(response.headers()),
+            &[],
+        );
+        self.finish(result, &[])
+    }
+
+    /// The request as an extended `CONNECT` for WebSocket over HTTP/2
+    /// (RFC 8441) or HTTP/3 (RFC 9220): `CONNECT` with a full URI
+    /// (`:scheme` `http` for `ws://`, `https` for `wss://`, `:authority`,
+    /// `:path`), `sec-websocket-version: 13`, the subprotocols and
+    /// extensions offered (permessage-deflate by the configuration),
+    /// `origin` and the application's fields; no `Host`, key, `Upgrade` or
+    /// `Connection`. The version is HTTP/2; set HTTP/3 for that.
+    ///
+    /// The `:protocol` pseudo-header is the HTTP stack's own extension
+    /// type: insert `hyper::ext::Protocol::from_static("websocket")` (or
+    /// `h2::ext::Protocol`, `h3::ext::Protocol`) before sending, to a
+    /// server that advertised `SETTINGS_ENABLE_CONNECT_PROTOCOL`. Check
+    /// the response with
+    /// [`recv_http_extended_connect_response`](Self::recv_http_extended_connect_response).
+    ///
+    /// ```
+    /// use wsproto::handshake::{Accept, ClientHandshake, ClientRequest, Request};
+    /// use wsproto::Config;
+    ///
+    /// let mut config = Config::default();
+    /// config.deflate.enabled = true;
+    /// let request = ClientRequest::new("wss://example.com/chat")?.protocol("chat.v1");
+    /// let mut client = ClientHandshake::new(&request, config.clone())?;
+    /// let connect = client.to_http_extended_connect();
+    /// assert_eq!(connect.method(), http::Method::CONNECT);
+    /// assert_eq!(connect.uri(), "https://example.com/chat");
+    /// assert!(!connect.headers().contains_key("sec-websocket-key"));
+    ///
+    /// // A server on the other end (normally across an HTTP/2 stream):
+    /// let mut offer = Request::from_http_extended_connect(&connect, "websocket")?;
+    /// offer.negotiate_deflate(&config.deflate);
+    /// let response = offer.accept(&Accept::new().protocol("chat.v1"))?.to_http();
+    /// assert_eq!(response.status(), http::StatusCode::OK);
+    ///
+    /// let upgraded = client.recv_http_extended_connect_response(&response)?;
+    /// assert_eq!(upgraded.protocol(), Some("chat.v1"));
+    /// assert!(upgraded.deflate().is_some());
+    /// let mut connection = upgraded.into_connection();
+    /// connection.send_text("hello")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_http_extended_connect(&self) -> http::Request<()> {
+        let (resource, fields) = self.request_parts();
+        let (tls, authority) = self.origin_parts();
+        let mut request = http::Request::new(());
+        *request.method_mut() = http::Method::CONNECT;
+        *request.version_mut() = http::Version::HTTP_2;
+        let scheme = if tls { "https" } else { "http" };
+        // Checked when the request was built, like the fields.
+        if let Ok(uri) = alloc::format!("{scheme}://{authority}{resource}").parse() {
+            *request.uri_mut() = uri;
+        }
+        let tunnel_fields: Headers = fields
+            .iter()
+            .filter(|(name, _)| {
+                !HTTP11_ONLY
+                    .iter()
+                    .any(|only| only.eq_ignore_ascii_case(name))
+            })
+            .collect();
+        append_fields(request.headers_mut(), &tunnel_fields);
+        request
+    }
+
+    /// Checks the response to [`to_http_extended_connect`](Self::to_http_extended_connect)
+    /// as [`recv_http_response`](Self::recv_http_response) checks a `101`:
+    /// a 2xx status (anything else is
+    /// [`NotSwitching`](super::ResponseErrorKind::NotSwitching), with the
+    /// response kept), at most one subprotocol and only extensions that
+    /// were offered, permessage-deflate's parameters within the offer. The
+    /// connection then runs over the stream's data.
+    pub fn recv_http_extended_connect_response<B>(
+        &mut self,
+        response: &http::Response<B>,
+    ) -> Result<Upgraded, ResponseError> {
+        self.check_usable()?;
+        let result = self.check_parts(
+            Answer::ExtendedConnect,
             response.status().as_u16(),
             headers_of(response.headers()),
             &[],
@@ -147,3 +234,8 @@ impl ClientHandshake {
         self.finish(result, &[])
     }
 }
+
+/// Fields of the HTTP/1.1 upgrade that an extended CONNECT leaves out:
+/// `:authority` replaces `Host`, `:protocol` the upgrade, and there is no
+/// key (RFC 8441 section 5).
+const HTTP11_ONLY: [&str; 4] = ["Host", "Upgrade", "Connection", "Sec-WebSocket-Key"];

@@ -27,6 +27,7 @@ mod deflate;
 mod deflate_audit;
 mod deflate_prop;
 mod differential;
+mod extended_connect_client;
 mod handshake;
 mod handshake_client;
 mod handshake_prop;
