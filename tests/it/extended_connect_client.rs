@@ -27,8 +27,11 @@ fn deflate_config() -> Config {
     config
 }
 
+/// Header fields, name and value.
+type Fields<'a> = &'a [(&'a str, &'a str)];
+
 /// A response with `status` and `fields`.
-fn response(status: u16, fields: &[(&str, &str)]) -> http::Response<()> {
+fn response(status: u16, fields: Fields) -> http::Response<()> {
     let mut response = http::Response::builder().status(status);
     for (name, value) in fields {
         response = response.header(*name, *value);
@@ -121,7 +124,7 @@ fn a_client_and_a_server_agree_over_an_extended_connect() {
 #[test]
 fn every_answer_check_has_its_error_kind() {
     use ResponseErrorKind as Kind;
-    let cases: [(u16, &[(&str, &str)], Kind); 7] = [
+    let cases: [(u16, Fields, Kind); 7] = [
         // Not a 2xx: a refusal, a redirect, and the 101 of HTTP/1.1.
         (403, &[("content-type", "text/plain")], Kind::NotSwitching),
         (
