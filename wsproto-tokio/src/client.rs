@@ -10,7 +10,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use wsproto::Config;
-use wsproto::handshake::{BuildError, ClientHandshake, ClientRequest, Extension, Response};
+use wsproto::handshake::{
+    BuildError, ClientHandshake, ClientRequest, Extension, Response, Upgraded,
+};
 
 use crate::{Error, WebSocket};
 
@@ -132,9 +134,7 @@ impl ClientBuilder {
     {
         let request = self.request?;
         let mut handshake = ClientHandshake::new(&request, self.config)?;
-        let start = Instant::now();
-        let deadline = handshake.handle_timeout(start.into_std())?;
-        let exchange = async {
+        let upgraded = within_deadline(&mut handshake, async |handshake| {
             io.write_all(handshake.request_bytes()).await?;
             io.flush().await?;
             let mut buf = vec![0; HEAD_CHUNK];
@@ -147,27 +147,91 @@ impl ClientBuilder {
                     return Ok(upgraded);
                 }
             }
-        };
-        let upgraded = match deadline {
-            None => exchange.await?,
-            Some(deadline) => {
-                match tokio::time::timeout_at(Instant::from_std(deadline), exchange).await {
-                    Ok(upgraded) => upgraded?,
-                    Err(_elapsed) => {
-                        // Fails the handshake with its timeout error.
-                        handshake.handle_timeout(Instant::now().into_std())?;
-                        return Err(Error::Io(io::ErrorKind::TimedOut.into()));
-                    }
-                }
-            }
-        };
-        let accepted = Accepted {
-            response: upgraded.response().clone(),
-            protocol: upgraded.protocol().map(str::to_owned),
-            extensions: upgraded.extensions().to_vec(),
-        };
+        })
+        .await?;
+        let accepted = Accepted::of(&upgraded);
         let ws = WebSocket::from_connection(io, upgraded.into_connection());
         Ok((ws, accepted))
+    }
+
+    /// Opens the WebSocket as a new stream of an HTTP/2 connection
+    /// (RFC 8441), with the same request and configuration as over
+    /// HTTP/1.1: an extended `CONNECT` (`:protocol websocket`, the URL's
+    /// scheme, authority and path) through hyper's `send`, a 2xx checked
+    /// as a `101` would be (subprotocol, extensions, permessage-deflate),
+    /// then the [`WebSocket`] over the stream. The handshake timeout counts
+    /// from the call. Feature `h2`.
+    ///
+    /// The connection is yours: open it with
+    /// `hyper::client::conn::http2::handshake` (over TLS with ALPN `h2`
+    /// for `wss://`) and keep polling it in a task of its own; clone
+    /// `send` to open more WebSockets on it, up to the server's
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`. The server must have advertised
+    /// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (hyper does not check; a server
+    /// without it resets the stream: [`Error::Io`]). The request body type
+    /// `B` is the connection's; an empty `B::default()` is sent.
+    ///
+    /// ```no_run
+    /// use http_body_util::Empty;
+    /// use hyper::body::Bytes;
+    /// use hyper_util::rt::{TokioExecutor, TokioIo};
+    /// use wsproto_tokio::{ClientBuilder, Message};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tcp = tokio::net::TcpStream::connect("127.0.0.1:9001").await?;
+    /// let (send, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+    ///     .handshake::<_, Empty<Bytes>>(TokioIo::new(tcp))
+    ///     .await?;
+    /// tokio::spawn(connection);
+    /// let mut config = wsproto::Config::default();
+    /// config.deflate.enabled = true;
+    /// // Two WebSockets on one HTTP/2 connection.
+    /// let (mut chat, accepted) = ClientBuilder::new("ws://127.0.0.1:9001/chat")
+    ///     .protocol("chat.v1")
+    ///     .config(config)
+    ///     .connect_h2(&mut send.clone())
+    ///     .await?;
+    /// let (mut feed, _) = ClientBuilder::new("ws://127.0.0.1:9001/feed")
+    ///     .connect_h2(&mut send.clone())
+    ///     .await?;
+    /// chat.send(Message::text("hello")).await?;
+    /// println!("{:?} {:?}", accepted.protocol(), feed.recv().await);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "h2")]
+    pub async fn connect_h2<B>(
+        self,
+        send: &mut ::hyper::client::conn::http2::SendRequest<B>,
+    ) -> Result<(WebSocket<crate::hyper::UpgradedIo>, Accepted), Error>
+    where
+        B: ::hyper::body::Body + Default + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let request = self.request?;
+        let mut handshake = ClientHandshake::new(&request, self.config)?;
+        let hyper_error = |error: ::hyper::Error| Error::Io(io::Error::other(error));
+        let (upgraded, mut response) = within_deadline(&mut handshake, async |handshake| {
+            let (parts, ()) = handshake.to_http_extended_connect().into_parts();
+            let mut connect = http::Request::from_parts(parts, B::default());
+            connect
+                .extensions_mut()
+                .insert(::hyper::ext::Protocol::from_static("websocket"));
+            send.ready().await.map_err(hyper_error)?;
+            let response = send.send_request(connect).await.map_err(hyper_error)?;
+            let upgraded = handshake.recv_http_extended_connect_response(&response)?;
+            Ok((upgraded, response))
+        })
+        .await?;
+        let stream = ::hyper::upgrade::on(&mut response)
+            .await
+            .map_err(hyper_error)?;
+        let accepted = Accepted::of(&upgraded);
+        let io = hyper_util::rt::TokioIo::new(stream);
+        Ok((
+            WebSocket::from_connection(io, upgraded.into_connection()),
+            accepted,
+        ))
     }
 
     #[cfg(feature = "rustls")]
@@ -194,6 +258,26 @@ impl ClientBuilder {
     }
 }
 
+/// Runs a client handshake's `exchange` under the handshake timeout of its
+/// configuration, counted from now: past it, the handshake fails with its
+/// timeout error and this returns [`Error::Io`] (`TimedOut`).
+async fn within_deadline<T>(
+    handshake: &mut ClientHandshake,
+    exchange: impl AsyncFnOnce(&mut ClientHandshake) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let Some(deadline) = handshake.handle_timeout(Instant::now().into_std())? else {
+        return exchange(handshake).await;
+    };
+    match tokio::time::timeout_at(Instant::from_std(deadline), exchange(handshake)).await {
+        Ok(result) => result,
+        Err(_elapsed) => {
+            // Fails the handshake with its timeout error.
+            handshake.handle_timeout(Instant::now().into_std())?;
+            Err(Error::Io(io::ErrorKind::TimedOut.into()))
+        }
+    }
+}
+
 /// What the server answered to an accepted upgrade.
 #[derive(Clone, Debug)]
 pub struct Accepted {
@@ -203,7 +287,16 @@ pub struct Accepted {
 }
 
 impl Accepted {
-    /// The server's 101 response (its headers, such as `Set-Cookie`).
+    fn of(upgraded: &Upgraded) -> Self {
+        Accepted {
+            response: upgraded.response().clone(),
+            protocol: upgraded.protocol().map(str::to_owned),
+            extensions: upgraded.extensions().to_vec(),
+        }
+    }
+
+    /// The server's response: its 101, or over HTTP/2 its 2xx (for its
+    /// headers, such as `Set-Cookie`).
     pub fn response(&self) -> &Response {
         &self.response
     }

@@ -26,8 +26,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, protocol::Role as TungsteniteRole};
+use wsproto::handshake::{Accept, Response};
 use wsproto::{Config, Connection, Control, Event, Role};
-use wsproto_tokio::{CloseCode, Error, Message};
+use wsproto_tokio::{ClientBuilder, CloseCode, Error, Message};
 
 /// The server's HTTP/2 stream and connection windows: far below the
 /// messages, so that 1 MiB crosses many WINDOW_UPDATEs both ways.
@@ -69,7 +70,8 @@ async fn server() -> (
     (addr, ended, accepted)
 }
 
-/// Upgrades an extended CONNECT (permessage-deflate when offered) and
+/// Upgrades an extended CONNECT (permessage-deflate and `chat.v1` when
+/// offered; `/forbidden` is refused with 403 by the application) and
 /// echoes its data messages in a task of its own; anything else gets the
 /// helper's refusal.
 async fn serve(
@@ -78,7 +80,18 @@ async fn serve(
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let mut config = Config::default();
     config.deflate.enabled = true;
-    let (response, upgrading) = match wsproto_tokio::hyper::upgrade(&mut request, &config) {
+    let upgrade = wsproto_tokio::hyper::upgrade_with(&mut request, &config, |request| {
+        if request.path() == "/forbidden" {
+            return Err(Response::new(403).expect("a valid status").body("not here"));
+        }
+        let chat = request.protocols().any(|p| p == "chat.v1");
+        Ok(if chat {
+            Accept::new().protocol("chat.v1")
+        } else {
+            Accept::new()
+        })
+    });
+    let (response, upgrading) = match upgrade {
         Ok(upgrade) => upgrade,
         Err(refusal) => return Ok(refusal.into_http()),
     };
@@ -433,36 +446,83 @@ async fn a_dropped_connection_ends_its_websockets_with_an_error() {
     .await;
 }
 
-/// Our own driver's messages cross the stream unchanged too: a
-/// `wsproto_tokio::WebSocket` as the client, over hyper's upgraded stream.
+/// JSON-like text that compresses well.
+fn records(len: usize) -> String {
+    let mut text = String::new();
+    let mut id = 0;
+    while text.len() < len {
+        text.push_str(&format!(
+            r#"{{"id":{id},"user":"user{}","text":"hello"}},"#,
+            id % 7
+        ));
+        id += 1;
+    }
+    text.truncate(len);
+    text
+}
+
 #[tokio::test]
-async fn our_driver_as_the_client_over_hyper_h2() {
+async fn client_builder_over_h2_negotiates_a_subprotocol_and_deflate() {
     within(async {
-        let (addr, mut ended, _) = server().await;
-        let mut send = hyper_client(addr).await;
-        let mut request = hyper::Request::builder()
-            .method(hyper::Method::CONNECT)
-            .version(hyper::Version::HTTP_2)
-            .uri(format!("http://{addr}/echo"))
-            .header("sec-websocket-version", "13")
-            .body(Empty::new())
-            .unwrap();
-        request
-            .extensions_mut()
-            .insert(hyper::ext::Protocol::from_static("websocket"));
-        let response = send.send_request(request).await.unwrap();
-        assert_eq!(response.status(), 200);
-        let upgraded = hyper::upgrade::on(response).await.unwrap();
-        let conn = Connection::new(Role::Client, Config::default());
-        let mut ws = wsproto_tokio::WebSocket::from_connection(TokioIo::new(upgraded), conn);
-        let big = Bytes::from(mebibyte());
-        for message in [Message::text("hello"), Message::binary(big)] {
-            ws.send(message.clone()).await.unwrap();
-            assert_eq!(ws.recv().await.unwrap().unwrap(), message);
+        let (addr, mut ended, accepted_tcp) = server().await;
+        let send = hyper_client(addr).await;
+        let mut config = Config::default();
+        config.deflate.enabled = true;
+        let mut sockets = Vec::new();
+        for stream in 0..3 {
+            let (ws, accepted) = ClientBuilder::new(&format!("ws://{addr}/chat/{stream}"))
+                .protocol("chat.v2")
+                .protocol("chat.v1")
+                .header("authorization", "Bearer 7d2c")
+                .config(config.clone())
+                .connect_h2(&mut send.clone())
+                .await
+                .unwrap();
+            assert_eq!(accepted.response().status(), 200);
+            assert_eq!(accepted.protocol(), Some("chat.v1"));
+            assert_eq!(accepted.extensions()[0].name(), "permessage-deflate");
+            sockets.push(ws);
         }
-        ws.close(CloseCode::NORMAL, "done").await.unwrap();
-        assert!(matches!(ws.recv().await, None | Some(Err(Error::Closed))));
-        assert_eq!(ended.recv().await.unwrap(), None);
+        for (stream, ws) in sockets.iter_mut().enumerate() {
+            let text = records(300_000 + stream);
+            for message in [Message::text(text), Message::binary(mebibyte())] {
+                ws.send(message.clone()).await.unwrap();
+                assert_eq!(ws.recv().await.unwrap().unwrap(), message);
+            }
+        }
+        for mut ws in sockets {
+            ws.close(CloseCode::NORMAL, "").await.unwrap();
+            assert!(matches!(ws.recv().await, None | Some(Err(Error::Closed))));
+        }
+        for _ in 0..3 {
+            assert_eq!(ended.recv().await.unwrap(), None);
+        }
+        assert_eq!(accepted_tcp.load(Ordering::Relaxed), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_builder_over_h2_reports_a_refusal_with_its_status() {
+    within(async {
+        let (addr, _, _) = server().await;
+        let mut send = hyper_client(addr).await;
+        let error = ClientBuilder::new(&format!("ws://{addr}/forbidden"))
+            .connect_h2(&mut send)
+            .await
+            .unwrap_err();
+        let Error::Response(error) = error else {
+            panic!("{error:?}");
+        };
+        let refusal = error.response().expect("the refusal is kept");
+        assert_eq!(refusal.status(), 403);
+        // The connection goes on serving.
+        let (mut ws, _) = ClientBuilder::new(&format!("ws://{addr}/echo"))
+            .connect_h2(&mut send)
+            .await
+            .unwrap();
+        ws.send(Message::text("after")).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("after"));
     })
     .await;
 }
