@@ -1,18 +1,33 @@
-//! A multi-connection echo server on the tokio driver, optionally over TLS.
+//! A multi-connection echo server on the tokio driver, optionally over TLS,
+//! and then over HTTP/2 too.
 //!
 //! ```sh
 //! cargo run --release --example echo_server -- 127.0.0.1:9001
 //! cargo run --release --example echo_server -- --tls cert.pem 127.0.0.1:9443
+//! cargo run --release --features h2 --example echo_server -- \
+//!     --tls-cert cert.pem --tls-key key.pem 127.0.0.1:9443
 //! ```
 //!
 //! It echoes text and binary messages unchanged (compressed with
 //! permessage-deflate when the client offers it), answers pings, echoes the
 //! peer's close code, refuses bad upgrade requests with the right HTTP
 //! status (408 when none arrives within 10 s) and closes with the right
-//! code on protocol errors, logging one line per connection. With
-//! `--tls FILE` it speaks `wss://` with a self-signed certificate for
-//! `localhost` and `127.0.0.1`, written to `FILE` (PEM) for clients to
-//! trust: `cargo run --example client -- --ca FILE wss://...`.
+//! code on protocol errors, logging one line per connection. Any path is
+//! accepted.
+//!
+//! TLS: with `--tls FILE` it speaks `wss://` with a self-signed
+//! certificate for `localhost` and `127.0.0.1`, written to `FILE` (PEM) for
+//! clients to trust: `cargo run --example client -- --ca FILE wss://...`.
+//! With `--tls-cert CERT.pem --tls-key KEY.pem` it uses that certificate
+//! chain and (PKCS#8, unencrypted) key.
+//!
+//! HTTP/2 (built with `--features h2`): over TLS it offers ALPN `h2` before
+//! `http/1.1`, and on an HTTP/2 connection it accepts WebSockets by
+//! extended CONNECT (RFC 8441; `SETTINGS_ENABLE_CONNECT_PROTOCOL` is
+//! advertised), as many at once as the client opens, each echoed as over
+//! HTTP/1.1. Any other HTTP/2 request gets a 404: browsers open a
+//! WebSocket over HTTP/2 only on an HTTP/2 connection they already have,
+//! such as one a `fetch` opened. See docs/http2-http3.md.
 //!
 //! The driver does the rest: each echo is fed (queued) and written out by
 //! the next `recv` before it waits for input, so pipelined messages go
@@ -34,6 +49,7 @@ use tokio::net::TcpListener;
 use tokio::time::{Duration, sleep, timeout};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use wsproto::{CloseCode, Config, ConnectionError, DeflatePool};
 use wsproto_tokio::{Acceptor, MemoryBudget, Message, WebSocket};
@@ -52,6 +68,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let mut tls = None;
     let mut addr = DEFAULT_ADDR.to_owned();
     let mut args = std::env::args().skip(1);
+    let (mut cert_file, mut key_file) = (None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tls" => {
@@ -66,8 +83,22 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 );
                 tls = Some(acceptor);
             }
+            "--tls-cert" => cert_file = Some(args.next().ok_or("--tls-cert needs a PEM file")?),
+            "--tls-key" => key_file = Some(args.next().ok_or("--tls-key needs a PEM file")?),
             _ => addr = arg,
         }
+    }
+    match (cert_file, key_file) {
+        (Some(cert), Some(key)) => tls = Some(tls_from_files(Path::new(&cert), Path::new(&key))?),
+        (None, None) => {}
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    }
+    if tls.is_some() {
+        let alpn: Vec<_> = alpn()
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        eprintln!("TLS with ALPN {}", alpn.join(", "));
     }
     let listener = TcpListener::bind(&addr).await?;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
@@ -116,10 +147,15 @@ pub const MEMORY_BUDGET: u64 = 256 << 20;
 
 /// Accepts connections until the process ends, one task each.
 pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>) -> ! {
+    let (config, budget) = (config(), MemoryBudget::new(MEMORY_BUDGET));
     let acceptor = Acceptor::new()
-        .config(config())
-        .memory_budget(MemoryBudget::new(MEMORY_BUDGET));
+        .config(config.clone())
+        .memory_budget(budget.clone());
     let acceptor = Arc::new(acceptor);
+    #[cfg(feature = "h2")]
+    let http2 = Arc::new(http2::Server { config, budget });
+    #[cfg(not(feature = "h2"))]
+    let _ = (config, budget);
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -133,6 +169,8 @@ pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>) -> ! {
         // Echoes go out as they are queued, not held back by Nagle.
         let _ = tcp.set_nodelay(true);
         let (tls, acceptor) = (tls.clone(), acceptor.clone());
+        #[cfg(feature = "h2")]
+        let http2 = http2.clone();
         // The upgrade runs in a task of its own, which spawns the echo
         // loop as another once it is done: a parked connection then holds
         // only the loop's state (about 600 bytes over plain TCP), not
@@ -141,6 +179,11 @@ pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>) -> ! {
             match tls {
                 None => upgrade_then_echo(&acceptor, tcp, peer).await,
                 Some(tls) => match timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
+                    // ALPN chose HTTP/2: many requests, WebSockets among them.
+                    #[cfg(feature = "h2")]
+                    Ok(Ok(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                        http2.serve(stream, peer).await
+                    }
                     Ok(Ok(stream)) => upgrade_then_echo(&acceptor, stream, peer).await,
                     Ok(Err(error)) => log(peer, Outcome::Failed(error.into())),
                     Err(_) => log(
@@ -239,8 +282,126 @@ pub fn self_signed_tls() -> Result<(TlsAcceptor, String), Box<dyn Error>> {
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
     let cert: CertificateDer = generated.cert.der().clone();
     let key = PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der());
-    let config = ServerConfig::builder()
+    let acceptor = tls_acceptor(vec![cert], PrivateKeyDer::Pkcs8(key))?;
+    Ok((acceptor, generated.cert.pem()))
+}
+
+/// A TLS acceptor with the certificate chain and private key of two PEM
+/// files.
+pub fn tls_from_files(cert: &Path, key: &Path) -> Result<TlsAcceptor, Box<dyn Error>> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| format!("{}: {error}", cert.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).map_err(|error| format!("{}: {error}", key.display()))?;
+    tls_acceptor(chain, key)
+}
+
+/// The protocols offered in ALPN, preferred first: HTTP/2 when built with
+/// it (browsers then take it, and may open WebSockets over it), HTTP/1.1.
+pub fn alpn() -> Vec<Vec<u8>> {
+    let mut protocols = Vec::new();
+    if cfg!(feature = "h2") {
+        protocols.push(b"h2".to_vec());
+    }
+    protocols.push(b"http/1.1".to_vec());
+    protocols
+}
+
+fn tls_acceptor(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<TlsAcceptor, Box<dyn Error>> {
+    let mut config = ServerConfig::builder()
         .with_no_client_auth()
-        .with_single_cert(vec![cert], PrivateKeyDer::Pkcs8(key))?;
-    Ok((TlsAcceptor::from(Arc::new(config)), generated.cert.pem()))
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = alpn();
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// HTTP/2 connections (feature `h2`), served by hyper: WebSockets by
+/// extended CONNECT, a 404 for anything else.
+#[cfg(feature = "h2")]
+mod http2 {
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use http_body_util::Full;
+    use hyper::body::{Bytes, Incoming};
+    use hyper::service::service_fn;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tokio::io::{AsyncRead, AsyncWrite};
+    use wsproto::Config;
+    use wsproto_tokio::MemoryBudget;
+
+    use super::{KEEPALIVE_INTERVAL, Outcome, echo, log};
+
+    /// What every HTTP/2 connection shares with the HTTP/1.1 ones.
+    pub struct Server {
+        pub config: Config,
+        pub budget: MemoryBudget,
+    }
+
+    impl Server {
+        /// Serves one HTTP/2 connection until it ends; each WebSocket on
+        /// it runs in a task of its own, so the connection goes on
+        /// serving (and its other streams go on) meanwhile.
+        pub async fn serve<S>(self: Arc<Self>, stream: S, peer: SocketAddr)
+        where
+            S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        {
+            // hyper runs each request's future as a task: it owns a handle.
+            let service = service_fn(move |request| {
+                let server = Arc::clone(&self);
+                async move { server.request(request, peer).await }
+            });
+            let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            builder
+                .enable_connect_protocol()
+                // HTTP/2 pings find connections whose peer is gone.
+                .timer(TokioTimer::new())
+                .keep_alive_interval(KEEPALIVE_INTERVAL);
+            if let Err(error) = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                eprintln!("{peer}: HTTP/2 connection ended: {error}");
+            }
+        }
+
+        async fn request(
+            &self,
+            mut request: hyper::Request<Incoming>,
+            peer: SocketAddr,
+        ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+            if request.method() != hyper::Method::CONNECT {
+                let mut missing = hyper::Response::new(Full::from("not found\n"));
+                *missing.status_mut() = hyper::StatusCode::NOT_FOUND;
+                return Ok(missing);
+            }
+            match wsproto_tokio::hyper::upgrade(&mut request, &self.config) {
+                Ok((response, upgrading)) => {
+                    let budget = self.budget.clone();
+                    tokio::spawn(async move {
+                        match upgrading.await {
+                            Ok(mut ws) => {
+                                ws.set_memory_budget(budget);
+                                log(peer, echo(ws).await)
+                            }
+                            Err(error) => log(peer, Outcome::Failed(error)),
+                        }
+                    });
+                    Ok(response)
+                }
+                Err(refusal) => {
+                    eprintln!(
+                        "{peer}: HTTP/2 stream refused with {}: {refusal}",
+                        refusal.status()
+                    );
+                    Ok(refusal.into_http())
+                }
+            }
+        }
+    }
 }
