@@ -6,14 +6,8 @@
 //
 //   node chat.test.mjs http://127.0.0.1:PORT/    (run.sh starts the server)
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { chromium } from "playwright-core";
-
-const STEP_TIMEOUT_MS = 10_000; // one expectation
-const TOTAL_TIMEOUT_MS = 60_000; // everything, browser start included
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+import { CHROMIUM, STEP_TIMEOUT_MS, check, fail, finish, tempDir } from "./harness.mjs";
 
 const url = process.argv[2];
 if (!url?.startsWith("http://")) {
@@ -22,33 +16,7 @@ if (!url?.startsWith("http://")) {
 }
 
 // A fresh profile (--user-data-dir), removed however the run ends.
-const profile = mkdtempSync(join(tmpdir(), "wsproto-chromium-"));
-const removeProfile = () => {
-  try {
-    rmSync(profile, { recursive: true, force: true });
-  } catch {}
-};
-process.on("exit", removeProfile);
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: timed out after ${TOTAL_TIMEOUT_MS} ms`);
-  process.exit(1); // playwright kills the browser it launched on exit
-}, TOTAL_TIMEOUT_MS);
-
-let passed = 0;
-let failed = 0;
-
-/** Runs one named check; a failure is reported and ends the run. */
-async function check(name, body) {
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok - ${name}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`FAIL - ${name}\n  ${String(error.message ?? error).replaceAll("\n", "\n  ")}`);
-    throw error;
-  }
-}
+const profile = tempDir("wsproto-chromium-");
 
 const lines = (page) => page.locator("#log li").allTextContents();
 
@@ -75,10 +43,7 @@ async function line(page, text) {
 async function openTab(context) {
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
-  page.on("pageerror", (error) => {
-    failed += 1;
-    console.log(`FAIL - uncaught error in the page: ${error.message}`);
-  });
+  page.on("pageerror", (error) => fail(`uncaught error in the page: ${error.message}`));
   await page.goto(url);
   const welcome = await line(page, /^\* you are guest-\d+$/);
   return { page, name: welcome.slice("* you are ".length) };
@@ -209,8 +174,6 @@ try {
   // Reported by check(); the summary below still prints.
 } finally {
   await context?.close().catch(() => {});
-  clearTimeout(watchdog);
 }
 
-console.log(`browser: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+finish("browser");

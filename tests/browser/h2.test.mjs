@@ -11,14 +11,10 @@
 //
 //   node h2.test.mjs https://127.0.0.1:PORT/    (run.sh starts the server)
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-
-const STEP_TIMEOUT_MS = 10_000; // one expectation
-const TOTAL_TIMEOUT_MS = 60_000; // everything, browser start included
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+import { CHROMIUM, STEP_TIMEOUT_MS, check, finish, tempDir } from "./harness.mjs";
 
 const url = process.argv[2];
 if (!url?.startsWith("https://")) {
@@ -27,33 +23,8 @@ if (!url?.startsWith("https://")) {
 }
 
 // A fresh profile and the net log, removed however the run ends.
-const work = mkdtempSync(join(tmpdir(), "wsproto-chromium-h2-"));
+const work = tempDir("wsproto-chromium-h2-");
 const netLog = join(work, "netlog.json");
-process.on("exit", () => {
-  try {
-    rmSync(work, { recursive: true, force: true });
-  } catch {}
-});
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: timed out after ${TOTAL_TIMEOUT_MS} ms`);
-  process.exit(1); // playwright kills the browser it launched on exit
-}, TOTAL_TIMEOUT_MS);
-
-let passed = 0;
-let failed = 0;
-
-/** Runs one named check; a failure is reported and ends the run. */
-async function check(name, body) {
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok - ${name}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`FAIL - ${name}\n  ${String(error.message ?? error).replaceAll("\n", "\n  ")}`);
-    throw error;
-  }
-}
 
 /**
  * In the page: opens a WebSocket to `path`, echoes a text and a 1 MiB
@@ -172,8 +143,6 @@ try {
   // Reported by check(); the summary below still prints.
 } finally {
   await context?.close().catch(() => {});
-  clearTimeout(watchdog);
 }
 
-console.log(`browser (HTTP/2): ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+finish("browser (HTTP/2)");

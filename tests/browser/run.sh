@@ -27,75 +27,20 @@ fi
 (cd "$root" && cargo build --quiet -p wsproto-tokio --features h2 --example echo_server)
 examples="${CARGO_TARGET_DIR:-$root/target}/debug/examples"
 
-work="$(mktemp -d)"
-server_pid=""
-test_pid=""
-cleanup() {
-    for pid in $test_pid $server_pid; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start NAME SED_SCRIPT COMMAND...: runs COMMAND in the background (its PID in
-# $server_pid) and waits at most 10 s for the URL that SED_SCRIPT finds in
-# its standard output (in $url).
-start() {
-    local name="$1" pattern="$2"
-    shift 2
-    "$@" >"$work/out" 2>"$work/log" &
-    server_pid=$!
-    url=""
-    for _ in $(seq 100); do
-        url="$(sed -n "$pattern" "$work/out")"
-        [ -n "$url" ] && break
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            echo "run.sh: $name exited early:" >&2
-            cat "$work/log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    if [ -z "$url" ]; then
-        echo "run.sh: $name printed no URL within 10 s" >&2
-        exit 1
-    fi
-    echo "run.sh: $name at $url (pid $server_pid)"
-}
-
-# run_test FILE: runs a test against $url, prints the server's log, stops the
-# server; the test's status is in $status. In the background and waited
-# for, so that a signal to this script runs the trap at once; each test
-# bounds itself to 60 s, `timeout` is a second guard.
-run_test() {
-    timeout 120 node "$here/$1" "$url" &
-    test_pid=$!
-    status=0
-    wait "$test_pid" || status=$?
-    test_pid=""
-    echo "run.sh: server log:"
-    sed 's/^/  /' "$work/log"
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-}
+# shellcheck source=../serve.sh
+source "$root/tests/serve.sh"
 
 # The chat: its first line is "open http://127.0.0.1:PORT/".
 start "the chat example" 's|^open \(http://[^ ]*\)$|\1|p' "$examples/chat" 127.0.0.1:0
-run_test chat.test.mjs
+run_client node "$here/chat.test.mjs" "$url"
 chat_status=$status
 
 # WebSocket over HTTP/2: TLS with an EC P-256 certificate for 127.0.0.1 and
 # localhost (its key PKCS#8, unencrypted), made here for this run.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-    -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+make_certificate
 start "echo_server (h2)" 's|^echo server listening on wss://\([^ ]*\)$|https://\1|p' \
     "$examples/echo_server" --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" 127.0.0.1:0
-run_test h2.test.mjs
+run_client node "$here/h2.test.mjs" "$url"
 h2_status=$status
 
 echo "run.sh: finished in ${SECONDS}s"

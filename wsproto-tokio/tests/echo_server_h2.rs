@@ -16,7 +16,7 @@ use std::sync::Arc;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::within;
+use support::{extended_connect, mebibyte, within};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
@@ -73,11 +73,6 @@ async fn h2_client(
         .unwrap();
     tokio::spawn(connection);
     send
-}
-
-/// A mebibyte that is not all one byte.
-fn mebibyte() -> Vec<u8> {
-    (0..1 << 20).map(|i: u32| (i % 251) as u8).collect()
 }
 
 #[tokio::test]
@@ -149,14 +144,11 @@ async fn a_bad_websocket_request_over_http2_is_refused() {
     within(async {
         let (addr, cert) = server().await;
         let mut send = h2_client(addr, &cert).await;
-        let mut request = hyper::Request::connect(format!("https://localhost:{}/", addr.port()))
-            .header("sec-websocket-version", "12")
-            .body(Empty::new())
+        let uri = format!("https://localhost:{}/", addr.port());
+        let response = send
+            .send_request(extended_connect(&uri, "12"))
+            .await
             .unwrap();
-        request
-            .extensions_mut()
-            .insert(hyper::ext::Protocol::from_static("websocket"));
-        let response = send.send_request(request).await.unwrap();
         assert_eq!(response.status(), 426);
         assert_eq!(response.headers()["sec-websocket-version"], "13");
     })

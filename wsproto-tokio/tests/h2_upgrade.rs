@@ -21,12 +21,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::within;
+use support::{extended_connect, mebibyte, within};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, protocol::Role as TungsteniteRole};
-use wsproto::handshake::{Accept, Response};
 use wsproto::{Config, Connection, Control, Event, Role};
 use wsproto_tokio::{ClientBuilder, CloseCode, Error, Message};
 
@@ -80,17 +79,7 @@ async fn serve(
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let mut config = Config::default();
     config.deflate.enabled = true;
-    let upgrade = wsproto_tokio::hyper::upgrade_with(&mut request, &config, |request| {
-        if request.path() == "/forbidden" {
-            return Err(Response::new(403).expect("a valid status").body("not here"));
-        }
-        let chat = request.protocols().any(|p| p == "chat.v1");
-        Ok(if chat {
-            Accept::new().protocol("chat.v1")
-        } else {
-            Accept::new()
-        })
-    });
+    let upgrade = wsproto_tokio::hyper::upgrade_with(&mut request, &config, support::choose);
     let (response, upgrading) = match upgrade {
         Ok(upgrade) => upgrade,
         Err(refusal) => return Ok(refusal.into_http()),
@@ -134,16 +123,7 @@ async fn open(
     send: &mut hyper::client::conn::http2::SendRequest<Empty<Bytes>>,
     addr: SocketAddr,
 ) -> Tungstenite {
-    let mut request = hyper::Request::builder()
-        .method(hyper::Method::CONNECT)
-        .version(hyper::Version::HTTP_2)
-        .uri(format!("http://{addr}/echo"))
-        .header("sec-websocket-version", "13")
-        .body(Empty::new())
-        .unwrap();
-    request
-        .extensions_mut()
-        .insert(hyper::ext::Protocol::from_static("websocket"));
+    let request = extended_connect(&format!("http://{addr}/echo"), "13");
     let response = send.send_request(request).await.unwrap();
     assert_eq!(response.status(), 200);
     // RFC 8441: no accept key, and no HTTP/1.1 upgrade fields.
@@ -158,11 +138,6 @@ async fn echo(ws: &mut Tungstenite, message: tungstenite::Message) {
     ws.send(message.clone()).await.unwrap();
     let reply = ws.next().await.unwrap().unwrap();
     assert_eq!(reply, message);
-}
-
-/// A mebibyte that is not all one byte.
-fn mebibyte() -> Vec<u8> {
-    (0..1 << 20).map(|i: u32| (i % 251) as u8).collect()
 }
 
 #[tokio::test]

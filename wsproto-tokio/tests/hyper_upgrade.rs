@@ -19,7 +19,6 @@ use support::{
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use wsproto::handshake::{Accept, Response};
 use wsproto_tokio::{ClientBuilder, CloseCode, Config, Error, Message};
 
 /// The service under test: `/forbidden` is refused with 403 by the
@@ -30,18 +29,7 @@ async fn serve(
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let mut config = Config::default();
     config.deflate.enabled = request.uri().path() == "/deflate";
-    let upgrade = wsproto_tokio::hyper::upgrade_with(&mut request, &config, |request| {
-        if request.path() == "/forbidden" {
-            let refusal = Response::new(403).expect("a valid status");
-            return Err(refusal.body("not here"));
-        }
-        let chat = request.protocols().any(|p| p == "chat.v1");
-        Ok(if chat {
-            Accept::new().protocol("chat.v1")
-        } else {
-            Accept::new()
-        })
-    });
+    let upgrade = wsproto_tokio::hyper::upgrade_with(&mut request, &config, support::choose);
     let (response, upgrading) = match upgrade {
         Ok(upgrade) => upgrade,
         Err(refusal) => return Ok(refusal.into_http()),

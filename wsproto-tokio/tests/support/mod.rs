@@ -183,3 +183,43 @@ pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
         field.eq_ignore_ascii_case(name).then_some(value.trim())
     })
 }
+
+/// What the upgrade tests' servers answer a valid request: `/forbidden` is
+/// refused with 403 by the application, `chat.v1` is chosen when offered.
+pub fn choose(
+    request: &wsproto::handshake::Request,
+) -> Result<wsproto::handshake::Accept, wsproto::handshake::Response> {
+    use wsproto::handshake::{Accept, Response};
+    if request.path() == "/forbidden" {
+        let refusal = Response::new(403).expect("a valid status");
+        return Err(refusal.body("not here"));
+    }
+    let chat = request.protocols().any(|p| p == "chat.v1");
+    Ok(if chat {
+        Accept::new().protocol("chat.v1")
+    } else {
+        Accept::new()
+    })
+}
+
+/// An RFC 8441 extended CONNECT for `uri` through hyper's HTTP/2 client:
+/// `:protocol websocket` and `sec-websocket-version`.
+pub fn extended_connect(
+    uri: &str,
+    version: &str,
+) -> hyper::Request<http_body_util::Empty<hyper::body::Bytes>> {
+    let mut request = hyper::Request::connect(uri)
+        .version(hyper::Version::HTTP_2)
+        .header("sec-websocket-version", version)
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(hyper::ext::Protocol::from_static("websocket"));
+    request
+}
+
+/// A mebibyte that is not all one byte.
+pub fn mebibyte() -> Vec<u8> {
+    (0..1 << 20).map(|i: u32| (i % 251) as u8).collect()
+}
