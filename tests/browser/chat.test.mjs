@@ -7,7 +7,15 @@
 //   node chat.test.mjs http://127.0.0.1:PORT/    (run.sh starts the server)
 
 import { chromium } from "playwright-core";
-import { CHROMIUM, STEP_TIMEOUT_MS, check, fail, finish, tempDir } from "./harness.mjs";
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  STEP_TIMEOUT_MS,
+  check,
+  fail,
+  finish,
+  tempDir,
+} from "./harness.mjs";
 
 const url = process.argv[2];
 if (!url?.startsWith("http://")) {
@@ -80,16 +88,7 @@ try {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+      args: CHROMIUM_ARGS,
     });
   });
   let one;

@@ -14,7 +14,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { CHROMIUM, STEP_TIMEOUT_MS, check, finish, tempDir } from "./harness.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT_MS, check, finish, tempDir } from "./harness.mjs";
 
 const url = process.argv[2];
 if (!url?.startsWith("https://")) {
@@ -66,14 +66,7 @@ try {
       headless: true,
       ignoreHTTPSErrors: true,
       args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        ...CHROMIUM_ARGS,
         "--ignore-certificate-errors",
         // Pages of 127.0.0.1 may reach 127.0.0.1 without a prompt.
         "--disable-features=LocalNetworkAccessChecks",

@@ -10,6 +10,18 @@ export const STEP_TIMEOUT_MS = 10_000; // one expectation
 export const TOTAL_TIMEOUT_MS = 60_000; // everything, browser start included
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
+/** Chromium's flags for every test: headless, quiet, no QUIC. */
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
 /** A fresh directory (for a profile, a net log), removed when the process exits. */
 export function tempDir(prefix) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
