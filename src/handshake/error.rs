@@ -120,7 +120,9 @@ impl fmt::Display for RequestError {
             RequestError::TooManyHeaders { max } => {
                 write!(f, "request has more than {max} header fields")
             }
-            RequestError::WrongMethod => f.write_str("a WebSocket upgrade must use GET"),
+            RequestError::WrongMethod => {
+                f.write_str("a WebSocket request must be a GET (HTTP/1.1) or a CONNECT (HTTP/2)")
+            }
             RequestError::HttpVersion => f.write_str("a WebSocket upgrade needs HTTP/1.1"),
             RequestError::InvalidHost => f.write_str("missing or invalid Host"),
             RequestError::NotWebSocket => f.write_str("not a WebSocket upgrade request"),

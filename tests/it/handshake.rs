@@ -323,7 +323,7 @@ fn every_refusal_has_its_exact_status_and_answer() {
         (
             E::WrongMethod,
             "HTTP/1.1 400 Bad Request",
-            "a WebSocket upgrade must use GET",
+            "a WebSocket request must be a GET (HTTP/1.1) or a CONNECT (HTTP/2)",
         ),
         (
             E::HttpVersion,
