@@ -12,6 +12,7 @@ mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -32,12 +33,16 @@ async fn server() -> (SocketAddr, CertificateDer<'static>) {
     let generated =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
             .unwrap();
-    let dir = std::env::temp_dir().join(format!("echo_server_h2-{}", std::process::id()));
+    // A directory per server: the tests of this file run at once.
+    static SERVERS: AtomicUsize = AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("echo_server_h2-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, generated.cert.pem()).unwrap();
     std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
     let acceptor = echo_server::tls_from_files(&cert, &key).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(echo_server::serve(listener, Some(acceptor)));
