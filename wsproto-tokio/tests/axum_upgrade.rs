@@ -277,3 +277,61 @@ async fn permessage_deflate_follows_the_handlers_config() {
     })
     .await;
 }
+
+/// With the `h2` feature: the same router, served by `axum::serve` (which
+/// advertises SETTINGS_ENABLE_CONNECT_PROTOCOL on HTTP/2), takes
+/// WebSockets over HTTP/2 (cleartext, prior knowledge) through the same
+/// extractor; the route must accept `CONNECT` (`any`), and the subprotocol
+/// and permessage-deflate are chosen as over HTTP/1.1.
+#[cfg(feature = "h2")]
+#[tokio::test]
+async fn the_extractor_takes_websockets_over_http2() {
+    use axum::routing::any;
+    use http_body_util::Empty;
+    use hyper::body::Bytes;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    within(async {
+        let app = Router::new()
+            .route("/chat", any(chat))
+            .route("/deflate", any(deflate));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .handshake::<_, Empty<Bytes>>(TokioIo::new(tcp))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+
+        let (mut chat, accepted) = ClientBuilder::new(&format!("ws://{addr}/chat"))
+            .protocol("chat.v1")
+            .connect_h2(&mut send.clone())
+            .await
+            .unwrap();
+        assert_eq!(accepted.response().status(), 200);
+        assert_eq!(accepted.protocol(), Some("chat.v1"));
+        let report = chat.recv().await.unwrap().unwrap();
+        assert_eq!(report, Message::text("offered=chat.v1 selected=chat.v1"));
+
+        let mut config = Config::default();
+        config.deflate.enabled = true;
+        let (mut deflated, accepted) = ClientBuilder::new(&format!("ws://{addr}/deflate"))
+            .config(config)
+            .connect_h2(&mut send.clone())
+            .await
+            .unwrap();
+        assert_eq!(accepted.extensions()[0].name(), "permessage-deflate");
+        for ws in [&mut chat, &mut deflated] {
+            let text = Message::text("the same words, the same words, the same words");
+            ws.send(text.clone()).await.unwrap();
+            assert_eq!(ws.recv().await.unwrap().unwrap(), text);
+        }
+        for mut ws in [chat, deflated] {
+            ws.close(CloseCode::NORMAL, "").await.unwrap();
+        }
+    })
+    .await;
+}
