@@ -50,10 +50,9 @@ pub struct ClientHandshake {
     request: Vec<u8>,
     resource: String,
     fields: Headers,
-    /// The URL's scheme was `wss`, and its `Host` value: an extended
-    /// CONNECT names them in `:scheme` and `:authority`.
+    /// The URL's scheme was `wss`: an extended CONNECT's `:scheme` is
+    /// `https`. (Its `:authority` is the `Host` field, in `fields`.)
     tls: bool,
-    authority: String,
     expected_accept: [u8; 28],
     protocols: Vec<String>,
     offered_extensions: Vec<Extension>,
@@ -132,7 +131,6 @@ impl ClientHandshake {
             resource: request.resource().to_owned(),
             fields,
             tls: request.is_tls(),
-            authority: request.host_header().to_owned(),
             expected_accept: accept_key(key.as_bytes()),
             protocols: request.protocols.clone(),
             offered_extensions: offers,
@@ -156,11 +154,10 @@ impl ClientHandshake {
         (&self.resource, &self.fields)
     }
 
-    /// Whether the URL was `wss://`, and its authority (the `Host` value),
-    /// for an extended CONNECT's `:scheme` and `:authority`.
+    /// Whether the URL was `wss://`, for an extended CONNECT's `:scheme`.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) fn origin_parts(&self) -> (bool, &str) {
-        (self.tls, &self.authority)
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// Feeds bytes of the server's response. `Ok(None)` while the head is

@@ -108,13 +108,6 @@ impl ClientRequest {
         self.url.tls
     }
 
-    /// The `Host` value: the host (an IPv6 address in brackets), and the
-    /// port unless it is the scheme's default. Over HTTP/2 and /3, the
-    /// `:authority`.
-    pub fn host_header(&self) -> &str {
-        &self.url.host_header
-    }
-
     /// The path and query sent in the request line.
     pub fn resource(&self) -> &str {
         &self.url.resource

@@ -192,11 +192,12 @@ impl ClientHandshake {
     /// ```
     pub fn to_http_extended_connect(&self) -> http::Request<()> {
         let (resource, fields) = self.request_parts();
-        let (tls, authority) = self.origin_parts();
+        // The request always has its one `Host`, built from the URL.
+        let authority = fields.get_str("Host").unwrap_or_default();
         let mut request = http::Request::new(());
         *request.method_mut() = http::Method::CONNECT;
         *request.version_mut() = http::Version::HTTP_2;
-        let scheme = if tls { "https" } else { "http" };
+        let scheme = if self.is_tls() { "https" } else { "http" };
         // Checked when the request was built, like the fields.
         if let Ok(uri) = alloc::format!("{scheme}://{authority}{resource}").parse() {
             *request.uri_mut() = uri;
