@@ -12,9 +12,11 @@
 //!
 //! **What is compared** is the cost of the transport around the same
 //! WebSocket code, not libraries: both sides are this crate's driver, with
-//! the same default `Config` (no compression) and the same echo loop as the
-//! echo bench's wsproto-tokio server (`recv`, `feed`; the next `recv` writes
-//! out what was fed). Over HTTP/1.1 each WebSocket is a TCP connection
+//! the same default `Config` (no compression; client masks from the
+//! default `OsEntropy`, ChaCha12) and the echo bench's wsproto-tokio server
+//! loop (`support::wsproto_tokio_echo`: `recv`, `feed`; the next `recv`
+//! writes out what was fed). Both deliver owned whole messages
+//! (`Message::Binary`) on both sides. Over HTTP/1.1 each WebSocket is a TCP connection
 //! (`Acceptor::accept`, `ClientBuilder::connect`); over HTTP/2 (cleartext,
 //! prior knowledge: no TLS on either side) each is a stream of one TCP
 //! connection, served by hyper 1 with `enable_connect_protocol()` and
@@ -50,7 +52,7 @@ use http_body_util::{Empty, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::{current_thread, setting, thread_cpu_time};
+use support::{current_thread, setting, thread_cpu_time, wsproto_tokio_echo};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use wsproto_tokio::{Acceptor, ClientBuilder, CloseCode, Config, Message, WebSocket};
@@ -181,7 +183,7 @@ async fn serve_http1(listener: TcpListener) {
         let acceptor = Arc::clone(&acceptor);
         tokio::spawn(async move {
             if let Ok(ws) = acceptor.accept(tcp).await {
-                tokio::spawn(echo(ws));
+                tokio::spawn(wsproto_tokio_echo(ws, failed));
             }
         });
     }
@@ -200,7 +202,7 @@ async fn serve_http2(listener: TcpListener) {
                 Ok((response, upgrading)) => {
                     tokio::spawn(async move {
                         if let Ok(ws) = upgrading.await {
-                            echo(ws).await;
+                            wsproto_tokio_echo(ws, failed).await;
                         }
                     });
                     response
@@ -214,13 +216,9 @@ async fn serve_http2(listener: TcpListener) {
     }
 }
 
-/// The echo bench's loop: `recv`, `feed`; the next `recv` writes out.
-async fn echo<IO: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocket<IO>) {
-    while let Some(Ok(message)) = ws.recv().await {
-        if message.is_data() && ws.feed(message).await.is_err() {
-            return;
-        }
-    }
+/// A server connection that did not end cleanly fails the bench.
+fn failed(_: support::Kind, error: String) {
+    panic!("a server connection failed: {error}");
 }
 
 /// One round: opens the WebSockets (untimed), runs them for `secs`, closes

@@ -89,11 +89,15 @@ pub static LOOP_FUTURE_SIZE: AtomicUsize = AtomicUsize::new(0);
 
 /// wsproto-tokio, as its echo server example: `recv`, `feed` each message;
 /// the next `recv` writes out everything fed before it waits.
+/// Over any transport (a hyper upgraded HTTP/2 stream in `h2_echo`).
 #[allow(clippy::manual_async_fn)]
-pub fn wsproto_tokio_echo(
-    mut ws: wsproto_tokio::WebSocket<TcpStream>,
+pub fn wsproto_tokio_echo<IO>(
+    mut ws: wsproto_tokio::WebSocket<IO>,
     failed: Failed,
-) -> impl Future<Output = ()> + Send + 'static {
+) -> impl Future<Output = ()> + Send + 'static
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     async move {
         let ended = async {
             while let Some(message) = ws.recv().await {
